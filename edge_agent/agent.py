@@ -1,0 +1,138 @@
+"""The daemon: one TaskGroup running sources, the pipeline and the periodic ticker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from .aggregation.rollup import Aggregator
+from .backoff import Backoff
+from .config import AgentConfig
+from .control import StatusServer
+from .mqtt import MqttPublisher
+from .pipeline import Pipeline, last_alerts
+from .presence.threshold import ThresholdPresence
+from .scoring.policy import AlertPolicy
+from .scoring.rules import RuleScorer
+from .sinks.alerts import AlertSink, MqttAlerts, StoredAlerts
+from .sources.base import Source, SourceEvent
+from .stats import AgentStats
+from .store import StoreWriter, connect
+
+log = logging.getLogger(__name__)
+
+
+class Agent:
+    """Wires the layers together for one run; `run()` returns after `stop` is set."""
+
+    def __init__(self, config: AgentConfig, sources: Sequence[Source], *, tick_s: float = 1.0, queue_size: int = 4096) -> None:
+        self.config = config
+        self.sources = list(sources)
+        self.stats = AgentStats()
+        self._tick_s = tick_s
+        self._queue: asyncio.Queue[SourceEvent] = asyncio.Queue(queue_size)
+        self._writer: StoreWriter | None = None
+        self._publisher: MqttPublisher | None = None
+        self.extra_sinks: list[AlertSink] = []
+
+    def snapshot(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {"pid": os.getpid(), "store_id": self.config.store_id, "queue_depth": self._queue.qsize()}
+        if self._writer is not None:
+            extra["store_writer"] = {"depth": self._writer.depth, "batches": self._writer.batches, "rows": self._writer.rows}
+        if self._publisher is not None:
+            extra["mqtt"] = {
+                "state": self._publisher.state.value,
+                "published": self._publisher.published,
+                "queued": self._publisher.depth,
+                "dropped": self._publisher.dropped,
+                "last_error": self._publisher.last_error,
+            }
+        return self.stats.snapshot(**extra)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        config = self.config
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        reader = await asyncio.to_thread(connect, config.db_path)
+        try:
+            async with (
+                StoreWriter(config.db_path) as writer,
+                MqttPublisher(config.mqtt, client_id=f"edge-agent-{config.store_id}-pub") as publisher,
+                StatusServer(config.socket_path, self.snapshot),
+            ):
+                self._writer, self._publisher = writer, publisher
+                aggregator = Aggregator(
+                    writer,
+                    store_id=config.store_id,
+                    bucket_s=config.aggregates.bucket_s,
+                    k_anonymity=config.privacy.k_anonymity,
+                )
+                row = reader.execute("SELECT value FROM state WHERE key = ?", (Aggregator.state_key(),)).fetchone()
+                aggregator.restore(row[0] if row else None)
+                policy = AlertPolicy(config.scoring, RuleScorer())
+                for customer_id, ts in last_alerts(reader, time.time() - config.scoring.cooldown_s):
+                    policy.remember(customer_id, ts)
+                pipeline = Pipeline(
+                    config,
+                    reader=reader,
+                    writer=writer,
+                    presence=ThresholdPresence(
+                        config.presence.enter_rssi, config.presence.exit_rssi, config.presence.exit_min_s
+                    ),
+                    policy=policy,
+                    aggregator=aggregator,
+                    sinks=[StoredAlerts(writer), MqttAlerts(publisher, config.topic_prefix), *self.extra_sinks],
+                    stats=self.stats,
+                )
+                async with asyncio.TaskGroup() as tg:
+                    tasks = [tg.create_task(self._pump(s), name=f"source:{s.name}") for s in self.sources]
+                    tasks.append(tg.create_task(self._engine(pipeline), name="pipeline"))
+                    tasks.append(tg.create_task(self._ticker(pipeline), name="ticker"))
+                    log.info("edge-agent running for store %s with %d source(s)", config.store_id, len(self.sources))
+                    await stop.wait()
+                    log.info("stopping")
+                    for task in tasks:
+                        task.cancel()
+                # Events already taken from their sources are still processed before the flush.
+                while not self._queue.empty():
+                    await pipeline.handle(self._queue.get_nowait(), time.time())
+                await aggregator.checkpoint()
+        finally:
+            self._writer = self._publisher = None
+            reader.close()
+        log.info("stopped")
+
+    async def _pump(self, source: Source) -> None:
+        """Feed one source into the queue; a failing source is restarted and never stops the others."""
+        stats = self.stats.source(source.name)
+        backoff = Backoff(initial=1.0, cap=60.0)
+        while True:
+            try:
+                async with source:
+                    stats.state = "running"
+                    async for event in source.events():
+                        stats.events += 1
+                        stats.last_event_ts = time.time()
+                        await self._queue.put(event)  # blocks when full: backpressure
+                    stats.state = "finished"
+                    return
+            except Exception as exc:  # supervisor boundary: isolate the broken source, keep its traceback
+                stats.state = "restarting"
+                stats.restarts += 1
+                stats.last_error = f"{type(exc).__name__}: {exc}"
+                delay = backoff.next_delay()
+                log.exception("source %s failed; restarting in %.1fs", source.name, delay)
+                await asyncio.sleep(delay)
+
+    async def _engine(self, pipeline: Pipeline) -> None:
+        while True:
+            event = await self._queue.get()
+            await pipeline.handle(event, time.time())
+
+    async def _ticker(self, pipeline: Pipeline) -> None:
+        while True:
+            await asyncio.sleep(self._tick_s)
+            await pipeline.tick(time.time())

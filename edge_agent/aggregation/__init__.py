@@ -1,0 +1,1 @@
+"""Aggregation: privacy-safe rollups into buckets and outbox batches."""

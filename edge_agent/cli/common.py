@@ -1,0 +1,55 @@
+"""Shared CLI plumbing: config resolution, JSON output, database access."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from ..config import AgentConfig, load_config, resolve_config_path
+from ..profiles import ProfileRegistry
+from ..store import connect
+
+console = Console()
+err_console = Console(stderr=True)
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Config file (default: $EDGE_AGENT_CONFIG, else /etc/edge-agent/agent.yaml)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+class State:
+    """What the top-level callback resolved (a `--config` given before the subcommand)."""
+
+    config_path: Path | None = None
+
+
+def get_config(path: Path | None) -> AgentConfig:
+    return load_config(resolve_config_path(path or State.config_path))
+
+
+@contextmanager
+def open_store(config: AgentConfig) -> Iterator[sqlite3.Connection]:
+    """A migrated connection to the agent's database, closed afterwards."""
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    conn = connect(config.db_path)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def profiles_for(config: AgentConfig) -> ProfileRegistry:
+    return ProfileRegistry.load([config.data_dir / "profiles"])
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))

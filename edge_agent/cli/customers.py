@@ -1,0 +1,106 @@
+"""`edge-agent customer import|list|forget` and `edge-agent offer import|list`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress
+from rich.table import Table
+
+from ..catalog import ImportReport, forget_customer, import_customers, import_offers, read_rows
+from ..config import AgentConfig
+from .common import ConfigOpt, JsonOpt, console, err_console, get_config, open_store, print_json
+
+customers = typer.Typer(help="Known customers (pseudonymous, consent-gated).", no_args_is_help=True)
+offers = typer.Typer(help="The store's offer catalog.", no_args_is_help=True)
+
+FileArg = Annotated[Path, typer.Argument(help="CSV with a header row, or a JSON list of objects.")]
+StrictOpt = Annotated[bool, typer.Option("--strict", help="Fail the whole import on any bad row.")]
+
+Importer = Callable[..., ImportReport]
+
+
+def _run_import(cfg: AgentConfig, file: Path, importer: Importer, strict: bool, as_json: bool, what: str) -> None:
+    total = len(read_rows(file))
+    with open_store(cfg) as conn, Progress(console=err_console, transient=True, disable=as_json) as progress:
+        task = progress.add_task(f"importing {what}", total=total)
+        report = importer(conn, file, strict=strict, progress=lambda n: progress.advance(task, n))
+    if as_json:
+        print_json({"imported": report.imported, "errors": report.errors})
+    else:
+        typer.echo(f"imported {report.imported} {what}; {len(report.errors)} problem(s)")
+        for error in report.errors:
+            err_console.print(f"  {error}", highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@customers.command("import")
+def customer_import(file: FileArg, strict: StrictOpt = False, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Import or update customers (idempotent upsert by customer_id)."""
+    _run_import(get_config(config), file, import_customers, strict, as_json, "customers")
+
+
+@customers.command("list")
+def customer_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """List customers with their consent and identifiers."""
+    cfg = get_config(config)
+    with open_store(cfg) as conn:
+        rows = conn.execute(
+            """SELECT c.customer_id, c.display_name, c.tier, c.consent, c.visits_90d,
+                      (SELECT COUNT(*) FROM customer_identifiers i WHERE i.customer_id = c.customer_id)
+               FROM customers c ORDER BY c.customer_id"""
+        ).fetchall()
+    data = [
+        {"customer_id": r[0], "display_name": r[1], "tier": r[2], "consent": bool(r[3]), "visits_90d": r[4], "identifiers": r[5]}
+        for r in rows
+    ]
+    if as_json:
+        print_json(data)
+        return
+    table = Table("customer_id", "name", "tier", "consent", "visits 90d", "identifiers")
+    for d in data:
+        table.add_row(d["customer_id"], d["display_name"], d["tier"], "yes" if d["consent"] else "no",
+                      str(d["visits_90d"]), str(d["identifiers"]))
+    console.print(table)
+
+
+@customers.command("forget")
+def customer_forget(customer_id: Annotated[str, typer.Argument(metavar="ID")], config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Erase a customer and every row that names them."""
+    cfg = get_config(config)
+    with open_store(cfg) as conn:
+        counts = forget_customer(conn, customer_id)
+    if as_json:
+        print_json({"customer_id": customer_id, "deleted": counts})
+    else:
+        typer.echo(f"forgot {customer_id}: " + ", ".join(f"{n} {t}" for t, n in counts.items()))
+
+
+@offers.command("import")
+def offer_import(file: FileArg, strict: StrictOpt = False, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Import or replace offers by offer_id."""
+    _run_import(get_config(config), file, import_offers, strict, as_json, "offers")
+
+
+@offers.command("list")
+def offer_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """List the offer catalog."""
+    cfg = get_config(config)
+    with open_store(cfg) as conn:
+        rows = conn.execute(
+            "SELECT offer_id, title, category, kind, min_tier, in_stock, skus, value, starts, ends FROM offers ORDER BY offer_id"
+        ).fetchall()
+    keys = ("offer_id", "title", "category", "kind", "min_tier", "in_stock", "skus", "value", "starts", "ends")
+    data = [dict(zip(keys, r, strict=True)) | {"in_stock": bool(r[5]), "skus": json.loads(r[6])} for r in rows]
+    if as_json:
+        print_json(data)
+        return
+    table = Table("offer_id", "title", "category", "kind", "min tier", "in stock")
+    for d in data:
+        table.add_row(d["offer_id"], d["title"], d["category"], d["kind"], d["min_tier"], "yes" if d["in_stock"] else "no")
+    console.print(table)

@@ -1,0 +1,127 @@
+"""`edge-agent init|run|status|demo`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ..agent import Agent
+from ..config import render_config, resolve_config_path
+from ..control import query_status
+from ..errors import ConfigError
+from ..logs import LogFormat, setup_logging
+from ..sources.base import Source
+from ..sources.ble import SimulatedBleSource, load_scenario
+from .common import ConfigOpt, JsonOpt, State, console, get_config, print_json
+
+LogFormatOpt = Annotated[str, typer.Option("--log-format", help="text or json.", case_sensitive=False)]
+
+
+def _log_format(value: str) -> LogFormat:
+    if value not in ("text", "json"):
+        raise typer.BadParameter("expected 'text' or 'json'", param_hint="--log-format")
+    return "json" if value == "json" else "text"
+
+
+def run_until_signal(main: Callable[[asyncio.Event], Coroutine[Any, Any, Any]]) -> None:
+    """Run `main(stop)` until it returns; SIGTERM and SIGINT set `stop` for a graceful end."""
+
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await main(stop)
+
+    asyncio.run(runner())
+
+
+def init(
+    config: ConfigOpt = None,
+    store_id: Annotated[str, typer.Option(help="This store's id, e.g. store-0042.")] = "store-0001",
+    data_dir: Annotated[Path, typer.Option(help="Where the database and outbox live.")] = Path("/var/lib/edge-agent"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing config.")] = False,
+) -> None:
+    """Write a commented config with a fresh salt, staff token and check-in key (mode 0600)."""
+    path = resolve_config_path(config or State.config_path)
+    if path.exists() and not force:
+        raise ConfigError(f"{path}: already exists; use --force to overwrite (the secrets in it will change)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = render_config(store_id, data_dir)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    typer.echo(f"wrote {path} (mode 0600); next: edge-agent doctor --config {path}")
+
+
+def run(
+    config: ConfigOpt = None,
+    log_format: LogFormatOpt = "text",
+    simulate: Annotated[
+        Path | None, typer.Option(help="Replay a BLE scenario file instead of listening to the radio.")
+    ] = None,
+    speed: Annotated[float, typer.Option(help="Time compression for --simulate.", min=0.01)] = 1.0,
+) -> None:
+    """Run the agent in the foreground until SIGTERM or Ctrl-C."""
+    cfg = get_config(config)
+    setup_logging(_log_format(log_format))
+    sources: list[Source] = []
+    if simulate is not None:
+        sources.append(SimulatedBleSource(load_scenario(simulate), speed=speed))
+    agent = Agent(cfg, sources)
+    run_until_signal(agent.run)
+
+
+def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Show the running agent's state: sources, counts, last event per device."""
+    cfg = get_config(config)
+    snap = query_status(cfg.socket_path)
+    if snap is None:
+        if as_json:
+            print_json({"running": False, "socket": str(cfg.socket_path)})
+        else:
+            typer.echo(f"edge-agent is not running (no answer on {cfg.socket_path})")
+        raise typer.Exit(1)
+    if as_json:
+        print_json(snap)
+        return
+    now = time.time()
+    console.print(f"[bold]edge-agent[/] store {snap['store_id']} · pid {snap['pid']} · up {snap['uptime_s']:.0f} s")
+    mqtt = snap.get("mqtt", {})
+    console.print(f"store broker: {mqtt.get('state')} · published {mqtt.get('published')} · queued {mqtt.get('queued')}")
+    for name, s in snap["sources"].items():
+        age = f"{now - s['last_event_ts']:.0f} s ago" if s["last_event_ts"] else "never"
+        console.print(f"source {name}: {s['state']} · {s['events']} events · last {age} · restarts {s['restarts']}")
+    for device, d in snap["devices"].items():
+        age = f"{now - d['last_event_ts']:.0f} s ago" if d["last_event_ts"] else "never"
+        console.print(f"device {device}: {d['events']} events · last {age}")
+    for dl in snap["dead_letters"]:
+        console.print(f"dead letters {dl['device']}/{dl['reason']}: {dl['count']}")
+    for key, value in snap["counters"].items():
+        console.print(f"{key}: {value}")
+
+
+def demo(
+    speed: Annotated[float, typer.Option(help="Time compression: 10 plays ten seconds per second.", min=0.1)] = 1.0,
+    duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+    log_format: LogFormatOpt = "text",
+) -> None:
+    """Run a whole simulated store on embedded defaults (temp data dir, simulated sensors)."""
+    from ..demo import run_demo
+
+    setup_logging(_log_format(log_format), level="WARNING")
+
+    async def main(stop: asyncio.Event) -> None:
+        await run_demo(stop, speed=speed, duration=duration, console=console)
+
+    run_until_signal(main)

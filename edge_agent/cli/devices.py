@@ -1,0 +1,79 @@
+"""`edge-agent device add|list|show|remove`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..devices import add_device, build_device, get_device, list_devices, parse_settings, remove_device
+from ..errors import DeviceError
+from .common import ConfigOpt, JsonOpt, console, get_config, open_store, print_json, profiles_for
+
+app = typer.Typer(help="Register and inspect devices.", no_args_is_help=True)
+
+
+@app.command()
+def add(
+    device_id: Annotated[str, typer.Argument(metavar="ID", help="A unique device id, e.g. mirror-1.")],
+    profile: Annotated[str, typer.Option("--profile", "-p", help="Device profile name (see `profile list`).")],
+    zone: Annotated[str | None, typer.Option(help="Zone the device is in.")] = None,
+    port: Annotated[str | None, typer.Option(help="Serial port (serial devices).")] = None,
+    topic: Annotated[str | None, typer.Option(help="MQTT topic (default from the profile).")] = None,
+    identifier: Annotated[str | None, typer.Option(help="BLE tag identifier, e.g. UUID:major:minor.")] = None,
+    settings: Annotated[list[str] | None, typer.Option("--set", help="Override a profile setting: key=value.")] = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Register a device, validated against its profile."""
+    cfg = get_config(config)
+    device = build_device(
+        cfg, profiles_for(cfg), device_id, profile,
+        zone=zone, port=port, topic=topic, identifier=identifier, settings=parse_settings(settings or []),
+    )
+    with open_store(cfg) as conn:
+        add_device(conn, device)
+    if as_json:
+        print_json(device.to_json())
+    else:
+        typer.echo(f"added {device.id} ({device.profile})")
+
+
+@app.command("list")
+def list_(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """List registered devices."""
+    cfg = get_config(config)
+    with open_store(cfg) as conn:
+        devices = list_devices(conn)
+    if as_json:
+        print_json([d.to_json() for d in devices])
+        return
+    table = Table("id", "profile", "transport", "zone", "address")
+    for d in devices:
+        table.add_row(d.id, d.profile, d.transport, d.zone or "", d.port or d.topic or d.identifier or "")
+    console.print(table)
+
+
+@app.command()
+def show(device_id: Annotated[str, typer.Argument(metavar="ID")], config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Show one device."""
+    cfg = get_config(config)
+    with open_store(cfg) as conn:
+        device = get_device(conn, device_id)
+    if device is None:
+        raise DeviceError(f"no device {device_id!r} (see `edge-agent device list`)")
+    if as_json:
+        print_json(device.to_json())
+        return
+    for key, value in device.to_json().items():
+        typer.echo(f"{key:16} {value}")
+
+
+@app.command()
+def remove(device_id: Annotated[str, typer.Argument(metavar="ID")], config: ConfigOpt = None) -> None:
+    """Unregister a device."""
+    cfg = get_config(config)
+    with open_store(cfg) as conn:
+        device = remove_device(conn, device_id)
+    typer.echo(f"removed {device.id}")

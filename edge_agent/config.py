@@ -1,0 +1,296 @@
+"""Agent configuration: one YAML file validated by pydantic."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .errors import ConfigError
+from .yamlio import validate_file
+
+DEFAULT_CONFIG_PATH = Path("/etc/edge-agent/agent.yaml")
+CONFIG_ENV = "EDGE_AGENT_CONFIG"
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+Rssi = Annotated[int, Field(ge=-120, le=0)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TlsConfig(_Model):
+    ca: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+
+
+def _check_mqtt_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise ValueError("expected a URL like mqtt://host:1883 or mqtts://host:8883")
+    return url
+
+
+class MqttConfig(_Model):
+    url: str = "mqtt://127.0.0.1:1883"
+    username: str | None = None
+    password: str | None = None
+    tls: TlsConfig = TlsConfig()
+    topic_prefix: str = "store/{store_id}"
+    client_id: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _check_mqtt_url(value)
+
+
+class BleConfig(_Model):
+    adapter: str = "hci0"
+    mode: Literal["passive", "active", "off"] = "passive"
+    remote_scanners: bool = True
+    remote_topic: str = "+/+/BTtoMQTT/+"
+
+
+class HttpConfig(_Model):
+    host: str = "0.0.0.0"
+    port: Port = 8080
+    staff_token: Annotated[str, Field(min_length=16)]
+
+
+class PresenceConfig(_Model):
+    enter_rssi: Rssi = -75
+    exit_rssi: Rssi = -85
+    exit_min_s: Annotated[float, Field(gt=0, le=3600)] = 15.0
+    rotation_s: Annotated[int, Field(ge=30, le=86400)] = 300
+    rotating_uuid: str | None = None
+
+
+class ZoneConfig(_Model):
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+    scanners: list[str] = ["local"]
+
+
+def _parse_hhmm(text: str) -> time:
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", text.strip())
+    if not match:
+        raise ValueError(f"expected HH:MM, got {text!r}")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+class QuietHours(_Model):
+    start: time
+    end: time
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, value: object) -> object:
+        if isinstance(value, str):
+            if "-" not in value:
+                raise ValueError("expected 'HH:MM-HH:MM'")
+            start, end = value.split("-", 1)
+            return {"start": _parse_hhmm(start), "end": _parse_hhmm(end)}
+        return value
+
+    def contains(self, moment: time) -> bool:
+        """True if `moment` falls in the window (which may wrap past midnight)."""
+        if self.start <= self.end:
+            return self.start <= moment < self.end
+        return moment >= self.start or moment < self.end
+
+
+class ScoringConfig(_Model):
+    model: str = "models/offer_scorer.int8.onnx"
+    top_k: Annotated[int, Field(ge=1, le=20)] = 3
+    cooldown_s: Annotated[int, Field(ge=0)] = 1800
+    quiet_hours: QuietHours | None = None
+    holdout_pct: Annotated[float, Field(ge=0, le=100)] = 10.0
+
+
+class UplinkConfig(_Model):
+    kind: Literal["mqtt", "https", "off"] = "mqtt"
+    url: str = "mqtts://cloud.example:8883"
+    tls: TlsConfig = TlsConfig()
+    topic: str = "retail/{store_id}/aggregates"
+    interval_s: Annotated[float, Field(gt=0)] = 60
+    max_backlog_mb: Annotated[float, Field(gt=0)] = 256
+
+
+class PrivacyConfig(_Model):
+    k_anonymity: Annotated[int, Field(ge=1)] = 5
+    salt: Annotated[str, Field(min_length=16)]
+    retention_days: Annotated[int, Field(ge=1, le=3650)] = 7
+
+
+class CheckinConfig(_Model):
+    key: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{32,}$")]
+    max_ttl_s: Annotated[int, Field(ge=10, le=86400)] = 300
+
+
+class AggregatesConfig(_Model):
+    bucket_s: Annotated[int, Field(ge=1)] = 3600
+
+
+class DevicesConfig(_Model):
+    auto_register: bool = False
+
+
+class AgentConfig(_Model):
+    store_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+    data_dir: Path = Path("/var/lib/edge-agent")
+    mqtt: MqttConfig = MqttConfig()
+    ble: BleConfig = BleConfig()
+    http: HttpConfig
+    presence: PresenceConfig = PresenceConfig()
+    zones: list[ZoneConfig] = [ZoneConfig(id="entrance", scanners=["local"])]
+    scoring: ScoringConfig = ScoringConfig()
+    uplink: UplinkConfig = UplinkConfig()
+    privacy: PrivacyConfig
+    checkin: CheckinConfig
+    aggregates: AggregatesConfig = AggregatesConfig()
+    devices: DevicesConfig = DevicesConfig()
+
+    @model_validator(mode="after")
+    def _zones_unique(self) -> AgentConfig:
+        seen: set[str] = set()
+        for zone in self.zones:
+            if zone.id in seen:
+                raise ValueError(f"zone id {zone.id!r} appears twice")
+            seen.add(zone.id)
+        return self
+
+    @property
+    def topic_prefix(self) -> str:
+        return self.mqtt.topic_prefix.format(store_id=self.store_id)
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "edge-agent.db"
+
+    @property
+    def socket_path(self) -> Path:
+        return self.data_dir / "agent.sock"
+
+    def zone_of_scanner(self, scanner: str) -> str | None:
+        for zone in self.zones:
+            if scanner in zone.scanners:
+                return zone.id
+        return None
+
+
+def resolve_config_path(explicit: Path | None) -> Path:
+    """`--config` beats `$EDGE_AGENT_CONFIG` beats /etc/edge-agent/agent.yaml."""
+    if explicit is not None:
+        return explicit
+    env = os.environ.get(CONFIG_ENV)
+    return Path(env) if env else DEFAULT_CONFIG_PATH
+
+
+def load_config(path: Path) -> AgentConfig:
+    """Load and validate a config file; relative `data_dir` is taken from the file's folder."""
+    config = validate_file(AgentConfig, path, ConfigError)
+    if not config.data_dir.is_absolute():
+        config = config.model_copy(update={"data_dir": (path.parent / config.data_dir).resolve()})
+    return config
+
+
+def generated_secrets() -> dict[str, str]:
+    """Fresh random secrets for a new installation."""
+    return {
+        "staff_token": secrets.token_urlsafe(24),
+        "salt": secrets.token_hex(16),
+        "checkin_key": secrets.token_hex(32),
+    }
+
+
+def default_config(data_dir: Path, store_id: str = "demo-store") -> AgentConfig:
+    """Embedded defaults (used by `demo`), with fresh secrets."""
+    s = generated_secrets()
+    return AgentConfig(
+        store_id=store_id,
+        data_dir=data_dir,
+        http=HttpConfig(staff_token=s["staff_token"]),
+        privacy=PrivacyConfig(salt=s["salt"]),
+        checkin=CheckinConfig(key=s["checkin_key"]),
+    )
+
+
+CONFIG_TEMPLATE = """\
+# edge-agent configuration. Every key is documented in the README ("Configuration").
+# Secrets below were generated by `edge-agent init`; keep this file mode 0600.
+
+store_id: {store_id}
+# SQLite database, model files and the outbox live here.
+data_dir: {data_dir}
+
+mqtt:
+  url: "mqtt://127.0.0.1:1883"     # the store broker (mqtts:// for TLS)
+  username: null
+  password: null
+  tls: {{ca: null, cert: null, key: null}}
+  topic_prefix: "store/{{store_id}}"
+
+ble:
+  adapter: hci0
+  mode: passive                    # passive | active | off
+  remote_scanners: true            # Theengs Gateway / OpenMQTTGateway scanners over MQTT
+  remote_topic: "+/+/BTtoMQTT/+"
+
+http:
+  host: 0.0.0.0
+  port: 8080
+  staff_token: "{staff_token}"     # tablets log in with this token
+
+presence:
+  enter_rssi: -75                  # dBm a beacon must reach to count as entered
+  exit_rssi: -85
+  exit_min_s: 15
+  rotation_s: 300                  # rotating identifier slot length
+  rotating_uuid: null              # the chain's loyalty UUID for rotating iBeacons
+
+zones:
+  - {{id: entrance, scanners: [local]}}
+
+scoring:
+  model: models/offer_scorer.int8.onnx
+  top_k: 3
+  cooldown_s: 1800                 # no second alert for a customer within this time
+  quiet_hours: null                # e.g. "21:00-08:00"
+  holdout_pct: 10
+
+uplink:
+  kind: mqtt                       # mqtt | https | off
+  url: "mqtts://cloud.example:8883"
+  tls: {{ca: null, cert: null, key: null}}
+  topic: "retail/{{store_id}}/aggregates"
+  interval_s: 60
+  max_backlog_mb: 256
+
+privacy:
+  k_anonymity: 5                   # counts below this are suppressed in aggregates
+  salt: "{salt}"
+  retention_days: 7
+
+checkin:
+  key: "{checkin_key}"             # HMAC key the store app signs check-ins with
+  max_ttl_s: 300
+
+aggregates:
+  bucket_s: 3600
+
+devices:
+  auto_register: false
+"""
+
+
+def render_config(store_id: str, data_dir: Path) -> str:
+    """A commented config file with fresh secrets."""
+    return CONFIG_TEMPLATE.format(store_id=store_id, data_dir=data_dir, **generated_secrets())

@@ -1,0 +1,66 @@
+"""The control socket: the running agent serves its status as JSON on a Unix socket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from .errors import EdgeAgentError
+
+
+class StatusServer:
+    """Answers every connection with one JSON snapshot, then closes it."""
+
+    def __init__(self, path: Path, snapshot: Callable[[], dict[str, Any]]) -> None:
+        self._path = path
+        self._snapshot = snapshot
+        self._server: asyncio.AbstractServer | None = None
+
+    async def __aenter__(self) -> Self:
+        if len(str(self._path)) > 100:
+            raise EdgeAgentError(f"{self._path}: path too long for a Unix socket; use a shorter data_dir")
+        with contextlib.suppress(FileNotFoundError):
+            self._path.unlink()
+        self._server = await asyncio.start_unix_server(self._serve, path=str(self._path))
+        os.chmod(self._path, 0o660)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        with contextlib.suppress(FileNotFoundError):
+            self._path.unlink()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            writer.write(json.dumps(self._snapshot(), default=str).encode() + b"\n")
+            await writer.drain()
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+
+def query_status(path: Path, timeout: float = 3.0) -> dict[str, Any] | None:
+    """The running agent's snapshot, or None when no agent answers on `path`."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.connect(str(path))
+        except (FileNotFoundError, ConnectionRefusedError):
+            return None
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    result: dict[str, Any] = json.loads(b"".join(chunks))
+    return result

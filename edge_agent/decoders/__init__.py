@@ -1,0 +1,1 @@
+"""Decoders: bytes and text from devices into typed model events."""

@@ -1,0 +1,161 @@
+"""The event model that flows from sources to sinks: frozen, slotted, typed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+BeaconKind = Literal["ibeacon", "eddystone", "altbeacon", "rotating"]
+
+
+@dataclass(frozen=True, slots=True)
+class Advertisement:
+    """One BLE advertisement as a scanner heard it."""
+
+    address: str
+    rssi: int
+    scanner: str
+    ts: float
+    manufacturer_data: Mapping[int, bytes] = field(default_factory=dict)
+    service_data: Mapping[str, bytes] = field(default_factory=dict)
+    service_uuids: tuple[str, ...] = ()
+    tx_power: int | None = None
+    local_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BeaconId:
+    """A beacon identity in canonical text form, e.g. `ibeacon:<uuid>:<major>:<minor>`."""
+
+    kind: BeaconKind
+    value: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class BeaconSighting:
+    """A decoded beacon heard by one scanner."""
+
+    beacon: BeaconId
+    rssi: int
+    scanner: str
+    ts: float
+    measured_power: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SensorReading:
+    """One resource value from a sensor device."""
+
+    device_id: str
+    resource: str
+    value: float
+    ts: float
+    unit: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MirrorEvent:
+    """An event from a smart mirror."""
+
+    device_id: str
+    event: str
+    session_id: str
+    ts: float
+    sku: str | None = None
+    customer_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """Input that could not be used, kept as evidence."""
+
+    device_id: str
+    reason: str
+    ts: float
+    sample: bytes = b""
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceChange:
+    """A beacon entered or left a zone."""
+
+    beacon: BeaconId
+    state: Literal["present", "away"]
+    zone: str | None
+    ts: float
+    rssi: float | None = None
+    decided_at: float | None = None
+    dwell_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    """A known customer (only consenting ones are ever recognised)."""
+
+    customer_id: str
+    display_name: str
+    tier: str
+    consent: bool
+    preferred_categories: tuple[str, ...] = ()
+    visits_90d: int = 0
+    spend_90d: float = 0.0
+    rotating_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """One offer from the store's catalog."""
+
+    offer_id: str
+    title: str
+    category: str
+    kind: str
+    min_tier: str = "bronze"
+    in_stock: bool = True
+    skus: tuple[str, ...] = ()
+    value: str = ""
+    starts: str | None = None
+    ends: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredOffer:
+    """An offer with its score and a human-readable reason."""
+
+    offer_id: str
+    title: str
+    score: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A staff alert about a known customer's entry."""
+
+    alert_id: str
+    ts: float
+    customer_id: str
+    display_name: str
+    tier: str
+    zone: str
+    offers: tuple[ScoredOffer, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "alert_id": self.alert_id,
+            "ts": datetime.fromtimestamp(self.ts, UTC).isoformat(),
+            "customer_id": self.customer_id,
+            "display_name": self.display_name,
+            "tier": self.tier,
+            "zone": self.zone,
+            "offers": [
+                {"offer_id": o.offer_id, "title": o.title, "score": round(o.score, 4), "reason": o.reason}
+                for o in self.offers
+            ],
+        }

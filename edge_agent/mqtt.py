@@ -1,0 +1,129 @@
+"""The store-broker link: one connection, queued publishes, reconnect with backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
+from urllib.parse import urlsplit
+
+import aiomqtt
+
+from .backoff import Backoff, LinkState
+from .config import MqttConfig, TlsConfig
+
+log = logging.getLogger(__name__)
+
+
+def tls_context(tls: TlsConfig) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=str(tls.ca) if tls.ca else None)
+    if tls.cert:
+        ctx.load_cert_chain(str(tls.cert), str(tls.key) if tls.key else None)
+    return ctx
+
+
+def make_client(
+    url: str,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    tls: TlsConfig | None = None,
+    identifier: str | None = None,
+    clean_session: bool | None = None,
+    timeout: float = 10.0,
+) -> aiomqtt.Client:
+    """An aiomqtt client for an `mqtt://` or `mqtts://` URL."""
+    parts = urlsplit(url)
+    secure = parts.scheme == "mqtts"
+    return aiomqtt.Client(
+        parts.hostname or "127.0.0.1",
+        parts.port or (8883 if secure else 1883),
+        username=username,
+        password=password,
+        identifier=identifier,
+        clean_session=clean_session,
+        tls_context=tls_context(tls or TlsConfig()) if secure else None,
+        timeout=timeout,
+        keepalive=30,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = False
+
+
+class MqttPublisher:
+    """Publishes queued messages to the store broker; waits out outages with backoff."""
+
+    def __init__(self, config: MqttConfig, *, client_id: str, queue_size: int = 1000) -> None:
+        self._config = config
+        self._client_id = client_id
+        self._queue: asyncio.Queue[Outgoing] = asyncio.Queue(queue_size)
+        self._backoff = Backoff(initial=0.5, cap=30.0)
+        self._tg = asyncio.TaskGroup()
+        self._task: asyncio.Task[None] | None = None
+        self.state = LinkState.STOPPED
+        self.last_error: str | None = None
+        self.published = 0
+        self.dropped = 0
+
+    async def __aenter__(self) -> Self:
+        await self._tg.__aenter__()
+        self._task = self._tg.create_task(self._run(), name="mqtt-publisher")
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        await self._tg.__aexit__(exc_type, exc, tb)
+        self.state = LinkState.STOPPED
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> bool:
+        """Queue a message; False (and counted) if the queue is full."""
+        try:
+            self._queue.put_nowait(Outgoing(topic, payload, qos))
+        except asyncio.QueueFull:
+            self.dropped += 1
+            return False
+        return True
+
+    @property
+    def depth(self) -> int:
+        return self._queue.qsize()
+
+    async def _run(self) -> None:
+        pending: Outgoing | None = None
+        while True:
+            self.state = LinkState.CONNECTING
+            try:
+                async with make_client(
+                    self._config.url,
+                    username=self._config.username,
+                    password=self._config.password,
+                    tls=self._config.tls,
+                    identifier=self._client_id,
+                ) as client:
+                    self.state = LinkState.CONNECTED
+                    self._backoff.reset()
+                    log.info("connected to store broker %s", self._config.url)
+                    while True:
+                        if pending is None:
+                            pending = await self._queue.get()
+                        await client.publish(pending.topic, pending.payload, qos=pending.qos, retain=pending.retain)
+                        self.published += 1
+                        pending = None
+            except aiomqtt.MqttError as exc:
+                self.last_error = str(exc)
+                delay = self._backoff.next_delay()
+                self.state = LinkState.WAITING
+                log.warning("store broker %s unavailable (%s); retrying in %.1fs", self._config.url, exc, delay)
+                await asyncio.sleep(delay)

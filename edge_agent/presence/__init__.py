@@ -1,0 +1,1 @@
+"""Presence: which known customer is where, decided from beacon sightings."""

@@ -1,0 +1,1 @@
+"""Offer scoring and business rules."""

@@ -1,0 +1,61 @@
+"""The rule-based scorer: the documented fallback when no model can be used."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..model import Customer, Offer, ScoredOffer
+
+TIERS = ("bronze", "silver", "gold", "platinum")
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the scorer may know about the moment besides customer and offer."""
+
+    zone: str
+    hour: int
+    weekday: int
+    dwell_s: float = 0.0
+    try_ons: tuple[str, ...] = ()
+    likes: tuple[str, ...] = ()
+    temperature_c: float | None = None
+
+
+class Scorer(Protocol):
+    """Scores all of a customer's eligible offers in one call."""
+
+    def score(self, customer: Customer, offers: Sequence[Offer], context: Context) -> list[ScoredOffer]: ...
+
+
+def tier_rank(tier: str) -> int:
+    return TIERS.index(tier) if tier in TIERS else 0
+
+
+def eligible(customer: Customer, offer: Offer) -> bool:
+    """Stock and minimum tier (dates and caps join with the scoring issue)."""
+    return offer.in_stock and tier_rank(customer.tier) >= tier_rank(offer.min_tier)
+
+
+class RuleScorer:
+    """Preferred category first, then tier and recent activity; each score says why."""
+
+    def score(self, customer: Customer, offers: Sequence[Offer], context: Context) -> list[ScoredOffer]:
+        out = []
+        for offer in offers:
+            score = 0.2 + 0.1 * tier_rank(customer.tier)
+            reasons = [f"{customer.tier} tier"]
+            if offer.category in customer.preferred_categories:
+                score += 0.4
+                reasons.insert(0, f"likes {offer.category}")
+            if set(offer.skus) & (set(context.try_ons) | set(context.likes)):
+                score += 0.2
+                reasons.insert(0, "matches what they tried on")
+            if customer.visits_90d >= 5:
+                score += 0.05
+                reasons.append("frequent visitor")
+            out.append(ScoredOffer(offer.offer_id, offer.title, min(score, 0.99), ", ".join(reasons)))
+        out.sort(key=lambda s: (-s.score, s.offer_id))
+        return out

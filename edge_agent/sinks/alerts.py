@@ -1,0 +1,42 @@
+"""Alert sinks: the database (always) and the store broker's `{topic_prefix}/alerts`."""
+
+from __future__ import annotations
+
+import json
+from typing import Protocol
+
+from ..model import Alert
+from ..mqtt import MqttPublisher
+from ..store import StoreWriter, Write
+
+
+class AlertSink(Protocol):
+    """Somewhere an alert goes once decided."""
+
+    async def deliver(self, alert: Alert) -> None: ...
+
+
+class StoredAlerts:
+    """Records every alert (the tablet page and `alert_actions` read them back)."""
+
+    def __init__(self, writer: StoreWriter) -> None:
+        self._writer = writer
+
+    async def deliver(self, alert: Alert) -> None:
+        await self._writer.submit(
+            Write(
+                "INSERT INTO alerts(alert_id, ts, customer_id, zone, payload) VALUES (?, ?, ?, ?, ?)",
+                (alert.alert_id, alert.ts, alert.customer_id, alert.zone, json.dumps(alert.to_json())),
+            )
+        )
+
+
+class MqttAlerts:
+    """Publishes each alert as JSON, QoS 1, on `{topic_prefix}/alerts`."""
+
+    def __init__(self, publisher: MqttPublisher, topic_prefix: str) -> None:
+        self._publisher = publisher
+        self._topic = f"{topic_prefix}/alerts"
+
+    async def deliver(self, alert: Alert) -> None:
+        self._publisher.publish(self._topic, json.dumps(alert.to_json()).encode(), qos=1)

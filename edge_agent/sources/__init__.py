@@ -1,0 +1,1 @@
+"""Sources: one protocol, one module per transport, simulators as backends."""

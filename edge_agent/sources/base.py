@@ -1,0 +1,28 @@
+"""The one Source protocol every transport and simulator implements."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Protocol, Self, runtime_checkable
+
+from ..model import Advertisement, DeadLetter, MirrorEvent, SensorReading
+
+SourceEvent = Advertisement | SensorReading | MirrorEvent | DeadLetter
+
+
+@runtime_checkable
+class Source(Protocol):
+    """An async context manager that, once entered, yields normalised events."""
+
+    name: str
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    def events(self) -> AsyncIterator[SourceEvent]:
+        """Events until the source ends or is cancelled."""
+        ...

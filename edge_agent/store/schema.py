@@ -1,0 +1,138 @@
+"""Versioned schema: forward-only migrations, applied in order, tracked by PRAGMA user_version."""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: initial schema
+    """
+    CREATE TABLE devices (
+        id TEXT PRIMARY KEY,
+        profile TEXT NOT NULL,
+        transport TEXT NOT NULL,
+        zone TEXT,
+        port TEXT,
+        topic TEXT,
+        identifier TEXT,
+        settings TEXT NOT NULL DEFAULT '{}',
+        auto_registered INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL
+    );
+    CREATE UNIQUE INDEX devices_identifier ON devices(identifier) WHERE identifier IS NOT NULL;
+
+    CREATE TABLE customers (
+        customer_id TEXT PRIMARY KEY,
+        display_name TEXT NOT NULL DEFAULT '',
+        tier TEXT NOT NULL DEFAULT 'bronze',
+        consent INTEGER NOT NULL DEFAULT 0,
+        rotating_key TEXT,
+        preferred_categories TEXT NOT NULL DEFAULT '[]',
+        visits_90d INTEGER NOT NULL DEFAULT 0,
+        spend_90d REAL NOT NULL DEFAULT 0,
+        updated_at REAL NOT NULL
+    );
+
+    CREATE TABLE customer_identifiers (
+        kind TEXT NOT NULL,
+        value TEXT NOT NULL,
+        customer_id TEXT NOT NULL REFERENCES customers(customer_id) ON DELETE CASCADE,
+        PRIMARY KEY (kind, value)
+    );
+    CREATE INDEX customer_identifiers_customer ON customer_identifiers(customer_id);
+
+    CREATE TABLE offers (
+        offer_id TEXT PRIMARY KEY,
+        title TEXT NOT NULL,
+        category TEXT NOT NULL DEFAULT '',
+        kind TEXT NOT NULL DEFAULT 'discount',
+        min_tier TEXT NOT NULL DEFAULT 'bronze',
+        starts TEXT,
+        ends TEXT,
+        in_stock INTEGER NOT NULL DEFAULT 1,
+        skus TEXT NOT NULL DEFAULT '[]',
+        value TEXT NOT NULL DEFAULT ''
+    );
+
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        ts REAL NOT NULL,
+        device_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL DEFAULT '{}',
+        dedup_key TEXT UNIQUE
+    );
+    CREATE INDEX events_ts ON events(ts);
+
+    CREATE TABLE visits (
+        id INTEGER PRIMARY KEY,
+        customer_id TEXT REFERENCES customers(customer_id) ON DELETE CASCADE,
+        zone TEXT NOT NULL,
+        entered_at REAL NOT NULL,
+        exited_at REAL,
+        dwell_s REAL
+    );
+    CREATE INDEX visits_customer ON visits(customer_id);
+
+    CREATE TABLE alerts (
+        alert_id TEXT PRIMARY KEY,
+        ts REAL NOT NULL,
+        customer_id TEXT REFERENCES customers(customer_id) ON DELETE CASCADE,
+        zone TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        action TEXT,
+        action_ts REAL
+    );
+    CREATE INDEX alerts_customer ON alerts(customer_id);
+    CREATE INDEX alerts_ts ON alerts(ts);
+
+    CREATE TABLE dead_letters (
+        id INTEGER PRIMARY KEY,
+        ts REAL NOT NULL,
+        device_id TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '',
+        sample BLOB NOT NULL
+    );
+    CREATE INDEX dead_letters_key ON dead_letters(device_id, reason, id);
+    -- keep a bounded sample: the newest 20 per device and reason
+    CREATE TRIGGER dead_letters_bound AFTER INSERT ON dead_letters BEGIN
+        DELETE FROM dead_letters WHERE id IN (
+            SELECT id FROM dead_letters
+            WHERE device_id = NEW.device_id AND reason = NEW.reason
+            ORDER BY id DESC LIMIT -1 OFFSET 20);
+    END;
+
+    CREATE TABLE dead_letter_counts (
+        device_id TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        last_ts REAL NOT NULL,
+        PRIMARY KEY (device_id, reason)
+    );
+
+    CREATE TABLE aggregates (
+        bucket_start REAL NOT NULL,
+        bucket_end REAL NOT NULL,
+        name TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        value REAL NOT NULL,
+        PRIMARY KEY (bucket_start, name, labels)
+    );
+
+    CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY,
+        batch_id TEXT NOT NULL UNIQUE,
+        created_at REAL NOT NULL,
+        payload TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+    );
+
+    CREATE TABLE state (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)

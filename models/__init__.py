@@ -1,0 +1,1 @@
+"""The shipped offer-scoring models, installed as package data."""
