@@ -29,7 +29,9 @@ log = logging.getLogger(__name__)
 class Agent:
     """Wires the layers together for one run; `run()` returns after `stop` is set."""
 
-    def __init__(self, config: AgentConfig, sources: Sequence[Source], *, tick_s: float = 1.0, queue_size: int = 4096) -> None:
+    def __init__(
+        self, config: AgentConfig, sources: Sequence[Source], *, tick_s: float = 1.0, queue_size: int = 4096
+    ) -> None:
         self.config = config
         self.sources = list(sources)
         self.stats = AgentStats()
@@ -40,9 +42,17 @@ class Agent:
         self.extra_sinks: list[AlertSink] = []
 
     def snapshot(self) -> dict[str, Any]:
-        extra: dict[str, Any] = {"pid": os.getpid(), "store_id": self.config.store_id, "queue_depth": self._queue.qsize()}
+        extra: dict[str, Any] = {
+            "pid": os.getpid(),
+            "store_id": self.config.store_id,
+            "queue_depth": self._queue.qsize(),
+        }
         if self._writer is not None:
-            extra["store_writer"] = {"depth": self._writer.depth, "batches": self._writer.batches, "rows": self._writer.rows}
+            extra["store_writer"] = {
+                "depth": self._writer.depth,
+                "batches": self._writer.batches,
+                "rows": self._writer.rows,
+            }
         if self._publisher is not None:
             extra["mqtt"] = {
                 "state": self._publisher.state.value,

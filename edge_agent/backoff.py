@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import random
-from enum import Enum
+from enum import StrEnum
 
 
-class LinkState(str, Enum):
+class LinkState(StrEnum):
     """Connection states reported in `status`."""
 
     CONNECTING = "connecting"

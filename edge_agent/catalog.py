@@ -156,8 +156,17 @@ def import_customers(
                            tier=excluded.tier, consent=excluded.consent, rotating_key=excluded.rotating_key,
                            preferred_categories=excluded.preferred_categories, visits_90d=excluded.visits_90d,
                            spend_90d=excluded.spend_90d, updated_at=excluded.updated_at""",
-                    (c.customer_id, c.display_name, c.tier, int(c.consent), c.rotating_key,
-                     json.dumps(c.preferred_categories), c.visits_90d, c.spend_90d, now),
+                    (
+                        c.customer_id,
+                        c.display_name,
+                        c.tier,
+                        int(c.consent),
+                        c.rotating_key,
+                        json.dumps(c.preferred_categories),
+                        c.visits_90d,
+                        c.spend_90d,
+                        now,
+                    ),
                 )
                 conn.execute("DELETE FROM customer_identifiers WHERE customer_id = ?", (c.customer_id,))
                 for kind, values in (("ibeacon", c.ibeacon), ("eddystone", c.eddystone)):
@@ -166,7 +175,9 @@ def import_customers(
                             "SELECT customer_id FROM customer_identifiers WHERE kind = ? AND value = ?", (kind, value)
                         ).fetchone()
                         if owner is not None:
-                            report.errors.append(f"{c.customer_id}: {kind} {value} already belongs to another customer; skipped")
+                            report.errors.append(
+                                f"{c.customer_id}: {kind} {value} already belongs to another customer; skipped"
+                            )
                             continue
                         conn.execute(
                             "INSERT INTO customer_identifiers(kind, value, customer_id) VALUES (?, ?, ?)",
@@ -189,9 +200,18 @@ def import_offers(
                 conn.execute(
                     """INSERT OR REPLACE INTO offers(offer_id, title, category, kind, min_tier, starts, ends,
                            in_stock, skus, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                    (o.offer_id, o.title, o.category, o.kind, o.min_tier,
-                     o.starts.isoformat() if o.starts else None, o.ends.isoformat() if o.ends else None,
-                     int(o.in_stock), json.dumps(o.skus), o.value),
+                    (
+                        o.offer_id,
+                        o.title,
+                        o.category,
+                        o.kind,
+                        o.min_tier,
+                        o.starts.isoformat() if o.starts else None,
+                        o.ends.isoformat() if o.ends else None,
+                        int(o.in_stock),
+                        json.dumps(o.skus),
+                        o.value,
+                    ),
                 )
                 report.imported += 1
             if progress is not None:

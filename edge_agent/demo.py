@@ -21,21 +21,85 @@ from .store import connect
 from .testing.broker import MosquittoBroker, mosquitto_binary
 
 CUSTOMERS = [
-    {"customer_id": "c-1001", "display_name": "Ada L.", "tier": "gold", "consent": True,
-     "ibeacon": f"{LOYALTY_UUID}:100:1", "preferred_categories": "shoes;bags", "visits_90d": 7, "spend_90d": 640},
-    {"customer_id": "c-1002", "display_name": "Grace H.", "tier": "platinum", "consent": True,
-     "ibeacon": f"{LOYALTY_UUID}:100:2", "preferred_categories": "outerwear", "visits_90d": 12, "spend_90d": 2300},
-    {"customer_id": "c-1003", "display_name": "Alan T.", "tier": "silver", "consent": True,
-     "ibeacon": f"{LOYALTY_UUID}:100:3", "preferred_categories": "accessories", "visits_90d": 2, "spend_90d": 90},
-    {"customer_id": "c-1004", "display_name": "Not Consented", "tier": "gold", "consent": False,
-     "ibeacon": f"{LOYALTY_UUID}:100:4", "preferred_categories": "shoes", "visits_90d": 3, "spend_90d": 300},
+    {
+        "customer_id": "c-1001",
+        "display_name": "Ada L.",
+        "tier": "gold",
+        "consent": True,
+        "ibeacon": f"{LOYALTY_UUID}:100:1",
+        "preferred_categories": "shoes;bags",
+        "visits_90d": 7,
+        "spend_90d": 640,
+    },
+    {
+        "customer_id": "c-1002",
+        "display_name": "Grace H.",
+        "tier": "platinum",
+        "consent": True,
+        "ibeacon": f"{LOYALTY_UUID}:100:2",
+        "preferred_categories": "outerwear",
+        "visits_90d": 12,
+        "spend_90d": 2300,
+    },
+    {
+        "customer_id": "c-1003",
+        "display_name": "Alan T.",
+        "tier": "silver",
+        "consent": True,
+        "ibeacon": f"{LOYALTY_UUID}:100:3",
+        "preferred_categories": "accessories",
+        "visits_90d": 2,
+        "spend_90d": 90,
+    },
+    {
+        "customer_id": "c-1004",
+        "display_name": "Not Consented",
+        "tier": "gold",
+        "consent": False,
+        "ibeacon": f"{LOYALTY_UUID}:100:4",
+        "preferred_categories": "shoes",
+        "visits_90d": 3,
+        "spend_90d": 300,
+    },
 ]
 OFFERS = [
-    {"offer_id": "o-shoes-15", "title": "15% off running shoes", "category": "shoes", "kind": "discount", "skus": "SKU-RUN-1;SKU-RUN-2", "value": "15%"},
-    {"offer_id": "o-bag-care", "title": "Free leather care kit with any bag", "category": "bags", "kind": "accessory", "min_tier": "silver", "value": "kit"},
-    {"offer_id": "o-coat-fit", "title": "Personal coat fitting", "category": "outerwear", "kind": "service", "min_tier": "gold"},
-    {"offer_id": "o-scarf", "title": "Matching scarf, 20% off", "category": "accessories", "kind": "accessory", "value": "20%"},
-    {"offer_id": "o-night", "title": "VIP late-night shopping invite", "category": "event", "kind": "event", "min_tier": "platinum"},
+    {
+        "offer_id": "o-shoes-15",
+        "title": "15% off running shoes",
+        "category": "shoes",
+        "kind": "discount",
+        "skus": "SKU-RUN-1;SKU-RUN-2",
+        "value": "15%",
+    },
+    {
+        "offer_id": "o-bag-care",
+        "title": "Free leather care kit with any bag",
+        "category": "bags",
+        "kind": "accessory",
+        "min_tier": "silver",
+        "value": "kit",
+    },
+    {
+        "offer_id": "o-coat-fit",
+        "title": "Personal coat fitting",
+        "category": "outerwear",
+        "kind": "service",
+        "min_tier": "gold",
+    },
+    {
+        "offer_id": "o-scarf",
+        "title": "Matching scarf, 20% off",
+        "category": "accessories",
+        "kind": "accessory",
+        "value": "20%",
+    },
+    {
+        "offer_id": "o-night",
+        "title": "VIP late-night shopping invite",
+        "category": "event",
+        "kind": "event",
+        "min_tier": "platinum",
+    },
 ]
 
 
@@ -47,13 +111,17 @@ class ConsoleAlerts:
 
     async def deliver(self, alert: Alert) -> None:
         offers = "; ".join(f"{o.title} ({o.score:.2f}: {o.reason})" for o in alert.offers) or "no eligible offers"
-        self._console.print(f"ALERT {alert.display_name} [{alert.tier}] entered {alert.zone} → {offers}", markup=False, highlight=False)
+        self._console.print(
+            f"ALERT {alert.display_name} [{alert.tier}] entered {alert.zone} → {offers}", markup=False, highlight=False
+        )
 
 
 @contextlib.contextmanager
 def _maybe_broker(console: Console) -> Iterator[str]:
     if mosquitto_binary() is None:
-        console.print("[yellow]mosquitto not found: alerts are not published over MQTT (install mosquitto to see them)[/]")
+        console.print(
+            "[yellow]mosquitto not found: alerts are not published over MQTT (install mosquitto to see them)[/]"
+        )
         yield "mqtt://127.0.0.1:1"
         return
     with MosquittoBroker() as broker:
@@ -93,7 +161,9 @@ async def run_demo(stop: asyncio.Event, *, speed: float, duration: float | None,
         agent.extra_sinks.append(ConsoleAlerts(console))
         console.print(f"[bold]edge-agent demo[/] — store {config.store_id}, data in {tmp}")
         console.print(f"staff token: {config.http.staff_token}   (tablet page arrives with the presence issue)")
-        console.print(f"{len(scenario.beacons)} visitors per {scenario.duration_s:.0f} s loop, speed ×{speed:g}; Ctrl-C to stop")
+        console.print(
+            f"{len(scenario.beacons)} visitors per {scenario.duration_s:.0f} s loop, speed ×{speed:g}; Ctrl-C to stop"
+        )
         if duration is not None:
             asyncio.get_running_loop().call_later(duration, stop.set)
         await agent.run(stop)

@@ -17,6 +17,7 @@ from .errors import DeviceError
 from .profiles import DeviceProfile, ModbusSettings, ProfileRegistry, SerialSettings
 
 DEVICE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_COLUMNS = "id, profile, transport, zone, port, topic, identifier, settings, auto_registered, created_at"
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,15 +140,22 @@ def add_device(conn: sqlite3.Connection, device: Device) -> Device:
         if row:
             raise DeviceError(f"identifier {device.identifier} is already registered as device {row[0]!r}")
     conn.execute(
-        """INSERT INTO devices(id, profile, transport, zone, port, topic, identifier, settings, auto_registered, created_at)
+        f"""INSERT INTO devices({_COLUMNS})
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        (device.id, device.profile, device.transport, device.zone, device.port, device.topic,
-         device.identifier, json.dumps(dict(device.settings)), int(device.auto_registered), device.created_at),
+        (
+            device.id,
+            device.profile,
+            device.transport,
+            device.zone,
+            device.port,
+            device.topic,
+            device.identifier,
+            json.dumps(dict(device.settings)),
+            int(device.auto_registered),
+            device.created_at,
+        ),
     )
     return device
-
-
-_COLUMNS = "id, profile, transport, zone, port, topic, identifier, settings, auto_registered, created_at"
 
 
 def _row(row: tuple[Any, ...]) -> Device:

@@ -114,7 +114,9 @@ class DeviceProfile(_Model):
             if d == "modbus":
                 missing = [r.name for r in self.resources if r.address is None]
                 if missing or not self.resources:
-                    raise ValueError(f"every modbus resource needs a 'register' (missing on: {', '.join(missing) or 'none defined'})")
+                    raise ValueError(
+                        f"every modbus resource needs a 'register' (missing on: {', '.join(missing) or 'none defined'})"
+                    )
             if d == "line" and self.serial.line_format is None:
                 raise ValueError("decoder 'line' needs serial.line_format 'csv' or 'kv'")
         if t == "mqtt" and (self.mqtt is None or d != "json"):

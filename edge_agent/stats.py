@@ -53,9 +53,7 @@ class AgentStats:
                 d: {"events": n, "last_event_ts": self.device_last_ts.get(d)}
                 for d, n in sorted(self.device_events.items())
             },
-            "dead_letters": [
-                {"device": d, "reason": r, "count": n} for (d, r), n in sorted(self.dead_letters.items())
-            ],
+            "dead_letters": [{"device": d, "reason": r, "count": n} for (d, r), n in sorted(self.dead_letters.items())],
             "counters": dict(sorted(self.counters.items())),
             **extra,
         }

@@ -19,8 +19,17 @@ SCHEMA = "edge-agent/aggregates/v1"
 DWELL_BOUNDS = (60, 300, 900, 1800, 3600)
 # Metrics that count people; below k-anonymity they are suppressed.
 PERSON_METRICS = frozenset(
-    {"footfall_visitors", "dwell_seconds_bucket", "alerts_sent", "alert_actions", "offers_shown",
-     "offers_accepted", "mirror_sessions", "mirror_try_ons", "mirror_likes"}
+    {
+        "footfall_visitors",
+        "dwell_seconds_bucket",
+        "alerts_sent",
+        "alert_actions",
+        "offers_shown",
+        "offers_accepted",
+        "mirror_sessions",
+        "mirror_try_ons",
+        "mirror_likes",
+    }
 )
 _STATE_KEY = "aggregator.open_bucket"
 
@@ -39,7 +48,7 @@ def iso(ts: float) -> str:
 class Bucket:
     start: float
     end: float
-    counts: Counter[tuple[str, Labels]] = field(default_factory=Counter)
+    counts: dict[tuple[str, Labels], float] = field(default_factory=dict)
     visitors: dict[str, set[str]] = field(default_factory=dict)
     carried_visitors: Counter[str] = field(default_factory=Counter)
     sensors: dict[Labels, list[float]] = field(default_factory=dict)  # [min, sum, max, n]
@@ -47,11 +56,11 @@ class Bucket:
     def metrics(self, k: int) -> list[dict[str, Any]]:
         rows: list[tuple[str, Labels, float]] = []
         for kind in sorted(set(self.visitors) | set(self.carried_visitors)):
-            n = len(self.visitors.get(kind, ())) + self.carried_visitors[kind]
-            rows.append(("footfall_visitors", _labels(kind=kind), n))
+            unique = len(self.visitors.get(kind, ())) + self.carried_visitors[kind]
+            rows.append(("footfall_visitors", _labels(kind=kind), unique))
         rows.extend((name, labels, value) for (name, labels), value in sorted(self.counts.items()))
-        for labels, (lo, total, hi, n) in sorted(self.sensors.items()):
-            rows += [("sensor_min", labels, lo), ("sensor_mean", labels, total / n), ("sensor_max", labels, hi)]
+        for labels, (lo, total, hi, samples) in sorted(self.sensors.items()):
+            rows += [("sensor_min", labels, lo), ("sensor_mean", labels, total / samples), ("sensor_max", labels, hi)]
         return [
             {"name": name, "labels": dict(labels), "value": value}
             for name, labels, value in rows
@@ -104,7 +113,9 @@ class Aggregator:
         return self._bucket
 
     def count(self, name: str, ts: float, value: float = 1, **labels: str) -> None:
-        self._current(ts).counts[(name, _labels(**labels))] += value
+        counts = self._current(ts).counts
+        key = (name, _labels(**labels))
+        counts[key] = counts.get(key, 0) + value
 
     def visitor(self, kind: str, key: str, ts: float) -> None:
         self._current(ts).visitors.setdefault(kind, set()).add(key)

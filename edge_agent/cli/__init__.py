@@ -40,7 +40,9 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="Config file for every subcommand.")] = None,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
 ) -> None:
     State.config_path = config
 

@@ -40,7 +40,9 @@ def _run_import(cfg: AgentConfig, file: Path, importer: Importer, strict: bool, 
 
 
 @customers.command("import")
-def customer_import(file: FileArg, strict: StrictOpt = False, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+def customer_import(
+    file: FileArg, strict: StrictOpt = False, config: ConfigOpt = None, as_json: JsonOpt = False
+) -> None:
     """Import or update customers (idempotent upsert by customer_id)."""
     _run_import(get_config(config), file, import_customers, strict, as_json, "customers")
 
@@ -56,7 +58,14 @@ def customer_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
                FROM customers c ORDER BY c.customer_id"""
         ).fetchall()
     data = [
-        {"customer_id": r[0], "display_name": r[1], "tier": r[2], "consent": bool(r[3]), "visits_90d": r[4], "identifiers": r[5]}
+        {
+            "customer_id": r[0],
+            "display_name": r[1],
+            "tier": r[2],
+            "consent": bool(r[3]),
+            "visits_90d": r[4],
+            "identifiers": r[5],
+        }
         for r in rows
     ]
     if as_json:
@@ -64,13 +73,21 @@ def customer_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
         return
     table = Table("customer_id", "name", "tier", "consent", "visits 90d", "identifiers")
     for d in data:
-        table.add_row(d["customer_id"], d["display_name"], d["tier"], "yes" if d["consent"] else "no",
-                      str(d["visits_90d"]), str(d["identifiers"]))
+        table.add_row(
+            d["customer_id"],
+            d["display_name"],
+            d["tier"],
+            "yes" if d["consent"] else "no",
+            str(d["visits_90d"]),
+            str(d["identifiers"]),
+        )
     console.print(table)
 
 
 @customers.command("forget")
-def customer_forget(customer_id: Annotated[str, typer.Argument(metavar="ID")], config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+def customer_forget(
+    customer_id: Annotated[str, typer.Argument(metavar="ID")], config: ConfigOpt = None, as_json: JsonOpt = False
+) -> None:
     """Erase a customer and every row that names them."""
     cfg = get_config(config)
     with open_store(cfg) as conn:
@@ -93,7 +110,8 @@ def offer_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     cfg = get_config(config)
     with open_store(cfg) as conn:
         rows = conn.execute(
-            "SELECT offer_id, title, category, kind, min_tier, in_stock, skus, value, starts, ends FROM offers ORDER BY offer_id"
+            "SELECT offer_id, title, category, kind, min_tier, in_stock, skus, value, starts, ends"
+            " FROM offers ORDER BY offer_id"
         ).fetchall()
     keys = ("offer_id", "title", "category", "kind", "min_tier", "in_stock", "skus", "value", "starts", "ends")
     data = [dict(zip(keys, r, strict=True)) | {"in_stock": bool(r[5]), "skus": json.loads(r[6])} for r in rows]
@@ -102,5 +120,7 @@ def offer_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
         return
     table = Table("offer_id", "title", "category", "kind", "min tier", "in stock")
     for d in data:
-        table.add_row(d["offer_id"], d["title"], d["category"], d["kind"], d["min_tier"], "yes" if d["in_stock"] else "no")
+        table.add_row(
+            d["offer_id"], d["title"], d["category"], d["kind"], d["min_tier"], "yes" if d["in_stock"] else "no"
+        )
     console.print(table)

@@ -98,7 +98,9 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     now = time.time()
     console.print(f"[bold]edge-agent[/] store {snap['store_id']} · pid {snap['pid']} · up {snap['uptime_s']:.0f} s")
     mqtt = snap.get("mqtt", {})
-    console.print(f"store broker: {mqtt.get('state')} · published {mqtt.get('published')} · queued {mqtt.get('queued')}")
+    console.print(
+        f"store broker: {mqtt.get('state')} · published {mqtt.get('published')} · queued {mqtt.get('queued')}"
+    )
     for name, s in snap["sources"].items():
         age = f"{now - s['last_event_ts']:.0f} s ago" if s["last_event_ts"] else "never"
         console.print(f"source {name}: {s['state']} · {s['events']} events · last {age} · restarts {s['restarts']}")

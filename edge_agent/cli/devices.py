@@ -29,8 +29,15 @@ def add(
     """Register a device, validated against its profile."""
     cfg = get_config(config)
     device = build_device(
-        cfg, profiles_for(cfg), device_id, profile,
-        zone=zone, port=port, topic=topic, identifier=identifier, settings=parse_settings(settings or []),
+        cfg,
+        profiles_for(cfg),
+        device_id,
+        profile,
+        zone=zone,
+        port=port,
+        topic=topic,
+        identifier=identifier,
+        settings=parse_settings(settings or []),
     )
     with open_store(cfg) as conn:
         add_device(conn, device)
@@ -56,7 +63,9 @@ def list_(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-def show(device_id: Annotated[str, typer.Argument(metavar="ID")], config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+def show(
+    device_id: Annotated[str, typer.Argument(metavar="ID")], config: ConfigOpt = None, as_json: JsonOpt = False
+) -> None:
     """Show one device."""
     cfg = get_config(config)
     with open_store(cfg) as conn:

@@ -33,8 +33,19 @@ def list_(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """List shipped and site-specific profiles."""
     entries = _registry(config).all()
     if as_json:
-        print_json([{"name": p.name, "transport": p.transport, "decoder": p.decoder, "role": p.role,
-                     "description": p.description, "path": str(path)} for p, path in entries])
+        print_json(
+            [
+                {
+                    "name": p.name,
+                    "transport": p.transport,
+                    "decoder": p.decoder,
+                    "role": p.role,
+                    "description": p.description,
+                    "path": str(path),
+                }
+                for p, path in entries
+            ]
+        )
         return
     table = Table("name", "transport", "decoder", "role", "description")
     for p, _ in entries:
@@ -57,4 +68,6 @@ def show(name: str, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
 def validate(file: Annotated[Path, typer.Argument(help="Profile YAML file to check.")]) -> None:
     """Check a profile file; errors name the line and the key."""
     profile = load_profile(file)
-    typer.echo(f"{file}: ok ({profile.name}, {profile.transport}/{profile.decoder}, {len(profile.resources)} resources)")
+    typer.echo(
+        f"{file}: ok ({profile.name}, {profile.transport}/{profile.decoder}, {len(profile.resources)} resources)"
+    )

@@ -18,8 +18,20 @@ _IBEACON_PREFIX = b"\x02\x15"
 _ALTBEACON_CODE = b"\xbe\xac"
 _URL_SCHEMES = ("http://www.", "https://www.", "http://", "https://")
 _URL_EXPANSIONS = (
-    ".com/", ".org/", ".edu/", ".net/", ".info/", ".biz/", ".gov/",
-    ".com", ".org", ".edu", ".net", ".info", ".biz", ".gov",
+    ".com/",
+    ".org/",
+    ".edu/",
+    ".net/",
+    ".info/",
+    ".biz/",
+    ".gov/",
+    ".com",
+    ".org",
+    ".edu",
+    ".net",
+    ".info",
+    ".biz",
+    ".gov",
 )
 
 

@@ -43,7 +43,9 @@ class ThresholdPresence:
         for beacon in gone:
             track = self._tracks.pop(beacon)
             changes.append(
-                PresenceChange(beacon, "away", track.zone, now, dwell_s=track.last_strong - track.entered_at, decided_at=now)
+                PresenceChange(
+                    beacon, "away", track.zone, now, dwell_s=track.last_strong - track.entered_at, decided_at=now
+                )
             )
         return changes
 

@@ -53,7 +53,9 @@ class AlertPolicy:
         """Seed cooldowns from alerts sent before a restart."""
         self._last_alert[customer_id] = max(ts, self._last_alert.get(customer_id, 0.0))
 
-    def decide(self, customer: Customer, zone: str, offers: Sequence[Offer], ts: float, dwell_s: float = 0.0) -> Outcome:
+    def decide(
+        self, customer: Customer, zone: str, offers: Sequence[Offer], ts: float, dwell_s: float = 0.0
+    ) -> Outcome:
         last = self._last_alert.get(customer.customer_id)
         if last is not None and ts - last < self._config.cooldown_s:
             return Outcome("cooldown")

@@ -8,6 +8,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from types import TracebackType
 from typing import Annotated, Self
@@ -50,7 +51,7 @@ class BeaconScript(_Model):
         frames = [k for k in self.path if k.scanner == scanner]
         if not frames or t < frames[0].t or t > frames[-1].t:
             return None
-        for a, b in zip(frames, frames[1:], strict=False):
+        for a, b in pairwise(frames):
             if a.t <= t <= b.t:
                 span = b.t - a.t
                 return a.rssi if span == 0 else a.rssi + (b.rssi - a.rssi) * (t - a.t) / span
@@ -89,7 +90,9 @@ class _Due:
 class SimulatedBleSource:
     """Plays a Scenario in real time divided by `speed`; every scanner in it is simulated."""
 
-    def __init__(self, scenario: Scenario, *, speed: float = 1.0, name: str = "ble-sim", loop_forever: bool = False) -> None:
+    def __init__(
+        self, scenario: Scenario, *, speed: float = 1.0, name: str = "ble-sim", loop_forever: bool = False
+    ) -> None:
         self.name = name
         self._scenario = scenario
         self._speed = speed
