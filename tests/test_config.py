@@ -60,9 +60,21 @@ BAD_CASES = {
     "bad yaml": (lambda t: t.replace("store_id: store-1", "store_id: [unclosed"), "invalid YAML", None),
     "unknown key": (lambda t: t.replace("  adapter: hci0", "  adaptr: hci0"), "ble.adaptr: unknown key", 16),
     "wrong type": (lambda t: t.replace("port: 8080", "port: eighty"), "http.port: expected a valid integer", 23),
-    "out of range": (lambda t: t.replace("port: 8080", "port: 70000"), "http.port: expected less than or equal to 65535", 23),
-    "bad enum": (lambda t: t.replace("mode: passive", "mode: loud"), "ble.mode: expected 'passive', 'active' or 'off'", 17),
-    "missing secret": (lambda t: t.replace('  staff_token: "', '  staff_tokn: "'), "http.staff_token: required key is missing", 22),
+    "out of range": (
+        lambda t: t.replace("port: 8080", "port: 70000"),
+        "http.port: expected less than or equal to 65535",
+        23,
+    ),
+    "bad enum": (
+        lambda t: t.replace("mode: passive", "mode: loud"),
+        "ble.mode: expected 'passive', 'active' or 'off'",
+        17,
+    ),
+    "missing secret": (
+        lambda t: t.replace('  staff_token: "', '  staff_tokn: "'),
+        "http.staff_token: required key is missing",
+        22,
+    ),
     "bad url": (lambda t: t.replace('url: "mqtt://127.0.0.1:1883"', 'url: "http://x"'), "mqtt.url: expected a URL", 9),
 }
 

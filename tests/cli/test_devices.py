@@ -12,9 +12,27 @@ UUID = "f7826da6-4fa2-4e98-8024-bc5b71e0893e"
 
 def test_add_list_show_remove_round_trip(cli, config_file: Path) -> None:  # type: ignore[no-untyped-def]
     c = ("--config", config_file)
-    assert cli("device", "add", "fob-1", "--profile", "ibeacon-loyalty", "--identifier", f"{UUID.upper()}:1:02", *c).code == 0
-    assert cli("device", "add", "counter-1", "--profile", "serial-people-counter", "--port", "/dev/ttyUSB0",
-               "--set", "baudrate=19200", "--zone", "entrance", *c).code == 0
+    assert (
+        cli("device", "add", "fob-1", "--profile", "ibeacon-loyalty", "--identifier", f"{UUID.upper()}:1:02", *c).code
+        == 0
+    )
+    assert (
+        cli(
+            "device",
+            "add",
+            "counter-1",
+            "--profile",
+            "serial-people-counter",
+            "--port",
+            "/dev/ttyUSB0",
+            "--set",
+            "baudrate=19200",
+            "--zone",
+            "entrance",
+            *c,
+        ).code
+        == 0
+    )
     assert cli("device", "add", "mirror-1", "--profile", "smart-mirror", *c).code == 0
 
     listed = json.loads(cli("device", "list", "--json", *c).out)
@@ -44,7 +62,10 @@ def test_add_list_show_remove_round_trip(cli, config_file: Path) -> None:  # typ
         (["x", "--profile", "ibeacon-loyalty", "--identifier", f"{UUID}:70000:1"], "0..65535"),
         (["x", "--profile", "eddystone-uid", "--identifier", "abc"], "namespace:instance in hex"),
         (["x", "--profile", "smart-mirror", "--port", "/dev/ttyS0"], "--port applies to serial devices"),
-        (["x", "--profile", "serial-people-counter", "--port", "/dev/ttyS0", "--set", "baudrate=1234"], "--set baudrate"),
+        (
+            ["x", "--profile", "serial-people-counter", "--port", "/dev/ttyS0", "--set", "baudrate=1234"],
+            "--set baudrate",
+        ),
         (["x", "--profile", "serial-people-counter", "--port", "/dev/ttyS0", "--set", "colour=red"], "unknown setting"),
         (["x", "--profile", "serial-people-counter", "--port", "/dev/ttyS0", "--set", "novalue"], "expected key=value"),
         (["x", "--profile", "smart-mirror", "--zone", "attic"], "not a zone in the config"),

@@ -17,7 +17,10 @@ async def main(path: Path) -> None:
         n = start
         while True:
             batch = [
-                Write("INSERT INTO events(id, ts, device_id, kind, payload) VALUES (?, ?, 'load', 'test', ?)", (i, i, "x" * 200))
+                Write(
+                    "INSERT INTO events(id, ts, device_id, kind, payload) VALUES (?, ?, 'load', 'test', ?)",
+                    (i, i, "x" * 200),
+                )
                 for i in range(n, n + 50)
             ]
             await writer.write(*batch)
