@@ -223,7 +223,7 @@ def forget_customer(conn: sqlite3.Connection, customer_id: str) -> dict[str, int
     """Erase a customer and every row that names them; returns rows deleted per table."""
     counts: dict[str, int] = {}
     with _transaction(conn):
-        for table in ("alerts", "visits", "customer_identifiers"):
+        for table in ("alerts", "visits", "events", "customer_identifiers"):
             counts[table] = conn.execute(f"DELETE FROM {table} WHERE customer_id = ?", (customer_id,)).rowcount
         counts["customers"] = conn.execute("DELETE FROM customers WHERE customer_id = ?", (customer_id,)).rowcount
     if counts["customers"] == 0:

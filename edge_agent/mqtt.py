@@ -34,6 +34,7 @@ def make_client(
     identifier: str | None = None,
     clean_session: bool | None = None,
     timeout: float = 10.0,
+    max_queued_incoming: int | None = None,
 ) -> aiomqtt.Client:
     """An aiomqtt client for an `mqtt://` or `mqtts://` URL."""
     parts = urlsplit(url)
@@ -48,6 +49,7 @@ def make_client(
         tls_context=tls_context(tls or TlsConfig()) if secure else None,
         timeout=timeout,
         keepalive=30,
+        max_queued_incoming_messages=max_queued_incoming,
     )
 
 

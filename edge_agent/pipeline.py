@@ -2,23 +2,81 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 
 from .aggregation.rollup import Aggregator
 from .config import AgentConfig
 from .decoders.beacons import beacon_of
-from .model import Advertisement, BeaconSighting, DeadLetter, MirrorEvent, PresenceChange, SensorReading
+from .model import Advertisement, BeaconSighting, DeadLetter, MirrorEvent, Offer, PresenceChange, SensorReading
 from .presence.identity import IdentityResolver
 from .presence.threshold import ThresholdPresence
 from .scoring.policy import AlertPolicy, load_offers
 from .sinks.alerts import AlertSink
-from .sources.base import SourceEvent
+from .sources.base import Acked, SourceEvent
 from .stats import AgentStats
 from .store import StoreWriter, Write
 
 log = logging.getLogger(__name__)
+
+
+class RecentKeys:
+    """A bounded set of recently seen keys (redelivered MQTT messages are counted once)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._keys: OrderedDict[str, None] = OrderedDict()
+
+    def add(self, key: str) -> bool:
+        """True if `key` is new."""
+        if key in self._keys:
+            self._keys.move_to_end(key)
+            return False
+        self._keys[key] = None
+        if len(self._keys) > self._size:
+            self._keys.popitem(last=False)
+        return True
+
+
+class BurstLog:
+    """Log the first of a burst per (device, reason); stay quiet until it has been calm for a window."""
+
+    def __init__(self, window_s: float) -> None:
+        self._window_s = window_s
+        self._last: dict[tuple[str, str], float] = {}
+
+    def first_in_burst(self, device: str, reason: str, ts: float) -> bool:
+        key = (device, reason)
+        last = self._last.get(key)
+        self._last[key] = ts
+        if len(self._last) > 10_000:
+            self._last.clear()
+        return last is None or ts - last > self._window_s
+
+
+class DeviceDirectory:
+    """Which devices may send: registered ones, scanners named in zones, `local`, or any if auto_register."""
+
+    def __init__(self, config: AgentConfig) -> None:
+        self.auto_register = config.devices.auto_register
+        self._scanners = {s for zone in config.zones for s in zone.scanners} | {"local"}
+        self._registered: set[str] = set()
+
+    def load(self, reader: sqlite3.Connection) -> None:
+        self._registered = {row[0] for row in reader.execute("SELECT id FROM devices")}
+
+    def register(self, device_id: str) -> None:
+        self._registered.add(device_id)
+
+    def accepts(self, device_id: str) -> bool:
+        return device_id in self._registered
+
+    def accepts_scanner(self, scanner: str) -> bool:
+        return scanner in self._scanners or scanner in self._registered
 
 
 class Pipeline:
@@ -45,26 +103,48 @@ class Pipeline:
         self._sinks = sinks
         self._stats = stats
         self._identity = IdentityResolver(reader)
-        self._offers = load_offers(reader)
-        self._identity.refresh()
+        self._devices = DeviceDirectory(config)
+        self._recent = RecentKeys(20_000)
+        self._dead_letter_log = BurstLog(window_s=60.0)
+        self._offers: list[Offer] = []
+        self._catalog_version: str | None = "never loaded"
+        self.refresh()
 
     def refresh(self) -> None:
-        """Pick up customers and offers imported by the CLI while running."""
-        if self._identity.refresh():
-            self._offers = load_offers(self._reader)
+        """Pick up customers, offers and devices changed (e.g. by the CLI) while running."""
+        row = self._reader.execute("SELECT value FROM state WHERE key = 'catalog_version'").fetchone()
+        version = row[0] if row else None
+        if version == self._catalog_version:
+            return
+        self._catalog_version = version
+        self._identity.load()
+        self._offers = load_offers(self._reader)
+        self._devices.load(self._reader)
 
-    async def handle(self, event: SourceEvent, now: float) -> None:
+    async def handle(self, item: SourceEvent, now: float) -> None:
+        """Process one event; an `Acked` one is acknowledged once its effects are committed."""
         await self._aggregator.roll(now)
+        event, ack = (item.event, item.ack) if isinstance(item, Acked) else (item, None)
         match event:
             case Advertisement():
+                if not self._devices.accepts_scanner(event.scanner):
+                    await self._unknown_device(event.scanner, "theengs-remote-scanner", event.ts, ack)
+                    return
                 await self._advertisement(event, now)
             case SensorReading():
                 self._stats.device_event(event.device_id, event.ts)
                 self._aggregator.sensor(event.device_id, event.resource, event.value, event.ts)
             case MirrorEvent():
-                self._stats.device_event(event.device_id, event.ts)
+                if not self._devices.accepts(event.device_id):
+                    await self._unknown_device(event.device_id, "smart-mirror", event.ts, ack)
+                    return
+                await self._mirror(event, ack)
+                return
             case DeadLetter():
-                await self._dead_letter(event)
+                await self._dead_letter(event, ack)
+                return
+        if ack is not None:
+            ack()
 
     async def tick(self, now: float) -> None:
         """Periodic work: exits decided by silence, bucket roll-over, catalog refresh."""
@@ -119,7 +199,48 @@ class Pipeline:
             self._aggregator.count("offers_shown", change.ts, offer_id=offer.offer_id, group="treatment")
         log.info("alert %s: %s entered %s", alert.alert_id, alert.display_name, zone)
 
-    async def _dead_letter(self, letter: DeadLetter) -> None:
+    async def _unknown_device(self, device_id: str, profile: str, ts: float, ack: Callable[[], None] | None) -> None:
+        if self._devices.auto_register:
+            self._devices.register(device_id)
+            await self._writer.submit(
+                Write(
+                    """INSERT OR IGNORE INTO devices(id, profile, transport, settings, auto_registered, created_at)
+                       VALUES (?, ?, 'mqtt', '{}', 1, ?)""",
+                    (device_id, profile, ts),
+                )
+            )
+            log.info("auto-registered device %s (%s)", device_id, profile)
+            if ack is not None:
+                ack()
+            return
+        await self._dead_letter(DeadLetter(device_id, "unknown_device", ts), ack)
+
+    async def _mirror(self, event: MirrorEvent, ack: Callable[[], None] | None) -> None:
+        self._stats.device_event(event.device_id, event.ts)
+        body = {"event": event.event, "session_id": event.session_id, "sku": event.sku, "ts": event.ts}
+        key = (
+            f"mirror:{event.device_id}:"
+            + hashlib.blake2b(
+                json.dumps([body, event.customer_ref], sort_keys=True).encode(), digest_size=12
+            ).hexdigest()
+        )
+        if self._recent.add(key):
+            if event.event == "session_start":
+                self._aggregator.count("mirror_sessions", event.ts, device=event.device_id)
+            elif event.event == "try_on" and event.sku:
+                self._aggregator.count("mirror_try_ons", event.ts, sku=event.sku)
+            elif event.event == "like" and event.sku:
+                self._aggregator.count("mirror_likes", event.ts, sku=event.sku)
+        await self._writer.submit(
+            Write(
+                """INSERT OR IGNORE INTO events(ts, device_id, kind, payload, customer_id, dedup_key)
+                   VALUES (?, ?, 'mirror', ?, ?, ?)""",
+                (event.ts, event.device_id, json.dumps(body), event.customer_ref, key),
+            ),
+            on_commit=ack,
+        )
+
+    async def _dead_letter(self, letter: DeadLetter, ack: Callable[[], None] | None = None) -> None:
         self._stats.dead_letters[(letter.device_id, letter.reason)] += 1
         self._aggregator.count("dead_letters", letter.ts, device=letter.device_id, reason=letter.reason)
         await self._writer.submit(
@@ -132,7 +253,10 @@ class Pipeline:
                    ON CONFLICT(device_id, reason) DO UPDATE SET count = count + 1, last_ts = excluded.last_ts""",
                 (letter.device_id, letter.reason, letter.ts),
             ),
+            on_commit=ack,
         )
+        if self._dead_letter_log.first_in_burst(letter.device_id, letter.reason, letter.ts):
+            log.warning("dead letter from %s: %s %s", letter.device_id, letter.reason, letter.detail[:200])
 
 
 def last_alerts(reader: sqlite3.Connection, since: float) -> list[tuple[str, float]]:

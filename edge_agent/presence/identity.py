@@ -18,17 +18,12 @@ class IdentityResolver:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
         self._by_beacon: dict[BeaconId, Customer] = {}
-        self._data_version = -1
         # Anonymous visitors are hashed with a daily salt that never leaves memory.
         self._day = -1
         self._daily_salt = b""
 
-    def refresh(self) -> bool:
-        """Reload if another connection wrote to the database; True if reloaded."""
-        version = self._conn.execute("PRAGMA data_version").fetchone()[0]
-        if version == self._data_version:
-            return False
-        self._data_version = version
+    def load(self) -> None:
+        """(Re)load the consenting customers' identifiers."""
         rows = self._conn.execute(
             """SELECT i.kind, i.value, c.customer_id, c.display_name, c.tier, c.consent,
                       c.preferred_categories, c.visits_90d, c.spend_90d, c.rotating_key
@@ -48,7 +43,6 @@ class IdentityResolver:
             )
             for kind, value, cid, name, tier, consent, cats, visits, spend, rkey in rows
         }
-        return True
 
     def customer_for(self, beacon: BeaconId) -> Customer | None:
         return self._by_beacon.get(beacon)

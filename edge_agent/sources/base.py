@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
 from ..model import Advertisement, DeadLetter, MirrorEvent, SensorReading
 
-SourceEvent = Advertisement | SensorReading | MirrorEvent | DeadLetter
+Event = Advertisement | SensorReading | MirrorEvent | DeadLetter
+
+
+@dataclass(frozen=True, slots=True)
+class Acked:
+    """An event whose transport wants an acknowledgement once it is durably handled."""
+
+    event: Event
+    ack: Callable[[], None]
+
+
+SourceEvent = Event | Acked
 
 
 @runtime_checkable

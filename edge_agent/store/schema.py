@@ -2,6 +2,22 @@
 
 from __future__ import annotations
 
+CATALOG_TABLES = ("customers", "customer_identifiers", "offers", "devices")
+
+
+def _catalog_triggers() -> str:
+    """Bump `state.catalog_version` on any change to what the running agent caches."""
+    bump = (
+        "INSERT INTO state(key, value) VALUES ('catalog_version', '1') "
+        "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1;"
+    )
+    return "\n".join(
+        f"CREATE TRIGGER {table}_{op.lower()}_bump AFTER {op} ON {table} BEGIN {bump} END;"
+        for table in CATALOG_TABLES
+        for op in ("INSERT", "UPDATE", "DELETE")
+    )
+
+
 MIGRATIONS: tuple[str, ...] = (
     # 1: initial schema
     """
@@ -58,9 +74,11 @@ MIGRATIONS: tuple[str, ...] = (
         device_id TEXT NOT NULL,
         kind TEXT NOT NULL,
         payload TEXT NOT NULL DEFAULT '{}',
+        customer_id TEXT,
         dedup_key TEXT UNIQUE
     );
     CREATE INDEX events_ts ON events(ts);
+    CREATE INDEX events_customer ON events(customer_id) WHERE customer_id IS NOT NULL;
 
     CREATE TABLE visits (
         id INTEGER PRIMARY KEY,
@@ -132,7 +150,8 @@ MIGRATIONS: tuple[str, ...] = (
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL
     );
-    """,
+    """
+    + _catalog_triggers(),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

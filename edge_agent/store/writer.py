@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -30,6 +30,7 @@ class Write:
 class _Pending:
     writes: tuple[Write, ...]
     done: asyncio.Future[None] | None = field(default=None)
+    on_commit: Callable[[], None] | None = None
 
 
 class StoreWriter:
@@ -76,9 +77,13 @@ class StoreWriter:
     def depth(self) -> int:
         return self._queue.qsize()
 
-    async def submit(self, *writes: Write) -> None:
-        """Queue writes (waits only when the queue is full: backpressure)."""
-        await self._queue.put(_Pending(writes))
+    async def submit(self, *writes: Write, on_commit: Callable[[], None] | None = None) -> None:
+        """Queue writes (waits only when the queue is full: backpressure).
+
+        `on_commit` runs once they are durably committed (e.g. to acknowledge an MQTT message);
+        it does not run if they fail.
+        """
+        await self._queue.put(_Pending(writes, on_commit=on_commit))
 
     async def write(self, *writes: Write) -> None:
         """Queue writes and wait until they are committed to disk."""
@@ -150,3 +155,5 @@ class StoreWriter:
 def _resolve(pending: _Pending) -> None:
     if pending.done is not None and not pending.done.done():
         pending.done.set_result(None)
+    if pending.on_commit is not None:
+        pending.on_commit()

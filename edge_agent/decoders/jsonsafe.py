@@ -1,0 +1,73 @@
+"""Strict JSON for untrusted payloads: size, encoding, depth and number limits."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from ..errors import DecodeError
+
+MAX_PAYLOAD = 64 * 1024
+MAX_DEPTH = 16
+
+
+def _reject_constant(name: str) -> Any:
+    raise DecodeError("bad_number", f"{name} is not a number")
+
+
+def loads_object(payload: bytes) -> dict[str, Any]:
+    """Parse a JSON object from bytes, or raise DecodeError with a short reason."""
+    if len(payload) > MAX_PAYLOAD:
+        raise DecodeError("too_large", f"{len(payload)} bytes > {MAX_PAYLOAD}")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DecodeError("bad_utf8", str(exc)) from None
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise DecodeError("too_deep", "nesting exceeds the parser's limit") from None
+    except json.JSONDecodeError as exc:
+        raise DecodeError("bad_json", f"{exc.msg} at {exc.pos}") from None
+    if not isinstance(data, dict):
+        raise DecodeError("bad_json", f"expected an object, got {type(data).__name__}")
+    if _depth(data) > MAX_DEPTH:
+        raise DecodeError("too_deep", f"nesting deeper than {MAX_DEPTH}")
+    return data
+
+
+def _depth(value: Any, level: int = 1) -> int:
+    if level > MAX_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level)
+    return level
+
+
+def get_str(data: dict[str, Any], key: str, *, required: bool = True, max_len: int = 256) -> str | None:
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise DecodeError("missing_field", key)
+        return None
+    if not isinstance(value, str):
+        raise DecodeError("wrong_type", f"{key} must be a string")
+    if not value or len(value) > max_len:
+        raise DecodeError("bad_value", f"{key} must be 1..{max_len} characters")
+    return value
+
+
+def get_number(data: dict[str, Any], key: str, *, lo: float, hi: float, required: bool = True) -> float | None:
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise DecodeError("missing_field", key)
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise DecodeError("wrong_type", f"{key} must be a number")
+    if not math.isfinite(value) or not lo <= value <= hi:
+        raise DecodeError("out_of_range", f"{key}={value} outside {lo}..{hi}")
+    return float(value)

@@ -1,0 +1,54 @@
+"""Smart-mirror events (SPEC §6): JSON on `{topic_prefix}/mirror/{device_id}/events`."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from ..errors import DecodeError
+from ..model import MirrorEvent
+from .jsonsafe import get_str, loads_object
+
+EVENTS = frozenset({"session_start", "try_on", "like", "dislike", "size_request", "session_end"})
+SKU_EVENTS = frozenset({"try_on", "like", "dislike", "size_request"})
+# Mirror clocks drift; anything further than this from ours is a broken clock, not an event time.
+MAX_SKEW_S = 7 * 86400
+
+
+def parse_ts(value: object, now: float) -> float:
+    """ISO-8601 (with or without offset; naive means UTC) or epoch seconds."""
+    if isinstance(value, bool):
+        raise DecodeError("wrong_type", "ts must be ISO-8601 or epoch seconds")
+    if isinstance(value, int | float):
+        ts = float(value)
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise DecodeError("bad_value", "ts is not ISO-8601") from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        ts = parsed.timestamp()
+    else:
+        raise DecodeError("wrong_type", "ts must be ISO-8601 or epoch seconds")
+    if not abs(ts - now) <= MAX_SKEW_S:  # also false for NaN
+        raise DecodeError("out_of_range", f"ts {value!r} is more than 7 days from now")
+    return ts
+
+
+def decode_mirror(device_id: str, payload: bytes, now: float | None = None) -> MirrorEvent:
+    """Validate one mirror payload; raises DecodeError with a reason on anything off-spec."""
+    now = time.time() if now is None else now
+    data = loads_object(payload)
+    unknown = set(data) - {"event", "session_id", "sku", "ts", "customer_ref"}
+    if unknown:
+        raise DecodeError("unknown_field", sorted(unknown)[0][:64])
+    event = get_str(data, "event")
+    if event not in EVENTS:
+        raise DecodeError("unknown_event", str(event)[:64])
+    session_id = get_str(data, "session_id", max_len=128)
+    sku = get_str(data, "sku", required=event in SKU_EVENTS, max_len=64)
+    customer_ref = get_str(data, "customer_ref", required=False, max_len=128)
+    ts = parse_ts(data["ts"], now) if "ts" in data else now
+    assert event is not None and session_id is not None
+    return MirrorEvent(device_id, event, session_id, ts, sku, customer_ref)
