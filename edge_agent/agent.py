@@ -42,6 +42,10 @@ class Agent:
         self.extra_sinks: list[AlertSink] = []
 
     def snapshot(self) -> dict[str, Any]:
+        for source in self.sources:
+            link = getattr(source, "state", None)
+            if link is not None:
+                self.stats.source(source.name).link = str(link)
         extra: dict[str, Any] = {
             "pid": os.getpid(),
             "store_id": self.config.store_id,

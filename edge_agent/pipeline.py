@@ -127,16 +127,18 @@ class Pipeline:
         event, ack = (item.event, item.ack) if isinstance(item, Acked) else (item, None)
         match event:
             case Advertisement():
-                if not self._devices.accepts_scanner(event.scanner):
-                    await self._unknown_device(event.scanner, "theengs-remote-scanner", event.ts, ack)
+                if not self._devices.accepts_scanner(event.scanner) and not await self._admit(
+                    event.scanner, "theengs-remote-scanner", event.ts, ack
+                ):
                     return
                 await self._advertisement(event, now)
             case SensorReading():
                 self._stats.device_event(event.device_id, event.ts)
                 self._aggregator.sensor(event.device_id, event.resource, event.value, event.ts)
             case MirrorEvent():
-                if not self._devices.accepts(event.device_id):
-                    await self._unknown_device(event.device_id, "smart-mirror", event.ts, ack)
+                if not self._devices.accepts(event.device_id) and not await self._admit(
+                    event.device_id, "smart-mirror", event.ts, ack
+                ):
                     return
                 await self._mirror(event, ack)
                 return
@@ -199,7 +201,8 @@ class Pipeline:
             self._aggregator.count("offers_shown", change.ts, offer_id=offer.offer_id, group="treatment")
         log.info("alert %s: %s entered %s", alert.alert_id, alert.display_name, zone)
 
-    async def _unknown_device(self, device_id: str, profile: str, ts: float, ack: Callable[[], None] | None) -> None:
+    async def _admit(self, device_id: str, profile: str, ts: float, ack: Callable[[], None] | None) -> bool:
+        """Register an unknown device if the config allows it; otherwise dead-letter its event."""
         if self._devices.auto_register:
             self._devices.register(device_id)
             await self._writer.submit(
@@ -210,10 +213,9 @@ class Pipeline:
                 )
             )
             log.info("auto-registered device %s (%s)", device_id, profile)
-            if ack is not None:
-                ack()
-            return
+            return True
         await self._dead_letter(DeadLetter(device_id, "unknown_device", ts), ack)
+        return False
 
     async def _mirror(self, event: MirrorEvent, ack: Callable[[], None] | None) -> None:
         self._stats.device_event(event.device_id, event.ts)

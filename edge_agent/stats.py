@@ -15,6 +15,7 @@ class SourceStats:
     restarts: int = 0
     last_event_ts: float | None = None
     last_error: str | None = None
+    link: str | None = None  # connection state, for sources that have one
 
 
 @dataclass(slots=True)
@@ -46,6 +47,7 @@ class AgentStats:
                     "restarts": s.restarts,
                     "last_event_ts": s.last_event_ts,
                     "last_error": s.last_error,
+                    "link": s.link,
                 }
                 for name, s in sorted(self.sources.items())
             },

@@ -5,20 +5,24 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 import time
 from collections.abc import Callable, Coroutine
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from ..agent import Agent
-from ..config import render_config, resolve_config_path
+from ..config import AgentConfig, render_config, resolve_config_path
 from ..control import query_status
 from ..errors import ConfigError
 from ..logs import LogFormat, setup_logging
 from ..sources.base import Source
 from ..sources.ble import SimulatedBleSource, load_scenario
+from ..sources.build import build_sources
+from ..store import connect
 from .common import ConfigOpt, JsonOpt, State, console, get_config, print_json
 
 LogFormatOpt = Annotated[str, typer.Option("--log-format", help="text or json.", case_sensitive=False)]
@@ -41,6 +45,11 @@ def run_until_signal(main: Callable[[asyncio.Event], Coroutine[Any, Any, Any]]) 
         await main(stop)
 
     asyncio.run(runner())
+
+
+def open_db_connection(cfg: AgentConfig) -> sqlite3.Connection:
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    return connect(cfg.db_path)
 
 
 def init(
@@ -75,7 +84,8 @@ def run(
     """Run the agent in the foreground until SIGTERM or Ctrl-C."""
     cfg = get_config(config)
     setup_logging(_log_format(log_format))
-    sources: list[Source] = []
+    with closing(open_db_connection(cfg)) as conn:
+        sources: list[Source] = build_sources(cfg, conn, radio=simulate is None)
     if simulate is not None:
         sources.append(SimulatedBleSource(load_scenario(simulate), speed=speed))
     agent = Agent(cfg, sources)

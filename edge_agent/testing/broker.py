@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import socket
 import subprocess
@@ -61,11 +62,15 @@ class MosquittoBroker:
         conf = self.workdir / "mosquitto.conf"
         conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
+            # Started as root, mosquitto drops to user `mosquitto` and then cannot write its
+            # persistence file in our temp dir; staying the current user keeps sessions across restarts.
+            f"user {getpass.getuser()}\n"
             "allow_anonymous true\n"
             "persistence true\n"
             f"persistence_location {self.workdir}/\n"
             "autosave_interval 1\n"
             "max_queued_messages 100000\n"
+            "max_inflight_messages 1000\n"
             f"log_dest file {self.workdir}/mosquitto.log\n"
             f"{self.extra_config}\n"
         )

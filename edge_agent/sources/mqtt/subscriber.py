@@ -71,7 +71,7 @@ class MqttSubscriber:
 
     def _ack(self, client: aiomqtt.Client, mid: int, qos: int) -> None:
         # After a reconnect the old message ids mean nothing; the broker redelivers instead.
-        if client is self._client and self.state is LinkState.CONNECTED:
+        if client is self._client and self.state is LinkState.CONNECTED and client._client.is_connected():
             client._client.ack(mid, qos)  # paho's manual ack: aiomqtt 2 has no public API for it
 
     def _event(self, client: aiomqtt.Client, message: aiomqtt.Message) -> SourceEvent:
@@ -120,3 +120,11 @@ class MqttSubscriber:
                 await asyncio.sleep(delay)
             finally:
                 self._client = None
+                _consume_disconnect_reason(client)
+
+
+def _consume_disconnect_reason(client: aiomqtt.Client) -> None:
+    """Mark aiomqtt's internal disconnect future as seen; we already handled the MqttError."""
+    future = getattr(client, "_disconnected", None)
+    if isinstance(future, asyncio.Future) and future.done() and not future.cancelled():
+        future.exception()
