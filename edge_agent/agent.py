@@ -42,10 +42,15 @@ class Agent:
         self.extra_sinks: list[AlertSink] = []
 
     def snapshot(self) -> dict[str, Any]:
+        now = time.time()
         for source in self.sources:
+            stats = self.stats.source(source.name)
             link = getattr(source, "state", None)
             if link is not None:
-                self.stats.source(source.name).link = str(link)
+                stats.link = str(link)
+            stale_after = getattr(source, "stale_after_s", None)
+            if stale_after is not None:
+                stats.stale = now - (stats.last_event_ts or self.stats.started_at) > stale_after
         extra: dict[str, Any] = {
             "pid": os.getpid(),
             "store_id": self.config.store_id,

@@ -53,6 +53,13 @@ def make_client(
     )
 
 
+def consume_disconnect_reason(client: aiomqtt.Client) -> None:
+    """Mark aiomqtt's internal disconnect future as seen; we already handled the MqttError."""
+    future = getattr(client, "_disconnected", None)
+    if isinstance(future, asyncio.Future) and future.done() and not future.cancelled():
+        future.exception()
+
+
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     topic: str
@@ -106,14 +113,15 @@ class MqttPublisher:
         pending: Outgoing | None = None
         while True:
             self.state = LinkState.CONNECTING
+            client = make_client(
+                self._config.url,
+                username=self._config.username,
+                password=self._config.password,
+                tls=self._config.tls,
+                identifier=self._client_id,
+            )
             try:
-                async with make_client(
-                    self._config.url,
-                    username=self._config.username,
-                    password=self._config.password,
-                    tls=self._config.tls,
-                    identifier=self._client_id,
-                ) as client:
+                async with client:
                     self.state = LinkState.CONNECTED
                     self._backoff.reset()
                     log.info("connected to store broker %s", self._config.url)
@@ -127,5 +135,13 @@ class MqttPublisher:
                 self.last_error = str(exc)
                 delay = self._backoff.next_delay()
                 self.state = LinkState.WAITING
-                log.warning("store broker %s unavailable (%s); retrying in %.1fs", self._config.url, exc, delay)
+                log.log(
+                    logging.WARNING if self._backoff.attempts == 1 else logging.DEBUG,
+                    "store broker %s unavailable (%s); retrying in %.1fs",
+                    self._config.url,
+                    exc,
+                    delay,
+                )
                 await asyncio.sleep(delay)
+            finally:
+                consume_disconnect_reason(client)

@@ -16,6 +16,7 @@ class SourceStats:
     last_event_ts: float | None = None
     last_error: str | None = None
     link: str | None = None  # connection state, for sources that have one
+    stale: bool = False  # silent for longer than its profile allows
 
 
 @dataclass(slots=True)
@@ -42,7 +43,7 @@ class AgentStats:
             "uptime_s": round(now - self.started_at, 1),
             "sources": {
                 name: {
-                    "state": s.state,
+                    "state": "stale" if s.stale and s.state == "running" else s.state,
                     "events": s.events,
                     "restarts": s.restarts,
                     "last_event_ts": s.last_event_ts,

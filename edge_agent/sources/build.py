@@ -2,18 +2,45 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 
 from ..config import AgentConfig
+from ..devices import list_devices
+from ..errors import ProfileError
+from ..profiles import ProfileRegistry
 from .base import Source
 from .mqtt import mirror_source, remote_scanner_source
+from .serial import SerialLineSource
+
+log = logging.getLogger(__name__)
 
 
 def build_sources(config: AgentConfig, conn: sqlite3.Connection, *, radio: bool = True) -> list[Source]:
-    """Every source the config and the registered devices call for."""
-    del conn  # serial and Modbus devices come from the registry
+    """Every source the config and the registered devices call for.
+
+    `radio=False` leaves out the local BLE adapter (e.g. when a scenario is replayed instead).
+    """
     sources: list[Source] = [mirror_source(config)]
     if config.ble.remote_scanners:
         sources.append(remote_scanner_source(config))
-    del radio
+    if radio and config.ble.mode != "off":
+        from .ble.bleak import BleakSource
+
+        sources.append(BleakSource(config.ble))
+    profiles = ProfileRegistry.load([config.data_dir / "profiles"])
+    for device in list_devices(conn):
+        if device.transport != "serial":
+            continue
+        try:
+            profile = profiles.get(device.profile)
+        except ProfileError as exc:
+            log.error("device %s: %s; not started", device.id, exc)
+            continue
+        if profile.decoder == "line":
+            sources.append(SerialLineSource(device, profile))
+        elif profile.decoder == "modbus":
+            from .serial.modbus import ModbusSource
+
+            sources.append(ModbusSource(device, profile))
     return sources

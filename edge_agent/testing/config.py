@@ -20,6 +20,7 @@ def write_config(path: Path, *, data_dir: Path, store_id: str = "store-test", **
         "privacy": {"salt": s["salt"], "k_anonymity": 1},
         "checkin": {"key": s["checkin_key"]},
         "uplink": {"kind": "off"},
+        "ble": {"mode": "off"},  # tests have no radio; scenarios and remote scanners stand in
     }
     for key, value in sections.items():
         if isinstance(value, dict) and isinstance(data.get(key), dict):

@@ -15,7 +15,7 @@ from ...backoff import Backoff, LinkState
 from ...config import MqttConfig
 from ...errors import DecodeError
 from ...model import DeadLetter
-from ...mqtt import make_client
+from ...mqtt import consume_disconnect_reason, make_client
 from ..base import Acked, Event, SourceEvent
 
 log = logging.getLogger(__name__)
@@ -120,11 +120,4 @@ class MqttSubscriber:
                 await asyncio.sleep(delay)
             finally:
                 self._client = None
-                _consume_disconnect_reason(client)
-
-
-def _consume_disconnect_reason(client: aiomqtt.Client) -> None:
-    """Mark aiomqtt's internal disconnect future as seen; we already handled the MqttError."""
-    future = getattr(client, "_disconnected", None)
-    if isinstance(future, asyncio.Future) and future.done() and not future.cancelled():
-        future.exception()
+                consume_disconnect_reason(client)

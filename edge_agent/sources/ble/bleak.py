@@ -1,0 +1,119 @@
+"""The local adapter through bleak: detection callbacks become an async iterator over a queue."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Any, Self
+
+from ...backoff import Backoff, LinkState
+from ...config import BleConfig
+from ...model import Advertisement
+from ..base import SourceEvent
+
+log = logging.getLogger(__name__)
+
+# BlueZ only scans passively through an advertisement monitor, which needs patterns: ours match
+# the iBeacon prefix, Eddystone's 0xFEAA service data and AltBeacon's 0xBEAC code.
+_MANUFACTURER, _SERVICE_DATA_16 = 0xFF, 0x16
+PASSIVE_PATTERNS = [
+    (0, _MANUFACTURER, b"\x4c\x00\x02\x15"),
+    (0, _SERVICE_DATA_16, b"\xaa\xfe"),
+    (2, _MANUFACTURER, b"\xbe\xac"),
+]
+
+
+def to_advertisement(device: Any, data: Any, scanner: str = "local") -> Advertisement:
+    """bleak's (BLEDevice, AdvertisementData) into our model."""
+    return Advertisement(
+        address=device.address,
+        rssi=data.rssi,
+        scanner=scanner,
+        ts=time.time(),
+        manufacturer_data=dict(data.manufacturer_data),
+        service_data=dict(data.service_data),
+        service_uuids=tuple(data.service_uuids),
+        tx_power=data.tx_power,
+        local_name=data.local_name,
+    )
+
+
+class BleakSource:
+    """Scans with the local adapter; a watchdog restarts a scanner that stopped reporting."""
+
+    name = "ble-local"
+
+    def __init__(self, config: BleConfig, *, watchdog_s: float = 30.0, queue_size: int = 2048) -> None:
+        self._config = config
+        self._watchdog_s = watchdog_s
+        self._queue: asyncio.Queue[Advertisement] = asyncio.Queue(queue_size)
+        self._backoff = Backoff(initial=1.0, cap=60.0)
+        self.state = LinkState.STOPPED
+        self.last_error: str | None = None
+        self.dropped = 0
+        self.watchdog_restarts = 0
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.state = LinkState.STOPPED
+
+    def _on_detection(self, device: Any, data: Any) -> None:
+        try:
+            self._queue.put_nowait(to_advertisement(device, data))
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+    def _scanner(self) -> Any:
+        from bleak import BleakScanner
+        from bleak.args.bluez import BlueZScannerArgs
+        from bleak.assigned_numbers import AdvertisementDataType
+
+        bluez = BlueZScannerArgs(adapter=self._config.adapter)
+        if self._config.mode == "passive":
+            bluez["or_patterns"] = [(pos, AdvertisementDataType(kind), data) for pos, kind, data in PASSIVE_PATTERNS]
+            return BleakScanner(detection_callback=self._on_detection, scanning_mode="passive", bluez=bluez)
+        return BleakScanner(detection_callback=self._on_detection, scanning_mode="active", bluez=bluez)
+
+    async def events(self) -> AsyncIterator[SourceEvent]:
+        from bleak.exc import BleakError
+
+        while True:
+            self.state = LinkState.CONNECTING
+            scanner = self._scanner()
+            try:
+                await scanner.start()
+                self.state = LinkState.CONNECTED
+                self._backoff.reset()
+                while True:
+                    try:
+                        adv = await asyncio.wait_for(self._queue.get(), self._watchdog_s)
+                    except TimeoutError:
+                        # A stalled BlueZ scan reports nothing; restart it rather than trust the silence.
+                        self.watchdog_restarts += 1
+                        log.warning("no advertisement for %.0fs; restarting the scanner", self._watchdog_s)
+                        break
+                    yield adv
+            except (BleakError, OSError) as exc:
+                first = self.state is not LinkState.WAITING
+                self.last_error = str(exc)
+                self.state = LinkState.WAITING
+                delay = self._backoff.next_delay()
+                log.log(
+                    logging.WARNING if first else logging.DEBUG,
+                    "BLE adapter %s unavailable (%s); retrying in %.0fs",
+                    self._config.adapter,
+                    exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+            finally:
+                with contextlib.suppress(BleakError, OSError):
+                    await scanner.stop()
