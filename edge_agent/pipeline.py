@@ -219,13 +219,16 @@ class Pipeline:
 
     async def _mirror(self, event: MirrorEvent, ack: Callable[[], None] | None) -> None:
         self._stats.device_event(event.device_id, event.ts)
-        body = {"event": event.event, "session_id": event.session_id, "sku": event.sku, "ts": event.ts}
-        key = (
-            f"mirror:{event.device_id}:"
-            + hashlib.blake2b(
-                json.dumps([body, event.customer_ref], sort_keys=True).encode(), digest_size=12
-            ).hexdigest()
+        body = json.dumps(
+            {
+                "event": event.event,
+                "session_id": event.session_id,
+                "sku": event.sku,
+                "ts": event.ts,
+                "customer_ref": event.customer_ref,
+            }
         )
+        key = f"mirror:{event.device_id}:{hashlib.blake2b(body.encode(), digest_size=12).hexdigest()}"
         if self._recent.add(key):
             if event.event == "session_start":
                 self._aggregator.count("mirror_sessions", event.ts, device=event.device_id)
@@ -237,7 +240,7 @@ class Pipeline:
             Write(
                 """INSERT OR IGNORE INTO events(ts, device_id, kind, payload, customer_id, dedup_key)
                    VALUES (?, ?, 'mirror', ?, ?, ?)""",
-                (event.ts, event.device_id, json.dumps(body), event.customer_ref, key),
+                (event.ts, event.device_id, body, event.customer_ref, key),
             ),
             on_commit=ack,
         )

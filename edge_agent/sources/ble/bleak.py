@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 from ...backoff import Backoff, LinkState
 from ...config import BleConfig
@@ -25,6 +25,20 @@ PASSIVE_PATTERNS = [
     (0, _SERVICE_DATA_16, b"\xaa\xfe"),
     (2, _MANUFACTURER, b"\xbe\xac"),
 ]
+
+
+DetectionCallback = Callable[[Any, Any], None]
+
+
+class Scanner(Protocol):
+    """What we use of `bleak.BleakScanner` (the simulated radio implements the same)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+ScannerFactory = Callable[[DetectionCallback], Scanner]
 
 
 def to_advertisement(device: Any, data: Any, scanner: str = "local") -> Advertisement:
@@ -47,8 +61,16 @@ class BleakSource:
 
     name = "ble-local"
 
-    def __init__(self, config: BleConfig, *, watchdog_s: float = 30.0, queue_size: int = 2048) -> None:
+    def __init__(
+        self,
+        config: BleConfig,
+        *,
+        watchdog_s: float = 30.0,
+        queue_size: int = 2048,
+        scanner_factory: ScannerFactory | None = None,
+    ) -> None:
         self._config = config
+        self._scanner_factory = scanner_factory
         self._watchdog_s = watchdog_s
         self._queue: asyncio.Queue[Advertisement] = asyncio.Queue(queue_size)
         self._backoff = Backoff(initial=1.0, cap=60.0)
@@ -71,7 +93,9 @@ class BleakSource:
         except asyncio.QueueFull:
             self.dropped += 1
 
-    def _scanner(self) -> Any:
+    def _scanner(self) -> Scanner:
+        if self._scanner_factory is not None:
+            return self._scanner_factory(self._on_detection)
         from bleak import BleakScanner
         from bleak.args.bluez import BlueZScannerArgs
         from bleak.assigned_numbers import AdvertisementDataType

@@ -97,7 +97,9 @@ class MqttSubscriber:
                 tls=self._config.tls,
                 identifier=self._client_id,
                 clean_session=not self._persistent,
-                max_queued_incoming=self._max_queued,
+                # Persistent: unacknowledged messages are bounded by the broker's in-flight window
+                # (max_inflight_messages); a message dropped here would never be acknowledged.
+                max_queued_incoming=None if self._persistent else self._max_queued,
             )
             client._client.manual_ack_set(self._persistent)
             try:
