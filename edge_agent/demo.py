@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 import tempfile
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 from rich.console import Console
@@ -14,11 +16,17 @@ from rich.console import Console
 from .agent import Agent
 from .catalog import import_customers, import_offers
 from .config import AgentConfig, AggregatesConfig, DevicesConfig, MqttConfig, default_config
+from .decoders.line import with_checksum
+from .devices import add_device, build_device
 from .model import Alert
+from .profiles import ProfileRegistry
 from .sources.ble import SimulatedBleSource
 from .sources.ble.scenarios import LOYALTY_UUID, store_day
+from .sources.build import build_sources
 from .store import connect
 from .testing.broker import MosquittoBroker, mosquitto_binary
+from .testing.mirror import MirrorSimulator
+from .testing.serial import PtyPort
 
 CUSTOMERS = [
     {
@@ -117,54 +125,92 @@ class ConsoleAlerts:
 
 
 @contextlib.contextmanager
-def _maybe_broker(console: Console) -> Iterator[str]:
+def _maybe_broker(console: Console) -> Iterator[str | None]:
     if mosquitto_binary() is None:
-        console.print(
-            "[yellow]mosquitto not found: alerts are not published over MQTT (install mosquitto to see them)[/]"
-        )
-        yield "mqtt://127.0.0.1:1"
+        console.print("mosquitto not found: no MQTT (alerts, mirror); install mosquitto to see them", style="yellow")
+        yield None
         return
     with MosquittoBroker() as broker:
-        console.print(f"MQTT: a private mosquitto on {broker.url} carries the alerts")
+        console.print(f"MQTT: a private mosquitto on {broker.url} carries alerts and mirror events")
         yield broker.url
 
 
-def seed(config: AgentConfig) -> None:
-    """Demo customers and offers, imported through the same code as `customer import`."""
+def seed(config: AgentConfig, counter_port: Path) -> None:
+    """Demo customers, offers and devices, through the same code as the CLI."""
     conn = connect(config.db_path)
     try:
         for name, rows, importer in (("customers", CUSTOMERS, import_customers), ("offers", OFFERS, import_offers)):
             path = config.data_dir / f"demo-{name}.json"
             path.write_text(json.dumps(rows))
             importer(conn, path)
+        profiles = ProfileRegistry.load()
+        counter = build_device(
+            config, profiles, "door-counter", "serial-people-counter", zone="entrance", port=str(counter_port)
+        )
+        add_device(conn, counter)
     finally:
         conn.close()
 
 
+async def feed_counter(port: PtyPort, every_s: float) -> None:
+    """The door counter: cumulative in/out counts on the line protocol."""
+    rng = random.Random(5)
+    inside = out = seq = 0
+    while True:
+        inside += rng.randint(0, 3)
+        out = min(inside, out + rng.randint(0, 2))
+        seq += 1
+        port.write(with_checksum(f"in={inside},out={out},seq={seq}"))
+        await asyncio.sleep(every_s)
+
+
 async def run_demo(stop: asyncio.Event, *, speed: float, duration: float | None, console: Console) -> AgentConfig:
-    with tempfile.TemporaryDirectory(prefix="edge-agent-demo-") as tmp, _maybe_broker(console) as mqtt_url:
+    with (
+        tempfile.TemporaryDirectory(prefix="edge-agent-demo-") as tmp,
+        _maybe_broker(console) as mqtt_url,
+        PtyPort(Path(tmp) / "ttyDEMO0") as counter_port,
+    ):
         base = default_config(Path(tmp))
         config = base.model_copy(
             update={
-                "mqtt": MqttConfig(url=mqtt_url),
+                "mqtt": MqttConfig(url=mqtt_url or "mqtt://127.0.0.1:1"),
                 "aggregates": AggregatesConfig(bucket_s=60),
                 "devices": DevicesConfig(auto_register=True),
                 "privacy": base.privacy.model_copy(update={"k_anonymity": 1}),
                 "scoring": base.scoring.model_copy(update={"cooldown_s": 120}),
             }
         )
-        seed(config)
-        known = [c["ibeacon"] for c in CUSTOMERS]
-        scenario = store_day([str(k) for k in known], anonymous=12, duration_s=180)
-        source = SimulatedBleSource(scenario, speed=speed, loop_forever=True)
-        agent = Agent(config, [source])
+        seed(config, counter_port.path)
+        known = [str(c["ibeacon"]) for c in CUSTOMERS]
+        scenario = store_day(known, anonymous=12, duration_s=180)
+        with closing(connect(config.db_path)) as conn:
+            sources = build_sources(config, conn, radio=False, mqtt=mqtt_url is not None)
+        sources.append(SimulatedBleSource(scenario, speed=speed, loop_forever=True))
+        agent = Agent(config, sources)
         agent.extra_sinks.append(ConsoleAlerts(console))
         console.print(f"[bold]edge-agent demo[/] — store {config.store_id}, data in {tmp}")
         console.print(f"staff token: {config.http.staff_token}   (tablet page arrives with the presence issue)")
         console.print(
-            f"{len(scenario.beacons)} visitors per {scenario.duration_s:.0f} s loop, speed ×{speed:g}; Ctrl-C to stop"
+            f"{len(scenario.beacons)} visitors per {scenario.duration_s:.0f} s loop, speed ×{speed:g}; "
+            f"door counter on {counter_port.path}; Ctrl-C to stop"
         )
         if duration is not None:
             asyncio.get_running_loop().call_later(duration, stop.set)
-        await agent.run(stop)
+        async with asyncio.TaskGroup() as tg:
+            devices = [tg.create_task(feed_counter(counter_port, 5 / speed), name="demo-counter")]
+            if mqtt_url is not None:
+                mirror = MirrorSimulator(mqtt_url, config.topic_prefix)
+                skus = ["SKU-RUN-1", "SKU-RUN-2", "SKU-COAT-7", "SKU-SCARF-3"]
+                devices.append(
+                    tg.create_task(mirror.run(skus, every_s=30 / speed, step_s=2 / speed), name="demo-mirror")
+                )
+            await agent.run(stop)
+            for task in devices:
+                task.cancel()
+        snap = agent.stats.snapshot()
+        console.print(
+            f"stopped: {snap['counters'].get('ble_adverts', 0)} adverts, "
+            f"{snap['counters'].get('entries_alert', 0)} alerts, "
+            f"{sum(d['events'] for d in snap['devices'].values())} device events"
+        )
         return config

@@ -16,14 +16,19 @@ from .serial import SerialLineSource
 log = logging.getLogger(__name__)
 
 
-def build_sources(config: AgentConfig, conn: sqlite3.Connection, *, radio: bool = True) -> list[Source]:
+def build_sources(
+    config: AgentConfig, conn: sqlite3.Connection, *, radio: bool = True, mqtt: bool = True
+) -> list[Source]:
     """Every source the config and the registered devices call for.
 
-    `radio=False` leaves out the local BLE adapter (e.g. when a scenario is replayed instead).
+    `radio=False` leaves out the local BLE adapter (e.g. when a scenario is replayed instead);
+    `mqtt=False` the store-broker subscriptions (the demo without a mosquitto binary).
     """
-    sources: list[Source] = [mirror_source(config)]
-    if config.ble.remote_scanners:
-        sources.append(remote_scanner_source(config))
+    sources: list[Source] = []
+    if mqtt:
+        sources.append(mirror_source(config))
+        if config.ble.remote_scanners:
+            sources.append(remote_scanner_source(config))
     if radio and config.ble.mode != "off":
         from .ble.bleak import BleakSource
 

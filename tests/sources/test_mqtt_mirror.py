@@ -82,7 +82,7 @@ async def test_mirror_events_are_stored_counted_and_bad_ones_dead_lettered(
     bad = {
         b"{not json": "bad_json",
         b"\xff\xfe{}": "bad_utf8",
-        b"[" * 50_000 + b"]" * 50_000: "too_large",
+        b"[" * 512 * 1024 + b"]" * 512 * 1024: "too_large",  # 1 MiB
         b'{"event": "try_on", "session_id": "s1", "sku": "x", "ts": NaN}': "bad_number",
         b'{"event": "teleport", "session_id": "s1"}': "unknown_event",
         b'{"event": "try_on", "session_id": 7, "sku": "x"}': "wrong_type",
