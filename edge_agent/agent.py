@@ -17,12 +17,13 @@ from .flow import EventQueue
 from .mqtt import MqttPublisher
 from .pipeline import Pipeline, last_alerts
 from .presence.threshold import ThresholdPresence
+from .scoring.onnx import ModelScorer, model_candidates
 from .scoring.policy import AlertPolicy
-from .scoring.rules import RuleScorer
-from .sinks.alerts import AlertSink, MqttAlerts, StoredAlerts
+from .sinks.alerts import AlertSink, MqttAlerts, MqttSuggestions, StoredAlerts
 from .sources.base import Source
 from .stats import AgentStats
 from .store import StoreWriter, connect
+from .tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class Agent:
         self._writer: StoreWriter | None = None
         self._publisher: MqttPublisher | None = None
         self.extra_sinks: list[AlertSink] = []
+        self.scorer: ModelScorer | None = None
 
     def snapshot(self) -> dict[str, Any]:
         now = time.time()
@@ -67,6 +69,8 @@ class Agent:
                 "batches": self._writer.batches,
                 "rows": self._writer.rows,
             }
+        if self.scorer is not None:
+            extra["scoring"] = self.scorer.status()
         if self._publisher is not None:
             extra["mqtt"] = {
                 "state": self._publisher.state.value,
@@ -96,7 +100,10 @@ class Agent:
                 )
                 row = reader.execute("SELECT value FROM state WHERE key = ?", (Aggregator.state_key(),)).fetchone()
                 aggregator.restore(row[0] if row else None)
-                policy = AlertPolicy(config.scoring, RuleScorer())
+                self.scorer = await asyncio.to_thread(
+                    ModelScorer, model_candidates(config.data_dir, config.scoring.model)
+                )
+                policy = AlertPolicy(config.scoring, self.scorer)
                 for customer_id, ts in last_alerts(reader, time.time() - config.scoring.cooldown_s):
                     policy.remember(customer_id, ts)
                 pipeline = Pipeline(
@@ -110,6 +117,7 @@ class Agent:
                     aggregator=aggregator,
                     sinks=[StoredAlerts(writer), MqttAlerts(publisher, config.topic_prefix), *self.extra_sinks],
                     stats=self.stats,
+                    suggestions=MqttSuggestions(publisher, config.topic_prefix),
                 )
                 async with asyncio.TaskGroup() as tg:
                     tasks = [tg.create_task(self._pump(s), name=f"source:{s.name}") for s in self.sources]
@@ -118,8 +126,7 @@ class Agent:
                     log.info("edge-agent running for store %s with %d source(s)", config.store_id, len(self.sources))
                     await stop.wait()
                     log.info("stopping")
-                    for task in tasks:
-                        task.cancel()
+                    await cancel_and_wait(tasks)
                 # Events already taken from their sources are still processed before the flush.
                 while not self._queue.empty():
                     await pipeline.handle(self._queue.get_nowait(), time.time())
@@ -166,3 +173,5 @@ class Agent:
         while True:
             await asyncio.sleep(self._tick_s)
             await pipeline.tick(time.time())
+            if self.scorer is not None:
+                self.scorer.reload()  # a new model dropped into the data dir is swapped in

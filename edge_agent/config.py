@@ -113,6 +113,7 @@ class ScoringConfig(_Model):
     cooldown_s: Annotated[int, Field(ge=0)] = 1800
     quiet_hours: QuietHours | None = None
     holdout_pct: Annotated[float, Field(ge=0, le=100)] = 10.0
+    max_alerts_per_day: Annotated[int, Field(ge=1, le=100)] = 3
 
 
 class UplinkConfig(_Model):
@@ -264,7 +265,8 @@ scoring:
   top_k: 3
   cooldown_s: 1800                 # no second alert for a customer within this time
   quiet_hours: null                # e.g. "21:00-08:00"
-  holdout_pct: 10
+  holdout_pct: 10                  # share of customers held out (no alert) to measure uplift
+  max_alerts_per_day: 3            # frequency cap per customer
 
 uplink:
   kind: mqtt                       # mqtt | https | off

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -14,6 +16,7 @@ import aiomqtt
 
 from .backoff import Backoff, LinkState
 from .config import MqttConfig, TlsConfig
+from .tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,32 @@ def make_client(
         keepalive=30,
         max_queued_incoming_messages=max_queued_incoming,
     )
+
+
+@asynccontextmanager
+async def connected(client: aiomqtt.Client, *, close_timeout: float = 3.0) -> AsyncIterator[aiomqtt.Client]:
+    """`async with client`, except that leaving never hangs and never masks why we left.
+
+    aiomqtt waits without a limit for paho to confirm the DISCONNECT, and raises if the
+    disconnect itself fails; either would turn a cancellation into a hang. We give the
+    disconnect `close_timeout`, then drop the socket, and swallow errors of the disconnect.
+    """
+    await client.__aenter__()
+    try:
+        yield client
+    finally:
+        try:
+            async with asyncio.timeout(close_timeout):
+                await client.__aexit__(None, None, None)
+        except aiomqtt.MqttError:
+            # The connection is going away in any case; an error here must not replace the
+            # exception we are leaving with (a CancelledError lost here hangs shutdown).
+            pass
+        except TimeoutError:
+            log.warning("broker did not confirm the disconnect within %.0fs; closing the socket", close_timeout)
+            sock = client._client.socket()
+            if sock is not None:
+                sock.close()
 
 
 def consume_disconnect_reason(client: aiomqtt.Client) -> None:
@@ -92,7 +121,7 @@ class MqttPublisher:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if self._task is not None:
-            self._task.cancel()
+            await cancel_and_wait([self._task])
         await self._tg.__aexit__(exc_type, exc, tb)
         self.state = LinkState.STOPPED
 
@@ -121,7 +150,7 @@ class MqttPublisher:
                 identifier=self._client_id,
             )
             try:
-                async with client:
+                async with connected(client):
                     self.state = LinkState.CONNECTED
                     self._backoff.reset()
                     log.info("connected to store broker %s", self._config.url)

@@ -8,6 +8,7 @@ import logging
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from .aggregation.rollup import Aggregator
 from .config import AgentConfig
@@ -15,8 +16,10 @@ from .decoders.beacons import beacon_of
 from .model import Advertisement, BeaconSighting, DeadLetter, MirrorEvent, Offer, PresenceChange, SensorReading
 from .presence.identity import IdentityResolver
 from .presence.threshold import ThresholdPresence
+from .scoring.mirror import MirrorAdvisor
 from .scoring.policy import AlertPolicy, load_offers
-from .sinks.alerts import AlertSink
+from .scoring.rules import Context
+from .sinks.alerts import AlertSink, SuggestionSink
 from .sources.base import Acked, SourceEvent
 from .stats import AgentStats
 from .store import StoreWriter, Write
@@ -65,9 +68,15 @@ class DeviceDirectory:
         self.auto_register = config.devices.auto_register
         self._scanners = {s for zone in config.zones for s in zone.scanners} | {"local"}
         self._registered: set[str] = set()
+        self._zones: dict[str, str | None] = {}
 
     def load(self, reader: sqlite3.Connection) -> None:
-        self._registered = {row[0] for row in reader.execute("SELECT id FROM devices")}
+        self._zones = dict(reader.execute("SELECT id, zone FROM devices").fetchall())
+        self._registered = set(self._zones)
+
+    def zone_of(self, device_id: str) -> str | None:
+        zone: str | None = self._zones.get(device_id)
+        return zone
 
     def register(self, device_id: str) -> None:
         self._registered.add(device_id)
@@ -93,6 +102,7 @@ class Pipeline:
         aggregator: Aggregator,
         sinks: Sequence[AlertSink],
         stats: AgentStats,
+        suggestions: SuggestionSink | None = None,
     ) -> None:
         self._config = config
         self._reader = reader
@@ -102,6 +112,9 @@ class Pipeline:
         self._aggregator = aggregator
         self._sinks = sinks
         self._stats = stats
+        self._suggestions = suggestions
+        self._advisor = MirrorAdvisor(policy.scorer, top_k=config.scoring.top_k)
+        self._temperature: float | None = None  # latest reading of any temperature sensor
         self._identity = IdentityResolver(reader)
         self._devices = DeviceDirectory(config)
         self._recent = RecentKeys(20_000)
@@ -135,6 +148,8 @@ class Pipeline:
             case SensorReading():
                 self._stats.device_event(event.device_id, event.ts)
                 self._aggregator.sensor(event.device_id, event.resource, event.value, event.ts)
+                if event.resource == "temperature":
+                    self._temperature = event.value
             case MirrorEvent():
                 if not self._devices.accepts(event.device_id) and not await self._admit(
                     event.device_id, "smart-mirror", event.ts, ack
@@ -189,16 +204,27 @@ class Pipeline:
                 (customer.customer_id, zone, change.ts),
             )
         )
-        outcome = self._policy.decide(customer, zone, self._offers, change.ts)
+        local = datetime.fromtimestamp(change.ts)
+        context = Context(
+            zone=zone,
+            hour=local.hour,
+            weekday=local.weekday(),
+            dwell_s=change.dwell_s or 0.0,
+            temperature_c=self._temperature,
+        )
+        outcome = self._policy.decide(customer, self._offers, context, change.ts)
         self._stats.counters[f"entries_{outcome.decision}"] += 1
-        if outcome.alert is None:
-            return
         alert = outcome.alert
+        if alert is None:
+            return
+        group = "holdout" if outcome.decision == "holdout" else "treatment"
+        for offer in alert.offers:
+            self._aggregator.count("offers_shown", change.ts, offer_id=offer.offer_id, group=group)
+        if outcome.decision == "holdout":
+            return  # scored and counted for uplift, never shown
         for sink in self._sinks:
             await sink.deliver(alert)
         self._aggregator.count("alerts_sent", change.ts)
-        for offer in alert.offers:
-            self._aggregator.count("offers_shown", change.ts, offer_id=offer.offer_id, group="treatment")
         log.info("alert %s: %s entered %s", alert.alert_id, alert.display_name, zone)
 
     async def _admit(self, device_id: str, profile: str, ts: float, ack: Callable[[], None] | None) -> bool:
@@ -236,6 +262,7 @@ class Pipeline:
                 self._aggregator.count("mirror_try_ons", event.ts, sku=event.sku)
             elif event.event == "like" and event.sku:
                 self._aggregator.count("mirror_likes", event.ts, sku=event.sku)
+            await self._suggest(event)
         await self._writer.submit(
             Write(
                 """INSERT OR IGNORE INTO events(ts, device_id, kind, payload, customer_id, dedup_key)
@@ -244,6 +271,13 @@ class Pipeline:
             ),
             on_commit=ack,
         )
+
+    async def _suggest(self, event: MirrorEvent) -> None:
+        zone = self._devices.zone_of(event.device_id) or "fitting-rooms"
+        customer = self._identity.customer_by_id(event.customer_ref)
+        suggestions = self._advisor.observe(event, customer, self._offers, zone)
+        if suggestions is not None and self._suggestions is not None:
+            await self._suggestions.deliver(event, suggestions)
 
     async def _dead_letter(self, letter: DeadLetter, ack: Callable[[], None] | None = None) -> None:
         self._stats.dead_letters[(letter.device_id, letter.reason)] += 1

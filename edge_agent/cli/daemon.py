@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import sqlite3
+import sys
 import time
 from collections.abc import Callable, Coroutine
 from contextlib import closing
@@ -34,6 +35,13 @@ def _log_format(value: str) -> LogFormat:
     return "json" if value == "json" else "text"
 
 
+def dump_tasks() -> None:
+    """SIGUSR1: write every task's stack to stderr (for a daemon that seems stuck)."""
+    for task in asyncio.all_tasks():
+        print(f"--- task {task.get_name()}", file=sys.stderr)
+        task.print_stack(file=sys.stderr)
+
+
 def run_until_signal(main: Callable[[asyncio.Event], Coroutine[Any, Any, Any]]) -> None:
     """Run `main(stop)` until it returns; SIGTERM and SIGINT set `stop` for a graceful end."""
 
@@ -42,6 +50,7 @@ def run_until_signal(main: Callable[[asyncio.Event], Coroutine[Any, Any, Any]]) 
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGUSR1, dump_tasks)
         await main(stop)
 
     asyncio.run(runner())

@@ -18,34 +18,32 @@ class IdentityResolver:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
         self._by_beacon: dict[BeaconId, Customer] = {}
+        self._by_id: dict[str, Customer] = {}
         # Anonymous visitors are hashed with a daily salt that never leaves memory.
         self._day = -1
         self._daily_salt = b""
 
     def load(self) -> None:
-        """(Re)load the consenting customers' identifiers."""
-        rows = self._conn.execute(
-            """SELECT i.kind, i.value, c.customer_id, c.display_name, c.tier, c.consent,
-                      c.preferred_categories, c.visits_90d, c.spend_90d, c.rotating_key
-               FROM customer_identifiers i JOIN customers c USING (customer_id)
-               WHERE c.consent = 1"""
+        """(Re)load consenting customers and their beacon identifiers."""
+        customers = self._conn.execute(
+            """SELECT customer_id, display_name, tier, preferred_categories, visits_90d, spend_90d, rotating_key
+               FROM customers WHERE consent = 1"""
         ).fetchall()
+        self._by_id = {
+            cid: Customer(cid, name, tier, True, tuple(json.loads(cats)), visits, spend, rkey)
+            for cid, name, tier, cats, visits, spend, rkey in customers
+        }
+        identifiers = self._conn.execute("SELECT kind, value, customer_id FROM customer_identifiers").fetchall()
         self._by_beacon = {
-            BeaconId(kind, value): Customer(
-                customer_id=cid,
-                display_name=name,
-                tier=tier,
-                consent=bool(consent),
-                preferred_categories=tuple(json.loads(cats)),
-                visits_90d=visits,
-                spend_90d=spend,
-                rotating_key=rkey,
-            )
-            for kind, value, cid, name, tier, consent, cats, visits, spend, rkey in rows
+            BeaconId(kind, value): self._by_id[cid] for kind, value, cid in identifiers if cid in self._by_id
         }
 
     def customer_for(self, beacon: BeaconId) -> Customer | None:
         return self._by_beacon.get(beacon)
+
+    def customer_by_id(self, customer_id: str | None) -> Customer | None:
+        """A consenting customer by id (e.g. a loyalty id scanned at a mirror)."""
+        return self._by_id.get(customer_id) if customer_id else None
 
     def anonymous_key(self, beacon: BeaconId, now: float | None = None) -> str:
         """A salted hash for counting an unknown visitor; unlinkable across days."""

@@ -16,7 +16,7 @@ from ..config import ScoringConfig
 from ..model import Alert, Customer, Offer
 from .rules import Context, Scorer, eligible
 
-Decision = Literal["alert", "cooldown", "quiet_hours", "holdout", "no_offers"]
+Decision = Literal["alert", "cooldown", "quiet_hours", "frequency_cap", "holdout"]
 
 
 def in_holdout(customer_id: str, pct: float) -> bool:
@@ -41,42 +41,46 @@ class Outcome:
 
 
 class AlertPolicy:
-    """Decides whether a known customer's entry becomes an alert, and scores its offers."""
+    """Decides whether a known customer's entry becomes an alert, and scores its offers.
 
-    def __init__(self, config: ScoringConfig, scorer: Scorer, *, clock: type[datetime] = datetime) -> None:
+    Holdout customers are scored like everyone else, so what they would have been shown is
+    recorded for uplift, but they never get an alert.
+    """
+
+    def __init__(self, config: ScoringConfig, scorer: Scorer) -> None:
         self._config = config
-        self._scorer = scorer
-        self._last_alert: dict[str, float] = {}
-        self._clock = clock
+        self.scorer = scorer
+        self._history: dict[str, list[float]] = {}
 
     def remember(self, customer_id: str, ts: float) -> None:
-        """Seed cooldowns from alerts sent before a restart."""
-        self._last_alert[customer_id] = max(ts, self._last_alert.get(customer_id, 0.0))
+        """Seed cooldowns and caps from alerts sent before a restart."""
+        self._history.setdefault(customer_id, []).append(ts)
 
-    def decide(
-        self, customer: Customer, zone: str, offers: Sequence[Offer], ts: float, dwell_s: float = 0.0
-    ) -> Outcome:
-        last = self._last_alert.get(customer.customer_id)
-        if last is not None and ts - last < self._config.cooldown_s:
+    def forget(self, customer_id: str) -> None:
+        self._history.pop(customer_id, None)
+
+    def decide(self, customer: Customer, offers: Sequence[Offer], context: Context, ts: float) -> Outcome:
+        history = [t for t in self._history.get(customer.customer_id, ()) if ts - t < 86400]
+        if history and ts - max(history) < self._config.cooldown_s:
             return Outcome("cooldown")
-        local = self._clock.fromtimestamp(ts)
+        local = datetime.fromtimestamp(ts)
         quiet = self._config.quiet_hours
         if quiet is not None and quiet.contains(local.time()):
             return Outcome("quiet_hours")
-        if in_holdout(customer.customer_id, self._config.holdout_pct):
-            self._last_alert[customer.customer_id] = ts
-            return Outcome("holdout")
-        candidates = [o for o in offers if eligible(customer, o)]
-        context = Context(zone=zone, hour=local.hour, weekday=local.weekday(), dwell_s=dwell_s)
-        scored = self._scorer.score(customer, candidates, context)[: self._config.top_k]
-        self._last_alert[customer.customer_id] = ts
+        if len(history) >= self._config.max_alerts_per_day:
+            return Outcome("frequency_cap")
+        candidates = [o for o in offers if eligible(customer, o, local.date())]
+        scored = self.scorer.score(customer, candidates, context)[: self._config.top_k]
+        self._history[customer.customer_id] = [*history, ts]
         alert = Alert(
             alert_id=uuid.uuid4().hex,
             ts=time.time(),
             customer_id=customer.customer_id,
             display_name=customer.display_name,
             tier=customer.tier,
-            zone=zone,
+            zone=context.zone,
             offers=tuple(scored),
         )
+        if in_holdout(customer.customer_id, self._config.holdout_pct):
+            return Outcome("holdout", alert)
         return Outcome("alert", alert)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Protocol
 
 from ..model import Customer, Offer, ScoredOffer
@@ -21,6 +22,7 @@ class Context:
     dwell_s: float = 0.0
     try_ons: tuple[str, ...] = ()
     likes: tuple[str, ...] = ()
+    dislikes: tuple[str, ...] = ()
     temperature_c: float | None = None
 
 
@@ -34,9 +36,12 @@ def tier_rank(tier: str) -> int:
     return TIERS.index(tier) if tier in TIERS else 0
 
 
-def eligible(customer: Customer, offer: Offer) -> bool:
-    """Stock and minimum tier (dates and caps join with the scoring issue)."""
-    return offer.in_stock and tier_rank(customer.tier) >= tier_rank(offer.min_tier)
+def eligible(customer: Customer, offer: Offer, today: date | None = None) -> bool:
+    """In stock, the customer's tier at least the offer's, and today within its dates."""
+    if not offer.in_stock or tier_rank(customer.tier) < tier_rank(offer.min_tier):
+        return False
+    day = (today or date.today()).isoformat()
+    return not ((offer.starts and day < offer.starts) or (offer.ends and day > offer.ends))
 
 
 class RuleScorer:

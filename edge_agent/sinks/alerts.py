@@ -3,11 +3,39 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Sequence
 from typing import Protocol
 
-from ..model import Alert
+from ..model import Alert, MirrorEvent, ScoredOffer
 from ..mqtt import MqttPublisher
 from ..store import StoreWriter, Write
+
+
+class SuggestionSink(Protocol):
+    """Where mirror suggestions go."""
+
+    async def deliver(self, event: MirrorEvent, suggestions: Sequence[ScoredOffer]) -> None: ...
+
+
+class MqttSuggestions:
+    """Publishes `{topic_prefix}/mirror/{device_id}/suggestions` (QoS 1) for the mirror to show."""
+
+    def __init__(self, publisher: MqttPublisher, topic_prefix: str) -> None:
+        self._publisher = publisher
+        self._prefix = topic_prefix
+
+    async def deliver(self, event: MirrorEvent, suggestions: Sequence[ScoredOffer]) -> None:
+        payload = {
+            "session_id": event.session_id,
+            "ts": time.time(),
+            "trigger": {"event": event.event, "sku": event.sku},
+            "suggestions": [
+                {"offer_id": s.offer_id, "title": s.title, "score": round(s.score, 4), "reason": s.reason}
+                for s in suggestions
+            ],
+        }
+        self._publisher.publish(f"{self._prefix}/mirror/{event.device_id}/suggestions", json.dumps(payload).encode())
 
 
 class AlertSink(Protocol):

@@ -1,13 +1,13 @@
-"""Alert policy: cooldown, quiet hours, a deterministic holdout, top-k offers with reasons."""
+"""Alert policy: eligibility, cooldown, quiet hours, frequency cap, a deterministic holdout."""
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time
 
 from edge_agent.config import QuietHours, ScoringConfig
 from edge_agent.model import Customer, Offer
 from edge_agent.scoring.policy import AlertPolicy, in_holdout
-from edge_agent.scoring.rules import RuleScorer
+from edge_agent.scoring.rules import Context, RuleScorer, eligible
 
 ADA = Customer("c-1", "Ada", "gold", True, ("shoes",), 7)
 OFFERS = [
@@ -15,16 +15,25 @@ OFFERS = [
     Offer("o2", "Coat fitting", "outerwear", "service", min_tier="platinum"),
     Offer("o3", "Scarf", "accessories", "accessory"),
     Offer("o4", "Out of stock", "shoes", "discount", in_stock=False),
+    Offer("o5", "Expired", "shoes", "discount", ends="2026-01-31"),
 ]
 NOON = datetime(2026, 11, 27, 12, 0).timestamp()
+CTX = Context(zone="entrance", hour=12, weekday=4)
 
 
 def policy(**kw: object) -> AlertPolicy:
     return AlertPolicy(ScoringConfig(holdout_pct=0, **kw), RuleScorer())  # type: ignore[arg-type]
 
 
+def test_eligibility_checks_stock_tier_and_dates() -> None:
+    today = date(2026, 11, 27)
+    assert [o.offer_id for o in OFFERS if eligible(ADA, o, today)] == ["o1", "o3"]
+    assert eligible(ADA, Offer("o6", "Future", "shoes", "discount", starts="2026-12-01"), today) is False
+    assert eligible(ADA, Offer("o7", "Now", "shoes", "discount", starts="2026-11-27", ends="2026-11-27"), today)
+
+
 def test_alert_has_top_k_eligible_offers_with_reasons() -> None:
-    outcome = policy(top_k=2).decide(ADA, "entrance", OFFERS, NOON)
+    outcome = policy(top_k=2).decide(ADA, OFFERS, CTX, NOON)
     assert outcome.decision == "alert" and outcome.alert is not None
     assert [o.offer_id for o in outcome.alert.offers] == ["o1", "o3"]
     assert "likes shoes" in outcome.alert.offers[0].reason
@@ -32,24 +41,36 @@ def test_alert_has_top_k_eligible_offers_with_reasons() -> None:
 
 def test_cooldown_suppresses_a_second_alert() -> None:
     p = policy(cooldown_s=1800)
-    assert p.decide(ADA, "entrance", OFFERS, NOON).decision == "alert"
-    assert p.decide(ADA, "entrance", OFFERS, NOON + 1799).decision == "cooldown"
-    assert p.decide(ADA, "entrance", OFFERS, NOON + 1800).decision == "alert"
+    assert p.decide(ADA, OFFERS, CTX, NOON).decision == "alert"
+    assert p.decide(ADA, OFFERS, CTX, NOON + 1799).decision == "cooldown"
+    assert p.decide(ADA, OFFERS, CTX, NOON + 1800).decision == "alert"
+
+
+def test_frequency_cap_per_day() -> None:
+    p = policy(cooldown_s=60, max_alerts_per_day=2)
+    assert [p.decide(ADA, OFFERS, CTX, NOON + i * 100).decision for i in range(3)] == [
+        "alert",
+        "alert",
+        "frequency_cap",
+    ]
+    assert p.decide(ADA, OFFERS, CTX, NOON + 86400 + 1).decision == "alert"  # a new day
 
 
 def test_quiet_hours_wrap_midnight() -> None:
     quiet = QuietHours.model_validate("21:00-08:00")
     assert quiet.contains(time(23, 0)) and quiet.contains(time(7, 59)) and not quiet.contains(time(8, 0))
     p = policy(quiet_hours=quiet)
-    assert p.decide(ADA, "entrance", OFFERS, datetime(2026, 11, 27, 22, 0).timestamp()).decision == "quiet_hours"
-    assert p.decide(ADA, "entrance", OFFERS, NOON).decision == "alert"
+    assert p.decide(ADA, OFFERS, CTX, datetime(2026, 11, 27, 22, 0).timestamp()).decision == "quiet_hours"
+    assert p.decide(ADA, OFFERS, CTX, NOON).decision == "alert"
 
 
-def test_holdout_is_deterministic_and_near_its_share() -> None:
+def test_holdout_is_deterministic_near_its_share_and_still_scored() -> None:
     ids = [f"c-{i}" for i in range(10_000)]
     share = sum(in_holdout(i, 10) for i in ids) / len(ids)
     assert 0.09 < share < 0.11
     assert [in_holdout(i, 10) for i in ids[:100]] == [in_holdout(i, 10) for i in ids[:100]]
     held = next(i for i in ids if in_holdout(i, 10))
     p = AlertPolicy(ScoringConfig(holdout_pct=10), RuleScorer())
-    assert p.decide(Customer(held, "X", "gold", True), "entrance", OFFERS, NOON).decision == "holdout"
+    outcome = p.decide(Customer(held, "X", "gold", True), OFFERS, CTX, NOON)
+    assert outcome.decision == "holdout"
+    assert outcome.alert is not None and outcome.alert.offers  # recorded for uplift, never sent

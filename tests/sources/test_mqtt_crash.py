@@ -45,11 +45,10 @@ def mirror_link(config: Path) -> str | None:
 
 
 def start_agent(config: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "edge_agent", "run", "--config", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with (config.parent / "agent.log").open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "edge_agent", "run", "--config", str(config)], stdout=subprocess.DEVNULL, stderr=log
+        )
 
 
 def publish_burst(broker: MosquittoBroker, topic: str, done: threading.Event) -> None:
@@ -100,4 +99,11 @@ def test_sigkill_mid_burst_loses_nothing_and_stores_nothing_twice(tmp_path: Path
         assert (total, distinct) == (BURST, BURST)
     finally:
         agent.send_signal(signal.SIGTERM)
-        agent.wait(10)
+        try:
+            agent.wait(10)
+        except subprocess.TimeoutExpired:
+            agent.send_signal(signal.SIGUSR1)  # the agent writes every task's stack to its log
+            time.sleep(1)
+            agent.kill()
+            print((tmp_path / "agent.log").read_text()[-8000:])
+            raise

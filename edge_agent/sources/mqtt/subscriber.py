@@ -15,7 +15,7 @@ from ...backoff import Backoff, LinkState
 from ...config import MqttConfig
 from ...errors import DecodeError
 from ...model import DeadLetter
-from ...mqtt import consume_disconnect_reason, make_client
+from ...mqtt import connected, consume_disconnect_reason, make_client
 from ..base import Acked, Event, SourceEvent
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ class MqttSubscriber:
             )
             client._client.manual_ack_set(self._persistent)
             try:
-                async with client:
+                async with connected(client):
                     self._client = client
                     await client.subscribe([(t, 1 if self._persistent else 0) for t in self._topics])
                     self.state = LinkState.CONNECTED

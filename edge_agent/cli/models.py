@@ -1,0 +1,124 @@
+"""`edge-agent model info|verify|score`."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from ..errors import EdgeAgentError
+from ..model import Customer
+from ..scoring.onnx import Manifest, ModelError, ModelScorer, OnnxScorer, model_candidates
+from ..scoring.policy import load_offers
+from ..scoring.rules import Context, eligible
+from .common import ConfigOpt, JsonOpt, console, get_config, open_store, print_json
+
+app = typer.Typer(help="The offer-scoring model.", no_args_is_help=True)
+
+
+@app.command()
+def info(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Version, sha256, features and held-out metrics of the model the agent would use."""
+    cfg = get_config(config)
+    scorer = ModelScorer(model_candidates(cfg.data_dir, cfg.scoring.model))
+    active = scorer.active
+    if active is None:
+        raise EdgeAgentError(f"no usable model; the agent would use the rule scorer ({scorer.fallback_reason})")
+    m = active.manifest
+    data: dict[str, Any] = {
+        "name": m.name,
+        "version": m.version,
+        "path": str(active.path),
+        "sha256": active.sha256,
+        "feature_schema": m.feature_schema,
+        "features": list(m.features),
+        "metrics": m.metrics,
+    }
+    if as_json:
+        print_json(data)
+        return
+    console.print(f"[bold]{m.name}[/] {m.version}  ({active.path})")
+    console.print(f"sha256 {active.sha256}")
+    console.print(f"features ({m.feature_schema}, {len(m.features)}): {', '.join(m.features)}", highlight=False)
+    table = Table("model", "AUC", "log-loss", "bytes")
+    for name, metric in m.metrics.items():
+        table.add_row(name, f"{metric['auc']:.4f}", f"{metric['log_loss']:.4f}", str(metric.get("bytes", "–")))
+    console.print(table)
+
+
+@app.command()
+def verify(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Check every model the agent may load: sha256, feature schema, a test run."""
+    cfg = get_config(config)
+    results: list[dict[str, Any]] = []
+    for manifest_path in model_candidates(cfg.data_dir, cfg.scoring.model):
+        if not manifest_path.exists():
+            continue
+        try:
+            scorer = OnnxScorer(Manifest.read(manifest_path))
+            results.append(
+                {
+                    "manifest": str(manifest_path),
+                    "ok": True,
+                    "version": scorer.manifest.version,
+                    "sha256": scorer.sha256,
+                }
+            )
+        except ModelError as exc:
+            results.append({"manifest": str(manifest_path), "ok": False, "error": str(exc)})
+    if as_json:
+        print_json(results)
+    else:
+        for r in results:
+            status = f"ok {r['version']} {r['sha256'][:16]}…" if r["ok"] else f"FAILED: {r['error']}"
+            typer.echo(f"{r['manifest']}: {status}")
+    if not results or not results[0]["ok"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+def score(
+    customer: Annotated[str, typer.Option("--customer", help="customer_id to score offers for.")],
+    zone: Annotated[str, typer.Option(help="Zone the customer is in.")] = "entrance",
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rank a customer's eligible offers, with the reasons staff would see."""
+    cfg = get_config(config)
+    with open_store(cfg) as conn:
+        row = conn.execute(
+            "SELECT customer_id, display_name, tier, consent, preferred_categories, visits_90d, spend_90d "
+            "FROM customers WHERE customer_id = ?",
+            (customer,),
+        ).fetchone()
+        if row is None:
+            raise EdgeAgentError(f"no customer {customer!r} (see `edge-agent customer list`)")
+        offers = load_offers(conn)
+    who = Customer(row[0], row[1], row[2], bool(row[3]), tuple(json.loads(row[4])), row[5], row[6])
+    now = datetime.now()
+    candidates = [o for o in offers if eligible(who, o, now.date())]
+    scorer = ModelScorer(model_candidates(cfg.data_dir, cfg.scoring.model))
+    ranked = scorer.score(who, candidates, Context(zone=zone, hour=now.hour, weekday=now.weekday()))
+    engine = scorer.active.manifest.version if scorer.active else f"rules ({scorer.fallback_reason})"
+    if as_json:
+        print_json(
+            {
+                "customer_id": who.customer_id,
+                "zone": zone,
+                "scorer": engine,
+                "offers": [
+                    {"offer_id": s.offer_id, "title": s.title, "score": s.score, "reason": s.reason} for s in ranked
+                ],
+            }
+        )
+        return
+    console.print(f"{who.display_name or who.customer_id} ({who.tier}) in {zone} — scored by {engine}")
+    if not who.consent:
+        console.print("note: this customer has not consented; the agent never recognises them", style="yellow")
+    table = Table("#", "offer", "title", "score", "reason")
+    for i, s in enumerate(ranked, 1):
+        table.add_row(str(i), s.offer_id, s.title, f"{s.score:.3f}", s.reason)
+    console.print(table)

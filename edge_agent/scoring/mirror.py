@@ -1,0 +1,67 @@
+"""Mirror suggestions: accessory offers scored for a fitting-room session."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ..model import Customer, MirrorEvent, Offer, ScoredOffer
+from .rules import Context, Scorer, eligible
+
+ANONYMOUS = Customer("anonymous", "", "bronze", False)
+
+
+@dataclass(slots=True)
+class _Session:
+    try_ons: list[str] = field(default_factory=list)
+    likes: list[str] = field(default_factory=list)
+    dislikes: list[str] = field(default_factory=list)
+
+
+class MirrorAdvisor:
+    """Keeps what each session tried, liked and disliked; suggests accessories on try-on and like."""
+
+    def __init__(self, scorer: Scorer, *, top_k: int, max_sessions: int = 1000) -> None:
+        self._scorer = scorer
+        self._top_k = top_k
+        self._max_sessions = max_sessions
+        self._sessions: OrderedDict[str, _Session] = OrderedDict()
+
+    def observe(
+        self, event: MirrorEvent, customer: Customer | None, offers: Sequence[Offer], zone: str
+    ) -> list[ScoredOffer] | None:
+        """Update the session; the suggestions to publish, or None when the event asks for none."""
+        key = f"{event.device_id}/{event.session_id}"
+        if event.event == "session_end":
+            self._sessions.pop(key, None)
+            return None
+        session = self._sessions.get(key)
+        if session is None:
+            session = self._sessions[key] = _Session()
+            if len(self._sessions) > self._max_sessions:
+                self._sessions.popitem(last=False)
+        self._sessions.move_to_end(key)
+        if event.sku is not None:
+            target = {"try_on": session.try_ons, "like": session.likes, "dislike": session.dislikes}.get(event.event)
+            if target is not None and event.sku not in target:
+                target.append(event.sku)
+        if event.event not in ("try_on", "like"):
+            return None
+        who = customer or ANONYMOUS
+        local = datetime.fromtimestamp(event.ts)
+        candidates = [
+            o
+            for o in offers
+            if o.kind == "accessory" and eligible(who, o, local.date()) and not set(o.skus) & set(session.dislikes)
+        ]
+        context = Context(
+            zone=zone,
+            hour=local.hour,
+            weekday=local.weekday(),
+            try_ons=tuple(session.try_ons),
+            likes=tuple(session.likes),
+            dislikes=tuple(session.dislikes),
+        )
+        return self._scorer.score(who, candidates, context)[: self._top_k]
