@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -14,16 +16,21 @@ from .backoff import Backoff
 from .config import AgentConfig
 from .control import StatusServer
 from .flow import EventQueue
+from .metrics import render as render_metrics
 from .mqtt import MqttPublisher
 from .pipeline import Pipeline, last_alerts
+from .presence.checkin import CheckinVerifier
 from .presence.threshold import ThresholdPresence
 from .scoring.onnx import ModelScorer, model_candidates
 from .scoring.policy import AlertPolicy
 from .sinks.alerts import AlertSink, MqttAlerts, MqttSuggestions, StoredAlerts
+from .sinks.tablets import AlertHub
 from .sources.base import Source
+from .sources.inbox import InboxSource
 from .stats import AgentStats
 from .store import StoreWriter, connect
 from .tasks import cancel_and_wait
+from .web.app import WebApi, WebServer
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +50,10 @@ class Agent:
         self._publisher: MqttPublisher | None = None
         self.extra_sinks: list[AlertSink] = []
         self.scorer: ModelScorer | None = None
+        self.hub = AlertHub()
+        self.inbox = InboxSource()
+        self.http_url: str | None = None
+        self._critical: list[asyncio.Task[None]] = []
 
     def snapshot(self) -> dict[str, Any]:
         now = time.time()
@@ -71,6 +82,8 @@ class Agent:
             }
         if self.scorer is not None:
             extra["scoring"] = self.scorer.status()
+        extra["tablets"] = self.hub.clients
+        extra["http"] = self.http_url
         if self._publisher is not None:
             extra["mqtt"] = {
                 "state": self._publisher.state.value,
@@ -81,16 +94,41 @@ class Agent:
             }
         return self.stats.snapshot(**extra)
 
+    def failed_tasks(self) -> list[str]:
+        """Critical tasks that are no longer running (for /healthz)."""
+        failed = [t.get_name() for t in self._critical if t.done()]
+        if self._writer is None:
+            failed.append("store-writer")
+        return failed
+
+    def _web(self, reader: sqlite3.Connection) -> WebServer:
+        config = self.config
+        api = WebApi(
+            staff_token=config.http.staff_token,
+            hub=self.hub,
+            inbox=self.inbox,
+            checkin=CheckinVerifier(config.checkin.key, config.store_id, config.checkin.max_ttl_s),
+            reader=reader,
+            status=self.snapshot,
+            health=self.failed_tasks,
+            metrics=lambda: render_metrics(self.snapshot),
+            store_id=config.store_id,
+        )
+        return WebServer(api, config.http.host, config.http.port)
+
     async def run(self, stop: asyncio.Event) -> None:
         config = self.config
         config.data_dir.mkdir(parents=True, exist_ok=True)
         reader = await asyncio.to_thread(connect, config.db_path)
+        self.hub.seed(recent_cards(reader))
         try:
             async with (
                 StoreWriter(config.db_path) as writer,
                 MqttPublisher(config.mqtt, client_id=f"edge-agent-{config.store_id}-pub") as publisher,
                 StatusServer(config.socket_path, self.snapshot),
+                self._web(reader) as web,
             ):
+                self.http_url = web.url
                 self._writer, self._publisher = writer, publisher
                 aggregator = Aggregator(
                     writer,
@@ -115,14 +153,24 @@ class Agent:
                     ),
                     policy=policy,
                     aggregator=aggregator,
-                    sinks=[StoredAlerts(writer), MqttAlerts(publisher, config.topic_prefix), *self.extra_sinks],
+                    sinks=[
+                        StoredAlerts(writer),
+                        MqttAlerts(publisher, config.topic_prefix),
+                        self.hub,
+                        *self.extra_sinks,
+                    ],
                     stats=self.stats,
                     suggestions=MqttSuggestions(publisher, config.topic_prefix),
                 )
                 async with asyncio.TaskGroup() as tg:
-                    tasks = [tg.create_task(self._pump(s), name=f"source:{s.name}") for s in self.sources]
-                    tasks.append(tg.create_task(self._engine(pipeline), name="pipeline"))
-                    tasks.append(tg.create_task(self._ticker(pipeline), name="ticker"))
+                    tasks = [
+                        tg.create_task(self._pump(s), name=f"source:{s.name}") for s in [*self.sources, self.inbox]
+                    ]
+                    self._critical = [
+                        tg.create_task(self._engine(pipeline), name="pipeline"),
+                        tg.create_task(self._ticker(pipeline), name="ticker"),
+                    ]
+                    tasks += self._critical
                     log.info("edge-agent running for store %s with %d source(s)", config.store_id, len(self.sources))
                     await stop.wait()
                     log.info("stopping")
@@ -133,6 +181,7 @@ class Agent:
                 await aggregator.checkpoint()
         finally:
             self._writer = self._publisher = None
+            self.http_url = None
             reader.close()
         log.info("stopped")
 
@@ -175,3 +224,9 @@ class Agent:
             await pipeline.tick(time.time())
             if self.scorer is not None:
                 self.scorer.reload()  # a new model dropped into the data dir is swapped in
+
+
+def recent_cards(reader: sqlite3.Connection, limit: int = 500) -> list[dict[str, Any]]:
+    """The last alerts as tablet cards, oldest first."""
+    rows = reader.execute("SELECT ts, payload FROM alerts ORDER BY ts DESC LIMIT ?", (limit,)).fetchall()
+    return [{**json.loads(payload), "event_id": int(ts * 1000)} for ts, payload in reversed(rows)]

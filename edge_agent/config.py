@@ -62,7 +62,7 @@ class BleConfig(_Model):
 
 class HttpConfig(_Model):
     host: str = "0.0.0.0"
-    port: Port = 8080
+    port: Annotated[int, Field(ge=0, le=65535)] = 8080  # 0: any free port (tests, demo)
     staff_token: Annotated[str, Field(min_length=16)]
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-BeaconKind = Literal["ibeacon", "eddystone", "altbeacon", "rotating"]
+BeaconKind = Literal["ibeacon", "eddystone", "altbeacon", "rotating", "checkin"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +82,24 @@ class DeadLetter:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckIn:
+    """A signed app check-in, verified by the HTTP layer (for phones that cannot advertise)."""
+
+    customer_id: str
+    ts: float
+
+
+@dataclass(frozen=True, slots=True)
+class AlertAction:
+    """Staff answered an alert on a tablet: ack, accepted or dismissed."""
+
+    alert_id: str
+    action: Literal["ack", "accepted", "dismissed"]
+    ts: float
+    offer_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PresenceChange:
     """A beacon entered or left a zone."""
 
@@ -145,6 +163,7 @@ class Alert:
     tier: str
     zone: str
     offers: tuple[ScoredOffer, ...]
+    visits_90d: int | None = None  # for the tablet's customer card; not part of the MQTT payload
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -13,7 +13,18 @@ from datetime import datetime
 from .aggregation.rollup import Aggregator
 from .config import AgentConfig
 from .decoders.beacons import beacon_of
-from .model import Advertisement, BeaconSighting, DeadLetter, MirrorEvent, Offer, PresenceChange, SensorReading
+from .model import (
+    Advertisement,
+    AlertAction,
+    BeaconId,
+    BeaconSighting,
+    CheckIn,
+    DeadLetter,
+    MirrorEvent,
+    Offer,
+    PresenceChange,
+    SensorReading,
+)
 from .presence.identity import IdentityResolver
 from .presence.threshold import ThresholdPresence
 from .scoring.mirror import MirrorAdvisor
@@ -160,6 +171,11 @@ class Pipeline:
             case DeadLetter():
                 await self._dead_letter(event, ack)
                 return
+            case CheckIn():
+                await self._checkin(event)
+            case AlertAction():
+                await self._alert_action(event, ack)
+                return
         if ack is not None:
             ack()
 
@@ -226,6 +242,28 @@ class Pipeline:
             await sink.deliver(alert)
         self._aggregator.count("alerts_sent", change.ts)
         log.info("alert %s: %s entered %s", alert.alert_id, alert.display_name, zone)
+
+    async def _checkin(self, event: CheckIn) -> None:
+        """A verified app check-in counts as an entry at the first zone (the store's door)."""
+        if self._identity.customer_by_id(event.customer_id) is None:
+            self._stats.counters["checkins_unrecognised"] += 1  # unknown or no consent: nothing stored
+            return
+        self._stats.counters["checkins"] += 1
+        zone = self._config.zones[0].id
+        change = PresenceChange(BeaconId("checkin", event.customer_id), "present", zone, event.ts, decided_at=event.ts)
+        await self._presence_change(change)
+
+    async def _alert_action(self, event: AlertAction, ack: Callable[[], None] | None) -> None:
+        self._aggregator.count("alert_actions", event.ts, action=event.action)
+        if event.action == "accepted" and event.offer_id:
+            self._aggregator.count("offers_accepted", event.ts, offer_id=event.offer_id, group="treatment")
+        await self._writer.submit(
+            Write(
+                "UPDATE alerts SET action = ?, action_offer_id = ?, action_ts = ? WHERE alert_id = ?",
+                (event.action, event.offer_id, event.ts, event.alert_id),
+            ),
+            on_commit=ack,
+        )
 
     async def _admit(self, device_id: str, profile: str, ts: float, ack: Callable[[], None] | None) -> bool:
         """Register an unknown device if the config allows it; otherwise dead-letter its event."""

@@ -39,6 +39,8 @@ class IdentityResolver:
         }
 
     def customer_for(self, beacon: BeaconId) -> Customer | None:
+        if beacon.kind in ("checkin", "rotating"):  # already resolved to a customer id
+            return self._by_id.get(beacon.value)
         return self._by_beacon.get(beacon)
 
     def customer_by_id(self, customer_id: str | None) -> Customer | None:

@@ -80,6 +80,7 @@ class AlertPolicy:
             tier=customer.tier,
             zone=context.zone,
             offers=tuple(scored),
+            visits_90d=customer.visits_90d,
         )
         if in_holdout(customer.customer_id, self._config.holdout_pct):
             return Outcome("holdout", alert)

@@ -54,7 +54,13 @@ class StoredAlerts:
         await self._writer.submit(
             Write(
                 "INSERT INTO alerts(alert_id, ts, customer_id, zone, payload) VALUES (?, ?, ?, ?, ?)",
-                (alert.alert_id, alert.ts, alert.customer_id, alert.zone, json.dumps(alert.to_json())),
+                (
+                    alert.alert_id,
+                    alert.ts,
+                    alert.customer_id,
+                    alert.zone,
+                    json.dumps({**alert.to_json(), "visits_90d": alert.visits_90d}),
+                ),
             )
         )
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
-from ..model import Advertisement, DeadLetter, MirrorEvent, SensorReading
+from ..model import Advertisement, AlertAction, CheckIn, DeadLetter, MirrorEvent, SensorReading
 
-Event = Advertisement | SensorReading | MirrorEvent | DeadLetter
+Event = Advertisement | SensorReading | MirrorEvent | DeadLetter | CheckIn | AlertAction
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,6 +97,7 @@ MIGRATIONS: tuple[str, ...] = (
         zone TEXT NOT NULL,
         payload TEXT NOT NULL,
         action TEXT,
+        action_offer_id TEXT,
         action_ts REAL
     );
     CREATE INDEX alerts_customer ON alerts(customer_id);

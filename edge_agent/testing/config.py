@@ -16,7 +16,7 @@ def write_config(path: Path, *, data_dir: Path, store_id: str = "store-test", **
     data: dict[str, Any] = {
         "store_id": store_id,
         "data_dir": str(data_dir),
-        "http": {"port": 8080, "staff_token": s["staff_token"]},
+        "http": {"host": "127.0.0.1", "port": 0, "staff_token": s["staff_token"]},
         "privacy": {"salt": s["salt"], "k_anonymity": 1},
         "checkin": {"key": s["checkin_key"]},
         "uplink": {"kind": "off"},

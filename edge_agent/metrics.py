@@ -1,0 +1,62 @@
+"""`/metrics`: the agent's live figures in Prometheus text format."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+
+class SnapshotCollector(Collector):
+    """Turns one status snapshot into metric families at scrape time (nothing kept in between)."""
+
+    def __init__(self, snapshot: Callable[[], dict[str, Any]]) -> None:
+        self._snapshot = snapshot
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self._snapshot()
+        events = CounterMetricFamily("edge_agent_source_events", "Events received per source", labels=["source"])
+        up = GaugeMetricFamily("edge_agent_source_up", "1 if the source is running and not stale", labels=["source"])
+        for name, s in snap["sources"].items():
+            events.add_metric([name], s["events"])
+            up.add_metric([name], 1.0 if s["state"] == "running" else 0.0)
+        yield events
+        yield up
+        device = CounterMetricFamily("edge_agent_device_events", "Events per device", labels=["device"])
+        for name, d in snap["devices"].items():
+            device.add_metric([name], d["events"])
+        yield device
+        dead = CounterMetricFamily("edge_agent_dead_letters", "Rejected inputs", labels=["device", "reason"])
+        for letter in snap["dead_letters"]:
+            dead.add_metric([letter["device"], letter["reason"]], letter["count"])
+        yield dead
+        counters = CounterMetricFamily("edge_agent_pipeline", "Pipeline counters", labels=["counter"])
+        for name, value in snap["counters"].items():
+            counters.add_metric([name], value)
+        yield counters
+        queue = snap.get("queue", {})
+        yield GaugeMetricFamily(
+            "edge_agent_queue_depth", "Events waiting for the pipeline", value=queue.get("depth", 0)
+        )
+        yield CounterMetricFamily(
+            "edge_agent_adverts_coalesced", "BLE adverts coalesced under load", value=queue.get("coalesced_adverts", 0)
+        )
+        scoring = snap.get("scoring")
+        if scoring is not None:
+            yield GaugeMetricFamily(
+                "edge_agent_scoring_fallback",
+                "1 when scoring uses the rule fallback",
+                value=1.0 if scoring["fallback"] else 0.0,
+            )
+        tablets = snap.get("tablets")
+        if tablets is not None:
+            yield GaugeMetricFamily("edge_agent_tablets_connected", "Open tablet streams", value=tablets)
+
+
+def render(snapshot: Callable[[], dict[str, Any]]) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SnapshotCollector(snapshot))
+    return generate_latest(registry)

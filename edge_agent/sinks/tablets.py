@@ -1,0 +1,54 @@
+"""The tablet sink: alerts fan out to every open page over server-sent events."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Any
+
+from ..model import Alert
+
+
+class AlertHub:
+    """Keeps the recent alerts (for replay after a reconnect) and the open streams."""
+
+    def __init__(self, *, keep: int = 500, per_client: int = 100) -> None:
+        self._recent: deque[tuple[int, dict[str, Any]]] = deque(maxlen=keep)
+        self._clients: set[asyncio.Queue[tuple[int, dict[str, Any]]]] = set()
+        self._per_client = per_client
+        self._last_id = 0
+
+    def seed(self, cards: list[dict[str, Any]]) -> None:
+        """Alerts from before a restart, so a reconnecting tablet still gets what it missed."""
+        for card in cards:
+            event_id = int(card["event_id"])
+            self._recent.append((event_id, card))
+            self._last_id = max(self._last_id, event_id)
+
+    async def deliver(self, alert: Alert) -> None:
+        event_id = max(int(alert.ts * 1000), self._last_id + 1)  # ms timestamps: stable across restarts
+        self._last_id = event_id
+        card = {**alert.to_json(), "visits_90d": alert.visits_90d, "event_id": event_id}
+        self._recent.append((event_id, card))
+        for queue in list(self._clients):
+            if queue.full():  # a stalled tablet loses its oldest alert, not the others' stream
+                queue.get_nowait()
+            queue.put_nowait((event_id, card))
+
+    def since(self, last_id: int) -> list[tuple[int, dict[str, Any]]]:
+        return [(i, card) for i, card in self._recent if i > last_id]
+
+    def recent(self, limit: int = 50) -> list[dict[str, Any]]:
+        return [card for _, card in list(self._recent)[-limit:]]
+
+    def subscribe(self) -> asyncio.Queue[tuple[int, dict[str, Any]]]:
+        queue: asyncio.Queue[tuple[int, dict[str, Any]]] = asyncio.Queue(self._per_client)
+        self._clients.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[tuple[int, dict[str, Any]]]) -> None:
+        self._clients.discard(queue)
+
+    @property
+    def clients(self) -> int:
+        return len(self._clients)

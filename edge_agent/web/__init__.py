@@ -1,0 +1,1 @@
+"""The staff tablet page and the HTTP API (aiohttp)."""

@@ -1,0 +1,231 @@
+"""HTTP: the tablet page, the alert API with SSE, app check-ins, health, status and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from typing import Any
+
+from aiohttp import web
+
+from ..model import AlertAction, CheckIn
+from ..presence.checkin import CheckinRefused, CheckinVerifier
+from ..sinks.tablets import AlertHub
+from ..sources.inbox import InboxSource
+
+log = logging.getLogger(__name__)
+
+COOKIE = "edge_agent_token"
+OPEN_PATHS = frozenset({"/healthz", "/metrics", "/api/checkin", "/login"})
+ACTIONS = ("ack", "accepted", "dismissed")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _page(name: str) -> str:
+    return (resources.files("edge_agent.web") / "static" / name).read_text(encoding="utf-8")
+
+
+class WebApi:
+    """The routes; state lives in the hub (alerts), the inbox (inbound events) and the database."""
+
+    def __init__(
+        self,
+        *,
+        staff_token: str,
+        hub: AlertHub,
+        inbox: InboxSource,
+        checkin: CheckinVerifier,
+        reader: sqlite3.Connection,
+        status: Callable[[], dict[str, Any]],
+        health: Callable[[], list[str]],
+        metrics: Callable[[], bytes],
+        store_id: str,
+    ) -> None:
+        self._token = staff_token
+        self._hub = hub
+        self._inbox = inbox
+        self._checkin = checkin
+        self._reader = reader
+        self._status = status
+        self._health = health
+        self._metrics = metrics
+        self._store_id = store_id
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._auth], client_max_size=64 * 1024)
+        app.add_routes(
+            [
+                web.get("/", self.index),
+                web.post("/login", self.login),
+                web.post("/logout", self.logout),
+                web.get("/api/alerts", self.alerts),
+                web.get("/api/alerts/stream", self.stream),
+                web.post("/api/alerts/{alert_id}/ack", self.ack),
+                web.post("/api/checkin", self.checkin),
+                web.get("/api/status", self.status),
+                web.get("/healthz", self.healthz),
+                web.get("/metrics", self.metrics),
+            ]
+        )
+        return app
+
+    def _authorized(self, request: web.Request) -> bool:
+        header = request.headers.get("Authorization", "")
+        offered = (
+            header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else request.cookies.get(COOKIE, "")
+        )
+        return bool(offered) and hmac.compare_digest(offered.encode(), self._token.encode())
+
+    @web.middleware
+    async def _auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path in OPEN_PATHS or self._authorized(request):
+            response = await handler(request)
+        elif request.path == "/":
+            response = web.Response(
+                text=_page("login.html").replace("{{store}}", self._store_id), content_type="text/html"
+            )
+        else:
+            response = web.json_response({"error": "staff token required"}, status=401)
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'",
+        )
+        return response
+
+    async def index(self, request: web.Request) -> web.Response:
+        return web.Response(text=_page("tablet.html").replace("{{store}}", self._store_id), content_type="text/html")
+
+    async def login(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        token = str(form.get("token", ""))
+        if not hmac.compare_digest(token.encode(), self._token.encode()):
+            page = _page("login.html").replace("{{store}}", self._store_id)
+            return web.Response(
+                text=page.replace("<!--error-->", '<p class="error">Wrong token.</p>'),
+                content_type="text/html",
+                status=401,
+            )
+        response = web.HTTPSeeOther("/")
+        response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", max_age=30 * 86400)
+        return response
+
+    async def logout(self, request: web.Request) -> web.Response:
+        response = web.HTTPSeeOther("/")
+        response.del_cookie(COOKIE)
+        return response
+
+    def _stored_actions(self, alert_ids: list[str]) -> dict[str, str]:
+        if not alert_ids:
+            return {}
+        marks = ",".join("?" * len(alert_ids))
+        rows = self._reader.execute(
+            f"SELECT alert_id, action FROM alerts WHERE action IS NOT NULL AND alert_id IN ({marks})", alert_ids
+        )
+        return dict(rows.fetchall())
+
+    async def alerts(self, request: web.Request) -> web.Response:
+        cards = self._hub.recent(int(request.query.get("limit", "50")))
+        actions = self._stored_actions([c["alert_id"] for c in cards])
+        return web.json_response([{**c, "action": actions.get(c["alert_id"])} for c in reversed(cards)])
+
+    async def stream(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
+        await response.prepare(request)
+        queue = self._hub.subscribe()
+        try:
+            last = request.headers.get("Last-Event-ID") or request.query.get("last_event_id") or ""
+            # A reconnecting page gets exactly what it missed; a new one the last 50 alerts.
+            backlog = self._hub.since(int(last)) if last.isdigit() else self._hub.since(0)[-50:]
+            actions = self._stored_actions([card["alert_id"] for _, card in backlog])
+            for event_id, card in backlog:
+                await _send(response, event_id, {**card, "action": actions.get(card["alert_id"])})
+            await response.write(b"retry: 2000\n\n")
+            while True:
+                try:
+                    async with asyncio.timeout(15):
+                        event_id, card = await queue.get()
+                except TimeoutError:
+                    await response.write(b": keep-alive\n\n")  # proxies and tablets drop silent streams
+                    continue
+                await _send(response, event_id, card)
+        except ConnectionResetError:
+            pass
+        finally:
+            self._hub.unsubscribe(queue)
+        return response
+
+    async def ack(self, request: web.Request) -> web.Response:
+        alert_id = request.match_info["alert_id"]
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return web.json_response({"error": "expected a JSON body"}, status=400)
+        action = body.get("action") if isinstance(body, dict) else None
+        if action not in ACTIONS:
+            return web.json_response({"error": f"action must be one of {', '.join(ACTIONS)}"}, status=400)
+        offer_id = body.get("offer_id")
+        if offer_id is not None and not isinstance(offer_id, str):
+            return web.json_response({"error": "offer_id must be a string"}, status=400)
+        if self._reader.execute("SELECT 1 FROM alerts WHERE alert_id = ?", (alert_id,)).fetchone() is None:
+            return web.json_response({"error": "no such alert"}, status=404)
+        await self._inbox.submit(AlertAction(alert_id, action, time.time(), offer_id))
+        return web.json_response({"alert_id": alert_id, "action": action})
+
+    async def checkin(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return web.json_response({"error": "malformed"}, status=400)
+        try:
+            customer_id = self._checkin.verify(body.get("token") if isinstance(body, dict) else None)
+        except CheckinRefused as exc:
+            status = 400 if exc.reason == "malformed" else 403
+            return web.json_response({"error": exc.reason}, status=status)
+        await self._inbox.submit(CheckIn(customer_id, time.time()))
+        return web.json_response({"ok": True})  # never says whether the customer was recognised
+
+    async def status(self, request: web.Request) -> web.Response:
+        return web.json_response(self._status(), dumps=lambda d: json.dumps(d, default=str))
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        failed = self._health()
+        if failed:
+            return web.json_response({"status": "failing", "failed": failed}, status=503)
+        return web.json_response({"status": "ok"})
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        return web.Response(body=self._metrics(), content_type="text/plain", charset="utf-8")
+
+
+async def _send(response: web.StreamResponse, event_id: int, card: dict[str, Any]) -> None:
+    await response.write(f"id: {event_id}\nevent: alert\ndata: {json.dumps(card)}\n\n".encode())
+
+
+class WebServer:
+    """Runs the app on `host:port` (port 0 picks a free one; `url` tells which)."""
+
+    def __init__(self, api: WebApi, host: str, port: int) -> None:
+        self._runner = web.AppRunner(api.app(), access_log=None, shutdown_timeout=1.0)
+        self._host, self._port = host, port
+        self.url = ""
+
+    async def __aenter__(self) -> WebServer:
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        await site.start()
+        sockets = self._runner.addresses
+        port = sockets[0][1] if sockets else self._port
+        shown = "127.0.0.1" if self._host in ("0.0.0.0", "") else self._host
+        self.url = f"http://{shown}:{port}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._runner.cleanup()

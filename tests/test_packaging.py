@@ -1,0 +1,19 @@
+"""`pip install .` carries every subpackage, the shipped profiles, models and web pages."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1]
+
+
+def test_every_package_is_listed_for_setuptools() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(config["packages"])
+    on_disk = {".".join(init.parent.relative_to(ROOT).parts) for init in (ROOT / "edge_agent").rglob("__init__.py")}
+    assert on_disk <= listed, f"missing from pyproject packages: {sorted(on_disk - listed)}"
+    assert config["package-dir"] == {"edge_agent.device_profiles": "device_profiles", "edge_agent.models": "models"}
+    data = config["package-data"]
+    assert "*.yaml" in data["edge_agent.device_profiles"] and "*.onnx" in data["edge_agent.models"]
+    assert "static/*" in data["edge_agent.web"]
