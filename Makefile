@@ -5,10 +5,14 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: test demo lint system-deps
 
-# System packages the tests talk to for real: a mosquitto broker.
+# System packages the tests talk to for real: a mosquitto broker and Debian's Chromium
+# (the tablet-page test drives it through playwright; playwright's own browser download is not used).
 system-deps:
-	@command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || \
-	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends mosquitto; }
+	@missing=""; \
+	{ command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ]; } || missing="$$missing mosquitto"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; fi
 
 $(BIN)/python:
 	python3 -m venv $(VENV)

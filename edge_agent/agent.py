@@ -53,6 +53,7 @@ class Agent:
         self.hub = AlertHub()
         self.inbox = InboxSource()
         self.http_url: str | None = None
+        self.ready = asyncio.Event()  # set once sources and pipeline run
         self._critical: list[asyncio.Task[None]] = []
 
     def snapshot(self) -> dict[str, Any]:
@@ -171,6 +172,7 @@ class Agent:
                         tg.create_task(self._ticker(pipeline), name="ticker"),
                     ]
                     tasks += self._critical
+                    self.ready.set()
                     log.info("edge-agent running for store %s with %d source(s)", config.store_id, len(self.sources))
                     await stop.wait()
                     log.info("stopping")
@@ -182,6 +184,7 @@ class Agent:
         finally:
             self._writer = self._publisher = None
             self.http_url = None
+            self.ready.clear()
             reader.close()
         log.info("stopped")
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import random
+import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import closing
@@ -164,6 +165,20 @@ async def feed_counter(port: PtyPort, every_s: float) -> None:
         await asyncio.sleep(every_s)
 
 
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+    return True
+
+
+async def announce(agent: Agent, console: Console) -> None:
+    await agent.ready.wait()
+    console.print(f"tablet page: [bold]{agent.http_url}/[/]   staff token: [bold]{agent.config.http.staff_token}[/]")
+
+
 async def run_demo(stop: asyncio.Event, *, speed: float, duration: float | None, console: Console) -> AgentConfig:
     with (
         tempfile.TemporaryDirectory(prefix="edge-agent-demo-") as tmp,
@@ -178,6 +193,7 @@ async def run_demo(stop: asyncio.Event, *, speed: float, duration: float | None,
                 "devices": DevicesConfig(auto_register=True),
                 "privacy": base.privacy.model_copy(update={"k_anonymity": 1}),
                 "scoring": base.scoring.model_copy(update={"cooldown_s": 120}),
+                "http": base.http.model_copy(update={"port": 8080 if port_free(8080) else 0}),
             }
         )
         seed(config, counter_port.path)
@@ -189,7 +205,7 @@ async def run_demo(stop: asyncio.Event, *, speed: float, duration: float | None,
         agent = Agent(config, sources)
         agent.extra_sinks.append(ConsoleAlerts(console))
         console.print(f"[bold]edge-agent demo[/] — store {config.store_id}, data in {tmp}")
-        console.print(f"staff token: {config.http.staff_token}   (tablet page arrives with the presence issue)")
+
         console.print(
             f"{len(scenario.beacons)} visitors per {scenario.duration_s:.0f} s loop, speed ×{speed:g}; "
             f"door counter on {counter_port.path}; Ctrl-C to stop"
@@ -197,7 +213,10 @@ async def run_demo(stop: asyncio.Event, *, speed: float, duration: float | None,
         if duration is not None:
             asyncio.get_running_loop().call_later(duration, stop.set)
         async with asyncio.TaskGroup() as tg:
-            devices = [tg.create_task(feed_counter(counter_port, 5 / speed), name="demo-counter")]
+            devices = [
+                tg.create_task(feed_counter(counter_port, 5 / speed), name="demo-counter"),
+                tg.create_task(announce(agent, console), name="demo-announce"),
+            ]
             if mqtt_url is not None:
                 mirror = MirrorSimulator(mqtt_url, config.topic_prefix)
                 skus = ["SKU-RUN-1", "SKU-RUN-2", "SKU-COAT-7", "SKU-SCARF-3"]

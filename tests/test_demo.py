@@ -15,7 +15,7 @@ def test_demo_runs_a_simulated_store() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    assert "staff token:" in out
+    assert "staff token:" in out and "tablet page: http://" in out
     assert "ALERT" in out and "entered entrance" in out
     assert "Not Consented" not in out  # a customer without consent is never recognised
     assert "stopped:" in out

@@ -38,6 +38,9 @@ class AlertHub:
     def since(self, last_id: int) -> list[tuple[int, dict[str, Any]]]:
         return [(i, card) for i, card in self._recent if i > last_id]
 
+    def knows(self, alert_id: str) -> bool:
+        return any(card["alert_id"] == alert_id for _, card in self._recent)
+
     def recent(self, limit: int = 50) -> list[dict[str, Any]]:
         return [card for _, card in list(self._recent)[-limit:]]
 

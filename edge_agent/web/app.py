@@ -115,12 +115,12 @@ class WebApi:
             )
         response = web.HTTPSeeOther("/")
         response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", max_age=30 * 86400)
-        return response
+        raise response
 
     async def logout(self, request: web.Request) -> web.Response:
         response = web.HTTPSeeOther("/")
         response.del_cookie(COOKIE)
-        return response
+        raise response
 
     def _stored_actions(self, alert_ids: list[str]) -> dict[str, str]:
         if not alert_ids:
@@ -174,7 +174,12 @@ class WebApi:
         offer_id = body.get("offer_id")
         if offer_id is not None and not isinstance(offer_id, str):
             return web.json_response({"error": "offer_id must be a string"}, status=400)
-        if self._reader.execute("SELECT 1 FROM alerts WHERE alert_id = ?", (alert_id,)).fetchone() is None:
+        # Just-decided alerts may still be on their way to disk; the writer keeps them in order.
+        known = (
+            self._hub.knows(alert_id)
+            or self._reader.execute("SELECT 1 FROM alerts WHERE alert_id = ?", (alert_id,)).fetchone()
+        )
+        if not known:
             return web.json_response({"error": "no such alert"}, status=404)
         await self._inbox.submit(AlertAction(alert_id, action, time.time(), offer_id))
         return web.json_response({"alert_id": alert_id, "action": action})

@@ -1,0 +1,66 @@
+"""The tablet page in a real headless Chromium: sign in, see a customer arrive, accept an offer."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright.async_api import async_playwright
+
+from edge_agent.sources.ble import SimulatedBleSource
+from edge_agent.store import connect
+from edge_agent.testing.adverts import arrivals
+from edge_agent.testing.store import UUID, running_agent, seeded_config
+from edge_agent.testing.wait import eventually
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# The machine has no internet: keep Chromium from reaching out at all.
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test installs it)")
+async def test_staff_sign_in_see_alert_and_accept(tmp_path: Path) -> None:
+    config = seeded_config(tmp_path)
+    # Ada walks in a few seconds after the page is open, so the alert arrives live over SSE.
+    source = SimulatedBleSource(arrivals(f"{UUID}:100:1", first_at_s=3, stay_s=60), speed=1)
+    async with running_agent(config, [source]) as agent, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        page = await browser.new_page(viewport={"width": 1280, "height": 800})  # a 10-inch tablet, landscape
+        await page.goto(agent.http_url or "")
+        await page.fill("#token", config.http.staff_token)
+        await page.click("button[type=submit]")
+        await page.wait_for_selector("#live:not(.down)", timeout=15_000)
+        card = page.locator(".card").first
+        await card.wait_for(timeout=20_000)
+        assert await card.locator("h2").inner_text() == "Ada Lovelace"
+        assert (await card.locator(".tier").inner_text()).lower() == "gold"
+        assert "7 visits in 90 days" in await card.locator(".facts").inner_text()
+        offers = card.locator(".offer")
+        assert await offers.count() == 3
+        assert "15% off running shoes" in await offers.first.inner_text()
+        await offers.nth(1).click()  # staff pick the second offer
+        picked = await offers.nth(1).get_attribute("data-offer-id")
+        await page.screenshot(path=str(tmp_path / "tablet.png"), full_page=True)
+        await card.locator("button[data-action=accepted]").click()
+        await card.locator(".status").wait_for(timeout=10_000)
+        assert await card.locator(".status").inner_text() == "Offer accepted"
+        await browser.close()
+
+    def stored() -> tuple[str, str] | None:
+        db = connect(config.db_path)
+        try:
+            return db.execute("SELECT action, action_offer_id FROM alerts WHERE customer_id = 'c-ada'").fetchone()
+        finally:
+            db.close()
+
+    await eventually(lambda: stored() == ("accepted", picked))
+    assert (tmp_path / "tablet.png").stat().st_size > 10_000
