@@ -20,7 +20,7 @@ from .metrics import render as render_metrics
 from .mqtt import MqttPublisher
 from .pipeline import Pipeline, last_alerts
 from .presence.checkin import CheckinVerifier
-from .presence.threshold import ThresholdPresence
+from .presence.engine import PresenceEngine
 from .scoring.onnx import ModelScorer, model_candidates
 from .scoring.policy import AlertPolicy
 from .sinks.alerts import AlertSink, MqttAlerts, MqttSuggestions, StoredAlerts
@@ -149,8 +149,8 @@ class Agent:
                     config,
                     reader=reader,
                     writer=writer,
-                    presence=ThresholdPresence(
-                        config.presence.enter_rssi, config.presence.exit_rssi, config.presence.exit_min_s
+                    presence=PresenceEngine(
+                        config.presence, {s: z.id for z in reversed(config.zones) for s in z.scanners}
                     ),
                     policy=policy,
                     aggregator=aggregator,

@@ -67,9 +67,16 @@ class HttpConfig(_Model):
 
 
 class PresenceConfig(_Model):
-    enter_rssi: Rssi = -75
-    exit_rssi: Rssi = -85
-    exit_min_s: Annotated[float, Field(gt=0, le=3600)] = 15.0
+    # Defaults chosen by bench/presence_eval.py (README, "Presence"): -75 dBm missed pocketed
+    # phones for minutes after they entered; -80 catches them at the door and still ignores
+    # people walking past the window.
+    enter_rssi: Rssi = -80
+    exit_rssi: Rssi = -97
+    exit_min_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    missed_intervals: Annotated[int, Field(ge=2, le=1000)] = 30
+    zone_margin_db: Annotated[float, Field(ge=0, le=40)] = 6.0
+    zone_dwell_s: Annotated[float, Field(ge=0, le=600)] = 4.0
+    scanner_silence_s: Annotated[float, Field(gt=0, le=3600)] = 15.0
     rotation_s: Annotated[int, Field(ge=30, le=86400)] = 300
     rotating_uuid: str | None = None
 
@@ -251,9 +258,13 @@ http:
   staff_token: "{staff_token}"     # tablets log in with this token
 
 presence:
-  enter_rssi: -75                  # dBm a beacon must reach to count as entered
-  exit_rssi: -85
-  exit_min_s: 15
+  enter_rssi: -80                  # dBm a beacon must reach (twice) to count as entered
+  exit_rssi: -97                   # below this everywhere (median), a visitor has left
+  exit_min_s: 30                   # never decide an exit on less silence than this
+  missed_intervals: 30             # ... or than this many of the phone's own advertising intervals
+  zone_margin_db: 6                # another zone must be this much louder ...
+  zone_dwell_s: 4                  # ... for this long before the visitor moves there
+  scanner_silence_s: 15            # a scanner silent this long is stalled: its visitors are unknown
   rotation_s: 300                  # rotating identifier slot length
   rotating_uuid: null              # the chain's loyalty UUID for rotating iBeacons
 

@@ -104,12 +104,14 @@ class PresenceChange:
     """A beacon entered or left a zone."""
 
     beacon: BeaconId
-    state: Literal["present", "away"]
+    state: Literal["present", "moved", "away"]
     zone: str | None
     ts: float
     rssi: float | None = None
     decided_at: float | None = None
-    dwell_s: float | None = None
+    dwell_s: float | None = None  # time spent in the zone being left (moved, away)
+    previous_zone: str | None = None
+    visit_s: float | None = None  # whole visit (away)
 
 
 @dataclass(frozen=True, slots=True)

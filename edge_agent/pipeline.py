@@ -25,8 +25,8 @@ from .model import (
     PresenceChange,
     SensorReading,
 )
+from .presence.engine import PresenceEngine
 from .presence.identity import IdentityResolver
-from .presence.threshold import ThresholdPresence
 from .scoring.mirror import MirrorAdvisor
 from .scoring.policy import AlertPolicy, load_offers
 from .scoring.rules import Context
@@ -108,7 +108,7 @@ class Pipeline:
         *,
         reader: sqlite3.Connection,
         writer: StoreWriter,
-        presence: ThresholdPresence,
+        presence: PresenceEngine,
         policy: AlertPolicy,
         aggregator: Aggregator,
         sinks: Sequence[AlertSink],
@@ -126,7 +126,9 @@ class Pipeline:
         self._suggestions = suggestions
         self._advisor = MirrorAdvisor(policy.scorer, top_k=config.scoring.top_k)
         self._temperature: float | None = None  # latest reading of any temperature sensor
-        self._identity = IdentityResolver(reader)
+        self._identity = IdentityResolver(
+            reader, rotating_uuid=config.presence.rotating_uuid, rotation_s=config.presence.rotation_s
+        )
         self._devices = DeviceDirectory(config)
         self._recent = RecentKeys(20_000)
         self._dead_letter_log = BurstLog(window_s=60.0)
@@ -184,6 +186,7 @@ class Pipeline:
         self.refresh()
         for change in self._presence.tick(now):
             await self._presence_change(change)
+        self._stats.present = self.present_per_zone()
         await self._aggregator.roll(now)
 
     async def _advertisement(self, adv: Advertisement, now: float) -> None:
@@ -199,16 +202,29 @@ class Pipeline:
             self._stats.counters["ble_adverts_unzoned"] += 1
             return
         sighting = BeaconSighting(beacon, adv.rssi, adv.scanner, adv.ts, power)
-        change = self._presence.observe(sighting, zone, now)
-        if change is not None:
+        for change in self._presence.observe(sighting, self._identity.key_for(beacon, adv.ts), now):
             await self._presence_change(change)
+
+    def present_per_zone(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for zone in self._presence.present.values():
+            counts[zone or "unknown"] = counts.get(zone or "unknown", 0) + 1
+        return counts
 
     async def _presence_change(self, change: PresenceChange) -> None:
         customer = self._identity.customer_for(change.beacon)
         zone = change.zone or "unknown"
-        if change.state == "away":
-            if change.dwell_s is not None:
-                self._aggregator.dwell(zone, change.dwell_s, change.ts)
+        if change.state in ("away", "moved"):
+            left = change.previous_zone if change.state == "moved" else zone
+            if change.dwell_s is not None and left is not None:
+                self._aggregator.dwell(left, change.dwell_s, change.ts)
+            if change.state == "moved" and customer is not None:
+                await self._writer.submit(
+                    Write(
+                        "INSERT INTO visits(customer_id, zone, entered_at) VALUES (?, ?, ?)",
+                        (customer.customer_id, zone, change.ts),
+                    )
+                )
             return
         if customer is None:
             self._aggregator.visitor("anonymous", self._identity.anonymous_key(change.beacon, change.ts), change.ts)
@@ -314,7 +330,7 @@ class Pipeline:
         zone = self._devices.zone_of(event.device_id) or "fitting-rooms"
         customer = self._identity.customer_by_id(event.customer_ref)
         suggestions = self._advisor.observe(event, customer, self._offers, zone)
-        if suggestions is not None and self._suggestions is not None:
+        if suggestions and self._suggestions is not None:
             await self._suggestions.deliver(event, suggestions)
 
     async def _dead_letter(self, letter: DeadLetter, ack: Callable[[], None] | None = None) -> None:

@@ -27,6 +27,7 @@ class AgentStats:
     device_last_ts: dict[str, float] = field(default_factory=dict)
     dead_letters: Counter[tuple[str, str]] = field(default_factory=Counter)
     counters: Counter[str] = field(default_factory=Counter)
+    present: dict[str, int] = field(default_factory=dict)  # people present per zone
 
     def source(self, name: str) -> SourceStats:
         return self.sources.setdefault(name, SourceStats())
@@ -58,5 +59,6 @@ class AgentStats:
             },
             "dead_letters": [{"device": d, "reason": r, "count": n} for (d, r), n in sorted(self.dead_letters.items())],
             "counters": dict(sorted(self.counters.items())),
+            "present": dict(sorted(self.present.items())),
             **extra,
         }

@@ -99,6 +99,7 @@ class Aggregator:
         self._bucket_s = bucket_s
         self._k = k_anonymity
         self._bucket: Bucket | None = None
+        self._now = 0.0
         self.batches_written = 0
 
     def restore(self, state: str | None) -> None:
@@ -107,6 +108,9 @@ class Aggregator:
             self._bucket = Bucket.from_state(state)
 
     def _current(self, ts: float) -> Bucket:
+        # Late events (a mirror's clock, a replayed backlog) count in the open bucket: a closed
+        # bucket has already been sent and is never reopened.
+        ts = max(ts, self._now)
         if self._bucket is None:
             start = math.floor(ts / self._bucket_s) * self._bucket_s
             self._bucket = Bucket(start, start + self._bucket_s)
@@ -135,6 +139,7 @@ class Aggregator:
 
     async def roll(self, now: float) -> None:
         """Close the bucket if its end has passed."""
+        self._now = max(self._now, now)
         if self._bucket is not None and now >= self._bucket.end:
             bucket, self._bucket = self._bucket, None
             await self._close(bucket)
