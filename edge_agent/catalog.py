@@ -225,6 +225,10 @@ def forget_customer(conn: sqlite3.Connection, customer_id: str) -> dict[str, int
     with _transaction(conn):
         for table in ("alerts", "visits", "events", "customer_identifiers"):
             counts[table] = conn.execute(f"DELETE FROM {table} WHERE customer_id = ?", (customer_id,)).rowcount
+        # A rejected payload that named them (e.g. a mirror's customer_ref) goes too.
+        counts["dead_letters"] = conn.execute(
+            "DELETE FROM dead_letters WHERE instr(sample, ?) > 0", (customer_id.encode(),)
+        ).rowcount
         counts["customers"] = conn.execute("DELETE FROM customers WHERE customer_id = ?", (customer_id,)).rowcount
     if counts["customers"] == 0:
         raise EdgeAgentError(f"no customer {customer_id!r}")

@@ -1,0 +1,143 @@
+"""Alert latency: from the advertisement that decided a known customer's entry to the alert
+arriving at an MQTT subscriber, through the whole agent (presence, ONNX scoring, SQLite, broker).
+
+    python bench/alerts.py [--quick]
+
+Prints one JSON object as its last line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import TracebackType
+
+import aiomqtt
+
+from edge_agent.agent import Agent
+from edge_agent.catalog import import_customers, import_offers
+from edge_agent.config import load_config
+from edge_agent.sources.base import SourceEvent
+from edge_agent.store import connect
+from edge_agent.testing.adverts import ibeacon_advert
+from edge_agent.testing.broker import MosquittoBroker
+from edge_agent.testing.config import write_config
+from edge_agent.testing.wait import eventually
+
+UUID = "f7826da6-4fa2-4e98-8024-bc5b71e0893e"
+
+
+class Arrivals:
+    """Customers walking in one after another; remembers when each deciding advert was sent."""
+
+    name = "bench-arrivals"
+
+    def __init__(self, customers: int, gap_s: float) -> None:
+        self.customers = customers
+        self.gap_s = gap_s
+        self.decided: dict[int, float] = {}
+        self.go = asyncio.Event()  # customers start arriving once the agent's MQTT link is up
+
+    async def __aenter__(self) -> Arrivals:
+        return self
+
+    async def __aexit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        return None
+
+    async def events(self) -> AsyncIterator[SourceEvent]:
+        await self.go.wait()
+        for i in range(self.customers):
+            for n in range(3):  # the third sighting is the one that decides the entry
+                now = time.time()
+                if n == 2:
+                    self.decided[i] = now
+                yield ibeacon_advert(
+                    f"{UUID}:7:{i}", rssi=-62, ts=now, address=f"AA:00:00:00:{i >> 8:02X}:{i & 255:02X}"
+                )
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(self.gap_s)
+
+
+async def main(quick: bool) -> dict[str, object]:
+    customers = 30 if quick else 300
+    with tempfile.TemporaryDirectory() as tmp_name, MosquittoBroker() as broker:
+        tmp = Path(tmp_name)
+        config = load_config(
+            write_config(
+                tmp / "agent.yaml", data_dir=tmp / "data", mqtt={"url": broker.url}, scoring={"holdout_pct": 0}
+            )
+        )
+        (tmp / "c.json").write_text(
+            json.dumps(
+                [
+                    {
+                        "customer_id": f"c-{i}",
+                        "display_name": f"Customer {i}",
+                        "tier": "gold",
+                        "consent": True,
+                        "ibeacon": f"{UUID}:7:{i}",
+                        "preferred_categories": "shoes",
+                    }
+                    for i in range(customers)
+                ]
+            )
+        )
+        (tmp / "o.json").write_text(
+            json.dumps(
+                [
+                    {
+                        "offer_id": f"o-{i}",
+                        "title": f"Offer {i}",
+                        "category": ["shoes", "bags", "outerwear"][i % 3],
+                        "kind": ["discount", "accessory", "service", "event"][i % 4],
+                        "value": "10%",
+                    }
+                    for i in range(64)
+                ]
+            )
+        )
+        conn = connect(config.db_path)
+        import_customers(conn, tmp / "c.json")
+        import_offers(conn, tmp / "o.json")
+        conn.close()
+        arrivals = Arrivals(customers, gap_s=0.05)
+        received: dict[int, float] = {}
+        async with aiomqtt.Client("127.0.0.1", broker.port) as sub:
+            await sub.subscribe(f"{config.topic_prefix}/alerts", qos=1)
+
+            async def listen() -> None:
+                async for message in sub.messages:
+                    assert isinstance(message.payload, bytes)
+                    received[int(json.loads(message.payload)["customer_id"][2:])] = time.time()
+
+            listener = asyncio.create_task(listen())
+            agent = Agent(config, [arrivals])
+            stop = asyncio.Event()
+            task = asyncio.create_task(agent.run(stop))
+            await eventually(lambda: agent.ready.is_set() and agent.snapshot()["mqtt"]["state"] == "connected")
+            arrivals.go.set()
+            await eventually(lambda: len(received) == customers, within=120)
+            stop.set()
+            await task
+            listener.cancel()
+        latencies = sorted((received[i] - arrivals.decided[i]) * 1000 for i in range(customers))
+        return {
+            "alert_latency_ms_p50": round(statistics.median(latencies), 2),
+            "alert_latency_ms_p99": round(latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], 2),
+            "alert_latency_ms_max": round(latencies[-1], 2),
+            "alerts": customers,
+            "offers_scored_per_alert": 64,
+            "scorer": (agent.scorer.status()["model"] if agent.scorer else None) or "rules",
+        }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a few seconds instead of up to a minute")
+    print(json.dumps(asyncio.run(main(parser.parse_args().quick))))
