@@ -16,18 +16,20 @@ from rich.console import Console
 
 from .agent import Agent
 from .catalog import import_customers, import_offers
-from .config import AgentConfig, AggregatesConfig, DevicesConfig, MqttConfig, default_config
+from .config import AgentConfig, AggregatesConfig, DevicesConfig, MqttConfig, ZoneConfig, default_config
 from .decoders.line import with_checksum
 from .devices import add_device, build_device
 from .model import Alert
 from .profiles import ProfileRegistry
 from .sources.ble import SimulatedBleSource
-from .sources.ble.scenarios import LOYALTY_UUID, store_day
+from .sources.ble.scenarios import LOYALTY_UUID
+from .sources.ble.simulated import BeaconScript, Keyframe, Scenario
 from .sources.build import build_sources
 from .store import connect
 from .testing.broker import MosquittoBroker, mosquitto_binary
 from .testing.mirror import MirrorSimulator
 from .testing.serial import PtyPort
+from .testing.storeworld import SCANNERS, make_visitor, mean_rssi
 
 CUSTOMERS = [
     {
@@ -146,7 +148,7 @@ def seed(config: AgentConfig, counter_port: Path) -> None:
             importer(conn, path)
         profiles = ProfileRegistry.load()
         counter = build_device(
-            config, profiles, "door-counter", "serial-people-counter", zone="entrance", port=str(counter_port)
+            config, profiles, "door-counter", "serial-people-counter", zone=config.zones[0].id, port=str(counter_port)
         )
         add_device(conn, counter)
     finally:
@@ -163,6 +165,38 @@ async def feed_counter(port: PtyPort, every_s: float) -> None:
         seq += 1
         port.write(with_checksum(f"in={inside},out={out},seq={seq}"))
         await asyncio.sleep(every_s)
+
+
+DEMO_ZONES = [
+    ZoneConfig(id="entrance", scanners=["entrance"]),
+    ZoneConfig(id="aisles", scanners=["aisles"]),
+    ZoneConfig(id="fitting-rooms", scanners=["fitting"]),
+]
+
+
+def walking_store(known: list[str], *, anonymous: int, duration_s: float, seed: int = 7) -> Scenario:
+    """Visitors arriving as a Poisson process and walking entrance → aisles → fitting rooms → out,
+    heard by three scanners through the evaluation's radio model (noise and drops added by the player)."""
+    rng = random.Random(seed)
+    idents: list[str | None] = [*known, *([None] * anonymous)]
+    rng.shuffle(idents)
+    rate = len(idents) / (duration_s * 0.6)
+    beacons, t = [], 0.0
+    for i, ident in enumerate(idents):
+        t += rng.expovariate(rate)
+        person = make_visitor(
+            rng, i, ident is not None, t0=min(t, duration_s * 0.6), stay_s=(60, 150), browse_s=(10, 30)
+        )
+        end = person.waypoints[-1][0]
+        frames = [
+            Keyframe(t=step, rssi=max(-130.0, min(0.0, mean_rssi(person, step, scanner))), scanner=scanner)
+            for scanner in SCANNERS
+            for step in [person.waypoints[0][0] + 2.0 * k for k in range(int((end - person.waypoints[0][0]) / 2) + 1)]
+        ]
+        address = ":".join(f"{b:02X}" for b in rng.randbytes(6))
+        beacon = ident or f"{LOYALTY_UUID[:-4]}{rng.randrange(16**4):04x}:{rng.randrange(65536)}:{rng.randrange(65536)}"
+        beacons.append(BeaconScript(address=address, ibeacon=beacon, noise_db=4, drop_rate=0.15, path=frames))
+    return Scenario(duration_s=duration_s, seed=seed, beacons=beacons)
 
 
 def port_free(port: int) -> bool:
@@ -194,11 +228,12 @@ async def run_demo(stop: asyncio.Event, *, speed: float, duration: float | None,
                 "privacy": base.privacy.model_copy(update={"k_anonymity": 1}),
                 "scoring": base.scoring.model_copy(update={"cooldown_s": 120}),
                 "http": base.http.model_copy(update={"port": 8080 if port_free(8080) else 0}),
+                "zones": DEMO_ZONES,
             }
         )
         seed(config, counter_port.path)
         known = [str(c["ibeacon"]) for c in CUSTOMERS]
-        scenario = store_day(known, anonymous=12, duration_s=180)
+        scenario = walking_store(known, anonymous=12, duration_s=240)
         with closing(connect(config.db_path)) as conn:
             sources = build_sources(config, conn, radio=False, mqtt=mqtt_url is not None)
         sources.append(SimulatedBleSource(scenario, speed=speed, loop_forever=True))
