@@ -30,6 +30,8 @@ from .sources.inbox import InboxSource
 from .stats import AgentStats
 from .store import StoreWriter, connect
 from .tasks import cancel_and_wait
+from .uplink.outbox import Uplink, outbox_status
+from .uplink.transports import Transport, transport_for
 from .web.app import WebApi, WebServer
 
 log = logging.getLogger(__name__)
@@ -39,7 +41,13 @@ class Agent:
     """Wires the layers together for one run; `run()` returns after `stop` is set."""
 
     def __init__(
-        self, config: AgentConfig, sources: Sequence[Source], *, tick_s: float = 1.0, queue_size: int = 4096
+        self,
+        config: AgentConfig,
+        sources: Sequence[Source],
+        *,
+        tick_s: float = 1.0,
+        queue_size: int = 4096,
+        transport: Transport | None = None,
     ) -> None:
         self.config = config
         self.sources = list(sources)
@@ -53,8 +61,11 @@ class Agent:
         self.hub = AlertHub()
         self.inbox = InboxSource()
         self.http_url: str | None = None
+        self._reader: sqlite3.Connection | None = None
         self.ready = asyncio.Event()  # set once sources and pipeline run
         self._critical: list[asyncio.Task[None]] = []
+        self.uplink: Uplink | None = None
+        self._uplink_transport = transport
 
     def snapshot(self) -> dict[str, Any]:
         now = time.time()
@@ -84,6 +95,12 @@ class Agent:
         if self.scorer is not None:
             extra["scoring"] = self.scorer.status()
         extra["tablets"] = self.hub.clients
+        if self._reader is not None:
+            extra["uplink"] = {
+                "kind": self.config.uplink.kind,
+                "state": str(self.uplink.state) if self.uplink else "off",
+                **outbox_status(self._reader),
+            }
         extra["http"] = self.http_url
         if self._publisher is not None:
             extra["mqtt"] = {
@@ -94,6 +111,12 @@ class Agent:
                 "last_error": self._publisher.last_error,
             }
         return self.stats.snapshot(**extra)
+
+    def _sync_now(self) -> dict[str, Any]:
+        if self.uplink is None:
+            return {"ok": False, "error": "uplink is off in the config"}
+        self.uplink.wake()
+        return {"ok": True}
 
     def failed_tasks(self) -> list[str]:
         """Critical tasks that are no longer running (for /healthz)."""
@@ -121,12 +144,13 @@ class Agent:
         config = self.config
         config.data_dir.mkdir(parents=True, exist_ok=True)
         reader = await asyncio.to_thread(connect, config.db_path)
+        self._reader = reader
         self.hub.seed(recent_cards(reader))
         try:
             async with (
                 StoreWriter(config.db_path) as writer,
                 MqttPublisher(config.mqtt, client_id=f"edge-agent-{config.store_id}-pub") as publisher,
-                StatusServer(config.socket_path, self.snapshot),
+                StatusServer(config.socket_path, self.snapshot, {"sync": self._sync_now}),
                 self._web(reader) as web,
             ):
                 self.http_url = web.url
@@ -171,6 +195,10 @@ class Agent:
                         tg.create_task(self._engine(pipeline), name="pipeline"),
                         tg.create_task(self._ticker(pipeline), name="ticker"),
                     ]
+                    transport = self._uplink_transport or transport_for(config.uplink, config.store_id)
+                    if transport is not None:
+                        self.uplink = Uplink(config.db_path, writer, transport, config.uplink)
+                        self._critical.append(tg.create_task(self.uplink.run(), name="uplink"))
                     tasks += self._critical
                     self.ready.set()
                     log.info("edge-agent running for store %s with %d source(s)", config.store_id, len(self.sources))
@@ -185,6 +213,7 @@ class Agent:
             self._writer = self._publisher = None
             self.http_url = None
             self.ready.clear()
+            self._reader = None
             reader.close()
         log.info("stopped")
 

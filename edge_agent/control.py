@@ -16,11 +16,17 @@ from .errors import EdgeAgentError
 
 
 class StatusServer:
-    """Answers every connection with one JSON snapshot, then closes it."""
+    """One command per connection (`status`, or one of `commands`), answered with one JSON line."""
 
-    def __init__(self, path: Path, snapshot: Callable[[], dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        snapshot: Callable[[], dict[str, Any]],
+        commands: dict[str, Callable[[], dict[str, Any]]] | None = None,
+    ) -> None:
         self._path = path
         self._snapshot = snapshot
+        self._commands = {"status": snapshot, **(commands or {})}
         self._server: asyncio.AbstractServer | None = None
 
     async def __aenter__(self) -> Self:
@@ -43,7 +49,14 @@ class StatusServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            writer.write(json.dumps(self._snapshot(), default=str).encode() + b"\n")
+            try:
+                async with asyncio.timeout(2):
+                    command = (await reader.readline()).decode(errors="replace").strip() or "status"
+            except TimeoutError:
+                command = "status"
+            handler = self._commands.get(command)
+            answer = handler() if handler is not None else {"error": f"unknown command {command[:40]!r}"}
+            writer.write(json.dumps(answer, default=str).encode() + b"\n")
             await writer.drain()
         finally:
             writer.close()
@@ -51,14 +64,15 @@ class StatusServer:
                 await writer.wait_closed()
 
 
-def query_status(path: Path, timeout: float = 3.0) -> dict[str, Any] | None:
-    """The running agent's snapshot, or None when no agent answers on `path`."""
+def query_status(path: Path, timeout: float = 3.0, command: str = "status") -> dict[str, Any] | None:
+    """The running agent's answer to `command`, or None when no agent answers on `path`."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         try:
             sock.connect(str(path))
         except (FileNotFoundError, ConnectionRefusedError):
             return None
+        sock.sendall(command.encode() + b"\n")
         chunks = []
         while chunk := sock.recv(65536):
             chunks.append(chunk)

@@ -11,7 +11,7 @@ import typer
 
 from .. import __version__
 from ..errors import CatalogError, ConfigError, DeviceError, EdgeAgentError, ProfileError
-from . import customers, daemon, devices, models, profiles
+from . import customers, daemon, devices, models, profiles, sync
 from .common import State, err_console
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ app.add_typer(profiles.app, name="profile")
 app.add_typer(customers.customers, name="customer")
 app.add_typer(customers.offers, name="offer")
 app.add_typer(models.app, name="model")
+app.add_typer(sync.app, name="sync")
 app.command()(daemon.init)
 app.command()(daemon.run)
 app.command()(daemon.status)

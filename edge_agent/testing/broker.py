@@ -43,7 +43,14 @@ class MosquittoBroker:
     Persistence is on, so QoS 1 sessions survive a restart like a production broker's.
     """
 
-    def __init__(self, port: int | None = None, *, extra_config: str = "", workdir: Path | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        *,
+        extra_config: str = "",
+        workdir: Path | None = None,
+        tls: tuple[Path, Path, Path] | None = None,
+    ) -> None:
         binary = mosquitto_binary()
         if binary is None:
             raise FileNotFoundError("mosquitto not found; install it (apt-get install mosquitto)")
@@ -52,11 +59,12 @@ class MosquittoBroker:
         self._tmp = tempfile.TemporaryDirectory(prefix="edge-agent-mosquitto-") if workdir is None else None
         self.workdir = workdir or Path(self._tmp.name)  # type: ignore[union-attr]
         self.extra_config = extra_config
+        self.tls = tls  # (CA, server certificate, server key): TLS listener requiring client certificates
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
+        return f"{'mqtts' if self.tls else 'mqtt'}://127.0.0.1:{self.port}"
 
     def _write_config(self) -> Path:
         conf = self.workdir / "mosquitto.conf"
@@ -72,9 +80,16 @@ class MosquittoBroker:
             "max_queued_messages 100000\n"
             "max_inflight_messages 1000\n"
             f"log_dest file {self.workdir}/mosquitto.log\n"
+            f"{self._tls_lines()}"
             f"{self.extra_config}\n"
         )
         return conf
+
+    def _tls_lines(self) -> str:
+        if self.tls is None:
+            return ""
+        ca, cert, key = self.tls
+        return f"cafile {ca}\ncertfile {cert}\nkeyfile {key}\nrequire_certificate true\nuse_identity_as_username true\n"
 
     def start(self) -> None:
         if self._proc is not None and self._proc.poll() is None:

@@ -1,0 +1,1 @@
+"""Cloud sync: the outbox drained oldest first through one transport (MQTT, HTTPS or a mock)."""

@@ -1,0 +1,70 @@
+"""The outbox drainer with the mock transport: order, retries, Retry-After, the backlog bound."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from edge_agent.config import UplinkConfig
+from edge_agent.store import StoreWriter, Write, connect
+from edge_agent.testing.wait import eventually
+from edge_agent.uplink.outbox import Uplink, outbox_status
+from edge_agent.uplink.transports import MockTransport, UplinkError, retry_after
+
+
+def batch(i: int, size: int = 0) -> Write:
+    payload = json.dumps(
+        {
+            "schema": "edge-agent/aggregates/v1",
+            "batch_id": f"b{i}",
+            "store_id": "s",
+            "buckets": [{"start": "x", "end": "y", "metrics": [], "pad": "x" * size}],
+        }
+    )
+    return Write(
+        "INSERT INTO outbox(batch_id, created_at, payload, size) VALUES (?, ?, ?, ?)",
+        (f"b{i}", float(i), payload, len(payload)),
+    )
+
+
+async def test_sends_oldest_first_and_retries_after_failures(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    mock = MockTransport()
+    async with StoreWriter(db) as writer:
+        await writer.write(*(batch(i) for i in range(5)))
+        mock.fail = UplinkError("cloud down", retry_after=0.2)
+        uplink = Uplink(db, writer, mock, UplinkConfig(kind="mqtt", interval_s=0.1))
+        task = asyncio.create_task(uplink.run())
+        await eventually(lambda: outbox_status(connect(db))["batches_retrying"] == 1)
+        assert mock.sent == []
+        mock.fail = None
+        uplink.wake()  # the link is back: no need to wait out the backoff
+        await eventually(lambda: len(mock.sent) == 5)
+        task.cancel()
+    assert [b for b, _ in mock.sent] == ["b0", "b1", "b2", "b3", "b4"]
+    status = outbox_status(connect(db))
+    assert status["backlog"] == 0 and status["resent"] == 1 and status["last_error"]["error"] == "cloud down"
+
+
+async def test_backlog_bound_drops_oldest_and_reports_it(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    mock = MockTransport()
+    async with StoreWriter(db) as writer:
+        await writer.write(*(batch(i, size=300_000) for i in range(6)))  # ~1.8 MB
+        uplink = Uplink(db, writer, mock, UplinkConfig(kind="mqtt", max_backlog_mb=1.0, interval_s=0.1))
+        task = asyncio.create_task(uplink.run())
+        await eventually(lambda: len(mock.sent) == 3)
+        task.cancel()
+    assert [b for b, _ in mock.sent] == ["b3", "b4", "b5"]
+    first = json.loads(mock.sent[0][1])
+    assert {"name": "uplink_dropped_batches", "labels": {}, "value": 3} in first["buckets"][-1]["metrics"]
+    later = json.loads(mock.sent[1][1])
+    assert all(m["name"] != "uplink_dropped_batches" for m in later["buckets"][-1]["metrics"])  # reported once
+    assert outbox_status(connect(db))["dropped"] == 3
+
+
+def test_retry_after_header_forms() -> None:
+    assert retry_after("7") == 7.0
+    assert retry_after(None) is None and retry_after("soon") is None
+    assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past
