@@ -30,6 +30,7 @@ from .sources.inbox import InboxSource
 from .stats import AgentStats
 from .store import StoreWriter, connect
 from .tasks import cancel_and_wait
+from .uplink.downlink import Downlink
 from .uplink.outbox import Uplink, outbox_status
 from .uplink.transports import Transport, transport_for
 from .web.app import WebApi, WebServer
@@ -65,6 +66,7 @@ class Agent:
         self.ready = asyncio.Event()  # set once sources and pipeline run
         self._critical: list[asyncio.Task[None]] = []
         self.uplink: Uplink | None = None
+        self.downlink: Downlink | None = None
         self._uplink_transport = transport
 
     def snapshot(self) -> dict[str, Any]:
@@ -199,6 +201,9 @@ class Agent:
                     if transport is not None:
                         self.uplink = Uplink(config.db_path, writer, transport, config.uplink)
                         self._critical.append(tg.create_task(self.uplink.run(), name="uplink"))
+                    if config.uplink.kind == "mqtt" and config.uplink.downlink and self._uplink_transport is None:
+                        self.downlink = Downlink(config)
+                        tasks.append(tg.create_task(self.downlink.run(), name="downlink"))
                     tasks += self._critical
                     self.ready.set()
                     log.info("edge-agent running for store %s with %d source(s)", config.store_id, len(self.sources))

@@ -130,6 +130,8 @@ class UplinkConfig(_Model):
     topic: str = "retail/{store_id}/aggregates"
     interval_s: Annotated[float, Field(gt=0)] = 60
     max_backlog_mb: Annotated[float, Field(gt=0)] = 256
+    downlink: bool = True  # MQTT only: models and catalogs on retail/{store_id}/config/#
+    signing_key: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$")] | None = None  # Ed25519 public key
 
 
 class PrivacyConfig(_Model):
@@ -286,6 +288,8 @@ uplink:
   topic: "retail/{{store_id}}/aggregates"
   interval_s: 60
   max_backlog_mb: 256
+  downlink: true                   # accept models and offer catalogs on retail/{store_id}/config/#
+  signing_key: null                # Ed25519 public key (hex) the data team signs them with
 
 privacy:
   k_anonymity: 5                   # counts below this are suppressed in aggregates
