@@ -18,6 +18,7 @@ from .control import StatusServer
 from .flow import EventQueue
 from .metrics import render as render_metrics
 from .mqtt import MqttPublisher
+from .notify import notify, watchdog_interval
 from .pipeline import Pipeline, last_alerts
 from .presence.checkin import CheckinVerifier
 from .presence.engine import PresenceEngine
@@ -205,10 +206,15 @@ class Agent:
                         self.downlink = Downlink(config)
                         tasks.append(tg.create_task(self.downlink.run(), name="downlink"))
                     tasks += self._critical
+                    interval = watchdog_interval()
+                    if interval is not None:
+                        tasks.append(tg.create_task(self._watchdog(interval), name="watchdog"))
                     self.ready.set()
+                    notify("READY=1\nSTATUS=running")
                     log.info("edge-agent running for store %s with %d source(s)", config.store_id, len(self.sources))
                     await stop.wait()
                     log.info("stopping")
+                    notify("STOPPING=1")
                     await cancel_and_wait(tasks)
                 # Events already taken from their sources are still processed before the flush.
                 while not self._queue.empty():
@@ -243,6 +249,13 @@ class Agent:
                 delay = backoff.next_delay()
                 log.exception("source %s failed; restarting in %.1fs", source.name, delay)
                 await asyncio.sleep(delay)
+
+    async def _watchdog(self, interval: float) -> None:
+        """Feed systemd's watchdog only while the pipeline, ticker and writer are alive."""
+        while True:
+            if not self.failed_tasks():
+                notify("WATCHDOG=1")
+            await asyncio.sleep(interval)
 
     async def _engine(self, pipeline: Pipeline) -> None:
         handled = 0

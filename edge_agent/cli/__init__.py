@@ -11,7 +11,7 @@ import typer
 
 from .. import __version__
 from ..errors import CatalogError, ConfigError, DeviceError, EdgeAgentError, ProfileError
-from . import customers, daemon, devices, models, profiles, sync
+from . import customers, daemon, devices, doctor, models, profiles, sync
 from .common import State, err_console
 
 app = typer.Typer(
@@ -31,6 +31,7 @@ app.command()(daemon.init)
 app.command()(daemon.run)
 app.command()(daemon.status)
 app.command()(daemon.demo)
+app.command()(doctor.doctor)
 
 
 def _version(value: bool) -> None:
