@@ -24,12 +24,13 @@ python3 -m venv "$PREFIX/venv"
 install -m 0644 "$SRC/README.md" "$PREFIX/README.md"
 
 if [[ ! -f "$CONF" ]]; then
-  "$PREFIX/venv/bin/edge-agent" init --config "$CONF" --store-id "$STORE_ID" --data-dir /var/lib/edge-agent
+  # Also creates the agent's own broker user in /var/lib/edge-agent/mosquitto.{passwd,acl}.
+  "$PREFIX/venv/bin/edge-agent" init --config "$CONF" --store-id "$STORE_ID" --data-dir /var/lib/edge-agent \
+    --broker-credentials
   chown edge-agent:edge-agent "$CONF"
 fi
-for f in mosquitto.passwd mosquitto.acl; do
-  [[ -f /etc/edge-agent/$f ]] || install -o mosquitto -g edge-agent -m 0640 /dev/null "/etc/edge-agent/$f"
-done
+chown edge-agent:edge-agent /var/lib/edge-agent/mosquitto.passwd /var/lib/edge-agent/mosquitto.acl
+usermod -a -G edge-agent mosquitto  # the broker reads the password file and ACL the CLI writes
 install -m 0644 "$SRC/deploy/mosquitto/edge-agent.conf" /etc/mosquitto/conf.d/edge-agent.conf
 install -m 0644 "$SRC/deploy/systemd/edge-agent.service" /etc/systemd/system/edge-agent.service
 

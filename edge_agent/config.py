@@ -46,6 +46,9 @@ class MqttConfig(_Model):
     tls: TlsConfig = TlsConfig()
     topic_prefix: str = "store/{store_id}"
     client_id: str | None = None
+    # Where `device add --credentials` writes mosquitto's password file and ACL (default: data_dir).
+    password_file: Path | None = None
+    acl_file: Path | None = None
 
     @field_validator("url")
     @classmethod
@@ -184,6 +187,14 @@ class AgentConfig(_Model):
     @property
     def db_path(self) -> Path:
         return self.data_dir / "edge-agent.db"
+
+    @property
+    def mqtt_password_file(self) -> Path:
+        return self.mqtt.password_file or self.data_dir / "mosquitto.passwd"
+
+    @property
+    def mqtt_acl_file(self) -> Path:
+        return self.mqtt.acl_file or self.data_dir / "mosquitto.acl"
 
     @property
     def socket_path(self) -> Path:

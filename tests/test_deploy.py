@@ -53,8 +53,8 @@ def test_mosquitto_config_is_accepted_by_mosquitto(tmp_path: Path) -> None:
     (tmp_path / "passwd").write_text("")
     (tmp_path / "acl").write_text("")
     conf = (
-        conf.replace("/etc/edge-agent/mosquitto.passwd", str(tmp_path / "passwd"))
-        .replace("/etc/edge-agent/mosquitto.acl", str(tmp_path / "acl"))
+        conf.replace("/var/lib/edge-agent/mosquitto.passwd", str(tmp_path / "passwd"))
+        .replace("/var/lib/edge-agent/mosquitto.acl", str(tmp_path / "acl"))
         .replace("listener 1883 127.0.0.1", f"listener {port} 127.0.0.1")
         .replace("listener 1883 0.0.0.0\n", "")
         .replace("/var/lib/mosquitto/", f"{tmp_path}/")

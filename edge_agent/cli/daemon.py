@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import sqlite3
 import sys
@@ -16,8 +17,9 @@ from typing import Annotated, Any
 import typer
 
 from ..agent import Agent
-from ..config import AgentConfig, render_config, resolve_config_path
+from ..config import AgentConfig, load_config, render_config, resolve_config_path
 from ..control import query_status
+from ..credentials import AGENT_USER, grant_agent
 from ..errors import ConfigError
 from ..logs import LogFormat, setup_logging
 from ..sources.base import Source
@@ -66,6 +68,9 @@ def init(
     store_id: Annotated[str, typer.Option(help="This store's id, e.g. store-0042.")] = "store-0001",
     data_dir: Annotated[Path, typer.Option(help="Where the database and outbox live.")] = Path("/var/lib/edge-agent"),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing config.")] = False,
+    broker_credentials: Annotated[
+        bool, typer.Option("--broker-credentials", help="Also create the agent's own store-broker user and ACL.")
+    ] = False,
 ) -> None:
     """Write a commented config with a fresh salt, staff token and check-in key (mode 0600)."""
     path = resolve_config_path(config or State.config_path)
@@ -73,12 +78,20 @@ def init(
         raise ConfigError(f"{path}: already exists; use --force to overwrite (the secrets in it will change)")
     path.parent.mkdir(parents=True, exist_ok=True)
     text = render_config(store_id, data_dir)
+    if broker_credentials:
+        password = secrets.token_urlsafe(18)
+        text = text.replace(
+            "  username: null\n  password: null\n", f'  username: {AGENT_USER}\n  password: "{password}"\n'
+        )
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
     os.chmod(tmp, 0o600)
     os.replace(tmp, path)
+    if broker_credentials:
+        cfg = load_config(path)
+        grant_agent(cfg, cfg.mqtt.password)
     typer.echo(f"wrote {path} (mode 0600); next: edge-agent doctor --config {path}")
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ..credentials import grant, revoke
 from ..devices import add_device, build_device, get_device, list_devices, parse_settings, remove_device
 from ..errors import DeviceError
 from .common import ConfigOpt, JsonOpt, console, get_config, open_store, print_json, profiles_for
@@ -23,6 +24,9 @@ def add(
     topic: Annotated[str | None, typer.Option(help="MQTT topic (default from the profile).")] = None,
     identifier: Annotated[str | None, typer.Option(help="BLE tag identifier, e.g. UUID:major:minor.")] = None,
     settings: Annotated[list[str] | None, typer.Option("--set", help="Override a profile setting: key=value.")] = None,
+    credentials: Annotated[
+        bool, typer.Option("--credentials", help="MQTT devices: create a broker password and ACL for its own topics.")
+    ] = False,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -39,12 +43,17 @@ def add(
         identifier=identifier,
         settings=parse_settings(settings or []),
     )
+    if credentials and device.transport != "mqtt":
+        raise DeviceError(f"--credentials is for MQTT devices; {device.profile} is a {device.transport} device")
     with open_store(cfg) as conn:
         add_device(conn, device)
+    password = grant(device, cfg) if credentials else None
     if as_json:
-        print_json(device.to_json())
-    else:
-        typer.echo(f"added {device.id} ({device.profile})")
+        print_json({**device.to_json(), **({"mqtt_password": password} if password else {})})
+        return
+    typer.echo(f"added {device.id} ({device.profile})")
+    if password:
+        typer.echo(f"MQTT username {device.id}, password {password}  (shown once; reload mosquitto to apply)")
 
 
 @app.command("list")
@@ -85,4 +94,5 @@ def remove(device_id: Annotated[str, typer.Argument(metavar="ID")], config: Conf
     cfg = get_config(config)
     with open_store(cfg) as conn:
         device = remove_device(conn, device_id)
-    typer.echo(f"removed {device.id}")
+    revoked = revoke(device.id, cfg)
+    typer.echo(f"removed {device.id}" + ("; MQTT credentials revoked (reload mosquitto to apply)" if revoked else ""))

@@ -16,8 +16,17 @@ def test_healthy_box(cli, tmp_path: Path, mqtt_broker: MosquittoBroker) -> None:
     result = cli("doctor", "--json", "--config", config)
     checks = {c["name"]: c for c in json.loads(result.out)}
     assert result.code == 0, result.out
-    assert {"config", "clock", "database", "disk", "store broker", "BLE adapter", "serial ports", "offer model",
-            "uplink"} <= set(checks)
+    assert {
+        "config",
+        "clock",
+        "database",
+        "disk",
+        "store broker",
+        "BLE adapter",
+        "serial ports",
+        "offer model",
+        "uplink",
+    } <= set(checks)
     assert checks["database"]["detail"].startswith("integrity ok, journal wal")
     assert checks["offer model"]["level"] == "ok"
 
@@ -25,8 +34,10 @@ def test_healthy_box(cli, tmp_path: Path, mqtt_broker: MosquittoBroker) -> None:
 def test_failures_name_the_fix(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     config = write_config(tmp_path / "agent.yaml", data_dir=tmp_path / "data", mqtt={"url": "mqtt://127.0.0.1:1"})
     conn = connect(tmp_path / "data" / "edge-agent.db")
-    conn.execute("INSERT INTO devices(id, profile, transport, port, created_at) "
-                 "VALUES ('door', 'serial-people-counter', 'serial', '/dev/ttyNOPE9', 0)")
+    conn.execute(
+        "INSERT INTO devices(id, profile, transport, port, created_at) "
+        "VALUES ('door', 'serial-people-counter', 'serial', '/dev/ttyNOPE9', 0)"
+    )
     conn.close()
     result = cli("doctor", "--config", config)
     assert result.code == 1
