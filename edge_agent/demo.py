@@ -174,7 +174,15 @@ DEMO_ZONES = [
 ]
 
 
-def walking_store(known: list[str], *, anonymous: int, duration_s: float, seed: int = 7) -> Scenario:
+def walking_store(
+    known: list[str],
+    *,
+    anonymous: int,
+    duration_s: float,
+    seed: int = 7,
+    stay_s: tuple[float, float] = (60, 150),
+    browse_s: tuple[float, float] = (10, 30),
+) -> Scenario:
     """Visitors arriving as a Poisson process and walking entrance → aisles → fitting rooms → out,
     heard by three scanners through the evaluation's radio model (noise and drops added by the player)."""
     rng = random.Random(seed)

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
+from rich.progress import Progress
 from rich.table import Table
 
 from ..credentials import grant, revoke
 from ..devices import add_device, build_device, get_device, list_devices, parse_settings, remove_device
 from ..errors import DeviceError
-from .common import ConfigOpt, JsonOpt, console, get_config, open_store, print_json, profiles_for
+from ..scan import as_rows, probe_modbus, scan_ble, serial_ports
+from ..sources.ble import load_scenario
+from ..testing.radio import SimulatedScanner
+from .common import ConfigOpt, JsonOpt, console, err_console, get_config, open_store, print_json, profiles_for
 
 app = typer.Typer(help="Register and inspect devices.", no_args_is_help=True)
 
@@ -96,3 +102,60 @@ def remove(device_id: Annotated[str, typer.Argument(metavar="ID")], config: Conf
         device = remove_device(conn, device_id)
     revoked = revoke(device.id, cfg)
     typer.echo(f"removed {device.id}" + ("; MQTT credentials revoked (reload mosquitto to apply)" if revoked else ""))
+
+
+@app.command()
+def scan(
+    duration: Annotated[float, typer.Option(help="Seconds to listen for BLE advertisements.", min=0.5)] = 10.0,
+    probe: Annotated[str | None, typer.Option(help="Serial port to probe with --profile's Modbus settings.")] = None,
+    profile: Annotated[str | None, typer.Option("--profile", "-p", help="Profile for --probe.")] = None,
+    simulate: Annotated[
+        Path | None, typer.Option(help="Play a BLE scenario file instead of using the adapter (training, tests).")
+    ] = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """See what is around: BLE beacons in range, serial ports, and optionally probe a Modbus device."""
+    cfg = get_config(config)
+    with open_store(cfg) as conn:
+        registered = {d.identifier: d.id for d in list_devices(conn) if d.identifier}
+    factory = None
+    if simulate is not None:
+        scenario = load_scenario(simulate)
+        factory = lambda callback: SimulatedScanner(scenario, callback, speed=1.0)  # noqa: E731
+    result: dict[str, Any] = {}
+    if probe is not None:
+        if profile is None:
+            raise DeviceError("--probe needs --profile (e.g. modbus-temp-humidity)")
+        result["probe"] = asyncio.run(probe_modbus(probe, profiles_for(cfg).get(profile)))
+    else:
+        with Progress(console=err_console, transient=True, disable=as_json) as bar:
+            task = bar.add_task("listening for BLE advertisements", total=duration)
+            seen = asyncio.run(
+                scan_ble(
+                    cfg.ble,
+                    duration,
+                    registered=registered,
+                    scanner_factory=factory,
+                    progress=lambda t: bar.update(task, completed=t),
+                )
+            )
+        result["ble"] = as_rows(seen)
+    result["serial_ports"] = serial_ports()
+    if as_json:
+        print_json(result)
+        return
+    if "probe" in result:
+        p = result["probe"]
+        console.print(f"unit {p['unit_id']} on {p['port']}: " + ", ".join(f"{k}={v}" for k, v in p["readings"].items()))
+    else:
+        table = Table("address", "kind", "identifier", "RSSI", "profile", "registered as", title="BLE beacons in range")
+        for s in result["ble"]:
+            table.add_row(
+                s["address"], s["kind"], s["identifier"], str(s["rssi"]), s["profile"] or "", s["registered"] or "no"
+            )
+        console.print(table)
+    ports = Table("port", "description", "USB vid:pid", title="serial ports")
+    for port in result["serial_ports"]:
+        ports.add_row(port["device"], port["description"] or "", port["vid_pid"] or "")
+    console.print(ports)

@@ -76,6 +76,7 @@ class BleakSource:
         self._backoff = Backoff(initial=1.0, cap=60.0)
         self.state = LinkState.STOPPED
         self.last_error: str | None = None
+        self.last_exception: BaseException | None = None
         self.dropped = 0
         self.watchdog_restarts = 0
 
@@ -127,7 +128,8 @@ class BleakSource:
                     yield adv
             except (BleakError, OSError) as exc:
                 first = self.state is not LinkState.WAITING
-                self.last_error = str(exc)
+                self.last_error = str(exc) or type(exc).__name__
+                self.last_exception = exc
                 self.state = LinkState.WAITING
                 delay = self._backoff.next_delay()
                 log.log(

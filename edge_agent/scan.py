@@ -1,0 +1,171 @@
+"""What a field engineer's `device scan` finds: beacons in range, serial ports, a Modbus probe."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .config import BleConfig
+from .decoders.beacons import beacon_of
+from .decoders.modbus import decode_registers, register_span
+from .errors import EdgeAgentError
+from .model import Advertisement
+from .profiles import DeviceProfile
+from .sources.ble.bleak import BleakSource, ScannerFactory
+
+PROFILE_OF_KIND = {"ibeacon": "ibeacon-loyalty", "eddystone": "eddystone-uid", "altbeacon": "altbeacon"}
+
+
+class ScanError(EdgeAgentError):
+    """The radio or port cannot be used; the message says how to fix it."""
+
+
+@dataclass(slots=True)
+class Seen:
+    address: str
+    kind: str
+    identifier: str
+    rssi: int
+    profile: str | None
+    registered: str | None = None
+    adverts: int = 1
+
+
+def explain_ble_error(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, FileNotFoundError) or "ServiceUnknown" in text:
+        return "BlueZ is not running (no D-Bus system bus or bluetoothd): sudo systemctl start dbus bluetooth"
+    if "NotPermitted" in text or "Permission" in text or isinstance(exc, PermissionError):
+        return (
+            "not allowed to scan: add the user to group 'bluetooth' (sudo usermod -aG bluetooth $USER) "
+            "or run it as the edge-agent service"
+        )
+    if "No Bluetooth adapters" in text or "adapter" in text.lower():
+        return "no Bluetooth adapter found: check `hciconfig` and `rfkill unblock bluetooth`"
+    return f"BLE scan failed ({text}); check `systemctl status bluetooth`"
+
+
+async def scan_ble(
+    config: BleConfig,
+    duration: float,
+    *,
+    registered: dict[str, str],
+    scanner_factory: ScannerFactory | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> list[Seen]:
+    """Beacons heard during `duration` seconds, strongest first; MAC addresses are shown, never stored."""
+    source = BleakSource(config, watchdog_s=duration + 5, scanner_factory=scanner_factory)
+    seen: dict[str, Seen] = {}
+
+    async def collect() -> None:
+        async with source:
+            async for event in source.events():
+                if not isinstance(event, Advertisement):
+                    continue
+                decoded = beacon_of(event)
+                if decoded is None:
+                    continue
+                beacon, _ = decoded
+                key = str(beacon)
+                entry = seen.get(key)
+                if entry is None:
+                    seen[key] = Seen(
+                        event.address,
+                        beacon.kind,
+                        beacon.value,
+                        event.rssi,
+                        PROFILE_OF_KIND.get(beacon.kind),
+                        registered.get(beacon.value),
+                    )
+                else:
+                    entry.adverts += 1
+                    entry.rssi = max(entry.rssi, event.rssi)
+
+    task = asyncio.create_task(collect())
+    started = time.monotonic()
+    try:
+        while not task.done() and time.monotonic() - started < duration:
+            if source.last_error is not None:
+                raise ScanError(explain_ble_error(_original(source)))
+            if progress is not None:
+                progress(time.monotonic() - started)
+            await asyncio.sleep(0.1)
+        failure = task.exception() if task.done() else None
+        if failure is not None:
+            raise ScanError(explain_ble_error(failure))
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    return sorted(seen.values(), key=lambda s: -s.rssi)
+
+
+def _original(source: BleakSource) -> BaseException:
+    return source.last_exception or EdgeAgentError(source.last_error or "unknown")
+
+
+def serial_ports() -> list[dict[str, Any]]:
+    """Serial ports the OS knows, with USB vendor/product ids (pyserial's list_ports)."""
+    from serial.tools import list_ports
+
+    return [
+        {
+            "device": p.device,
+            "description": p.description,
+            "vid_pid": f"{p.vid:04x}:{p.pid:04x}" if p.vid is not None and p.pid is not None else None,
+            "serial_number": p.serial_number,
+        }
+        for p in list_ports.comports()
+    ]
+
+
+async def probe_modbus(port: str, profile: DeviceProfile, *, unit_id: int | None = None) -> dict[str, Any]:
+    """Read the profile's registers once at the profile's serial settings."""
+    from pymodbus.client import AsyncModbusSerialClient
+    from pymodbus.exceptions import ModbusException
+    from pymodbus.framer import FramerType
+
+    if profile.decoder != "modbus" or profile.serial is None or profile.modbus is None:
+        raise ScanError(f"profile {profile.name} is not a Modbus RTU profile")
+    s, m = profile.serial, profile.modbus
+    client = AsyncModbusSerialClient(
+        port,
+        framer=FramerType.RTU,
+        baudrate=s.baudrate,
+        bytesize=s.bytesize,
+        parity=s.parity,
+        stopbits=s.stopbits,
+        timeout=m.timeout_s,
+        retries=1,
+    )
+    if not await client.connect():
+        raise ScanError(f"cannot open {port}: check the cable and that the user is in group 'dialout'")
+    try:
+        first, count = register_span(profile)
+        unit = unit_id or m.unit_id
+        read = client.read_input_registers if m.function == "input" else client.read_holding_registers
+        try:
+            response = await read(first, count=count, device_id=unit)
+        except ModbusException as exc:
+            raise ScanError(
+                f"no answer from unit {unit} on {port} at {s.baudrate} {s.bytesize}{s.parity}{s.stopbits} ({exc})"
+            ) from None
+        if response.isError():
+            raise ScanError(f"unit {unit} answered with an exception: {response}")
+        readings, errors = decode_registers(profile, "probe", first, list(response.registers), time.time())
+        return {
+            "port": port,
+            "unit_id": unit,
+            "readings": {r.resource: r.value for r in readings},
+            "problems": [str(e) for e in errors],
+        }
+    finally:
+        client.close()
+
+
+def as_rows(seen: list[Seen]) -> list[dict[str, Any]]:
+    return [asdict(s) for s in seen]
