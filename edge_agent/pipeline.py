@@ -38,6 +38,9 @@ from .store import StoreWriter, Write
 log = logging.getLogger(__name__)
 
 
+PURGE_EVERY_S = 3600.0
+
+
 class RecentKeys:
     """A bounded set of recently seen keys (redelivered MQTT messages are counted once)."""
 
@@ -126,6 +129,7 @@ class Pipeline:
         self._suggestions = suggestions
         self._advisor = MirrorAdvisor(policy.scorer, top_k=config.scoring.top_k)
         self._temperature: float | None = None  # latest reading of any temperature sensor
+        self._last_purge = 0.0
         self._identity = IdentityResolver(
             reader, rotating_uuid=config.presence.rotating_uuid, rotation_s=config.presence.rotation_s
         )
@@ -182,8 +186,11 @@ class Pipeline:
             ack()
 
     async def tick(self, now: float) -> None:
-        """Periodic work: exits decided by silence, bucket roll-over, catalog refresh."""
+        """Periodic work: exits decided by silence, bucket roll-over, catalog refresh, retention."""
         self.refresh()
+        if now - self._last_purge >= PURGE_EVERY_S:
+            self._last_purge = now
+            await self.purge(now)
         for change in self._presence.tick(now):
             await self._presence_change(change)
         self._stats.present = self.present_per_zone()
@@ -204,6 +211,16 @@ class Pipeline:
         sighting = BeaconSighting(beacon, adv.rssi, adv.scanner, adv.ts, power)
         for change in self._presence.observe(sighting, self._identity.key_for(beacon, adv.ts), now):
             await self._presence_change(change)
+
+    async def purge(self, now: float) -> None:
+        """Forget raw, personal rows older than `privacy.retention_days` (aggregates stay)."""
+        cutoff = now - self._config.privacy.retention_days * 86400
+        await self._writer.submit(
+            Write("DELETE FROM events WHERE ts < ?", (cutoff,)),
+            Write("DELETE FROM visits WHERE entered_at < ?", (cutoff,)),
+            Write("DELETE FROM alerts WHERE ts < ?", (cutoff,)),
+            Write("DELETE FROM dead_letters WHERE ts < ?", (cutoff,)),
+        )
 
     def present_per_zone(self) -> dict[str, int]:
         counts: dict[str, int] = {}
