@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 import aiomqtt
@@ -53,6 +53,18 @@ def make_client(
         timeout=timeout,
         keepalive=30,
         max_queued_incoming_messages=max_queued_incoming,
+    )
+
+
+def store_client(config: MqttConfig, identifier: str, **options: Any) -> aiomqtt.Client:
+    """A client for the store broker with the config's credentials and TLS."""
+    return make_client(
+        config.url,
+        username=config.username,
+        password=config.password,
+        tls=config.tls,
+        identifier=identifier,
+        **options,
     )
 
 
@@ -142,13 +154,7 @@ class MqttPublisher:
         pending: Outgoing | None = None
         while True:
             self.state = LinkState.CONNECTING
-            client = make_client(
-                self._config.url,
-                username=self._config.username,
-                password=self._config.password,
-                tls=self._config.tls,
-                identifier=self._client_id,
-            )
+            client = store_client(self._config, self._client_id)
             try:
                 async with connected(client):
                     self.state = LinkState.CONNECTED

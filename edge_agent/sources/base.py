@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
+from ..backoff import LinkState
 from ..model import Advertisement, AlertAction, CheckIn, DeadLetter, MirrorEvent, SensorReading
 
 Event = Advertisement | SensorReading | MirrorEvent | DeadLetter | CheckIn | AlertAction
@@ -38,3 +39,17 @@ class Source(Protocol):
     def events(self) -> AsyncIterator[SourceEvent]:
         """Events until the source ends or is cancelled."""
         ...
+
+
+class LinkedSource:
+    """Lifecycle shared by sources with a connection: entering is free, leaving marks the link stopped."""
+
+    state: LinkState = LinkState.STOPPED
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.state = LinkState.STOPPED

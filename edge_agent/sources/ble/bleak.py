@@ -7,13 +7,12 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 
 from ...backoff import Backoff, LinkState
 from ...config import BleConfig
 from ...model import Advertisement
-from ..base import SourceEvent
+from ..base import LinkedSource, SourceEvent
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +55,7 @@ def to_advertisement(device: Any, data: Any, scanner: str = "local") -> Advertis
     )
 
 
-class BleakSource:
+class BleakSource(LinkedSource):
     """Scans with the local adapter; a watchdog restarts a scanner that stopped reporting."""
 
     name = "ble-local"
@@ -79,14 +78,6 @@ class BleakSource:
         self.last_exception: BaseException | None = None
         self.dropped = 0
         self.watchdog_restarts = 0
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.state = LinkState.STOPPED
 
     def _on_detection(self, device: Any, data: Any) -> None:
         try:

@@ -6,8 +6,6 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from types import TracebackType
-from typing import Self
 
 import aiomqtt
 
@@ -15,8 +13,8 @@ from ...backoff import Backoff, LinkState
 from ...config import MqttConfig
 from ...errors import DecodeError
 from ...model import DeadLetter
-from ...mqtt import connected, consume_disconnect_reason, make_client
-from ..base import Acked, Event, SourceEvent
+from ...mqtt import connected, consume_disconnect_reason, store_client
+from ..base import Acked, Event, LinkedSource, SourceEvent
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +25,7 @@ DeviceOf = Callable[[str], str]
 SAMPLE_BYTES = 4096
 
 
-class MqttSubscriber:
+class MqttSubscriber(LinkedSource):
     """Subscribes to `topics` and yields decoded events.
 
     With `persistent=True` the session survives restarts (fixed client id, clean session off,
@@ -61,14 +59,6 @@ class MqttSubscriber:
         self.state = LinkState.STOPPED
         self.last_error: str | None = None
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.state = LinkState.STOPPED
-
     def _ack(self, client: aiomqtt.Client, mid: int, qos: int) -> None:
         # After a reconnect the old message ids mean nothing; the broker redelivers instead.
         if client is self._client and self.state is LinkState.CONNECTED and client._client.is_connected():
@@ -90,12 +80,9 @@ class MqttSubscriber:
         first_failure = True
         while True:
             self.state = LinkState.CONNECTING
-            client = make_client(
-                self._config.url,
-                username=self._config.username,
-                password=self._config.password,
-                tls=self._config.tls,
-                identifier=self._client_id,
+            client = store_client(
+                self._config,
+                self._client_id,
                 clean_session=not self._persistent,
                 # Persistent: unacknowledged messages are bounded by the broker's in-flight window
                 # (max_inflight_messages); a message dropped here would never be acknowledged.

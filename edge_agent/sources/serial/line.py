@@ -6,8 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import serial
 import serial_asyncio_fast
@@ -18,7 +17,7 @@ from ...devices import Device
 from ...errors import DecodeError
 from ...model import DeadLetter
 from ...profiles import DeviceProfile, SerialSettings
-from ..base import SourceEvent
+from ..base import LinkedSource, SourceEvent
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +38,7 @@ def port_kwargs(settings: SerialSettings) -> dict[str, Any]:
     }
 
 
-class SerialLineSource:
+class SerialLineSource(LinkedSource):
     """Reads newline-terminated frames from `device.port` and decodes them with the profile."""
 
     def __init__(self, device: Device, profile: DeviceProfile) -> None:
@@ -52,14 +51,6 @@ class SerialLineSource:
         self.state = LinkState.STOPPED
         self.last_error: str | None = None
         self._backoff = Backoff(initial=0.5, cap=10.0)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.state = LinkState.STOPPED
 
     async def events(self) -> AsyncIterator[SourceEvent]:
         assert self._device.port is not None

@@ -6,8 +6,6 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
-from types import TracebackType
-from typing import Self
 
 from pymodbus.client import AsyncModbusSerialClient
 from pymodbus.exceptions import ModbusException
@@ -18,13 +16,13 @@ from ...decoders.modbus import check_frame, decode_registers, register_span
 from ...devices import Device
 from ...model import DeadLetter
 from ...profiles import DeviceProfile, ModbusSettings
-from ..base import SourceEvent
+from ..base import LinkedSource, SourceEvent
 from .line import serial_settings
 
 log = logging.getLogger(__name__)
 
 
-class ModbusSource:
+class ModbusSource(LinkedSource):
     """Polls one device every `poll_s`; a silent, unplugged or garbled device is retried, never fatal."""
 
     def __init__(self, device: Device, profile: DeviceProfile) -> None:
@@ -41,14 +39,6 @@ class ModbusSource:
         self.last_error: str | None = None
         self._backoff = Backoff(initial=0.5, cap=10.0)
         self._frame_problem: str | None = None
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.state = LinkState.STOPPED
 
     def _trace(self, sending: bool, data: bytes) -> bytes:
         # pymodbus drops frames with a bad CRC silently; note why, so the failure is counted right.
