@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 
@@ -44,12 +44,43 @@ class SnapshotCollector(Collector):
         yield CounterMetricFamily(
             "edge_agent_adverts_coalesced", "BLE adverts coalesced under load", value=queue.get("coalesced_adverts", 0)
         )
+        present = GaugeMetricFamily("edge_agent_people_present", "People present per zone", labels=["zone"])
+        for zone, n in snap.get("present", {}).items():
+            present.add_metric([zone], n)
+        yield present
+        entries = CounterMetricFamily("edge_agent_entries", "Known-customer entries by decision", labels=["decision"])
+        for name, value in snap["counters"].items():
+            if name.startswith("entries_"):
+                entries.add_metric([name.removeprefix("entries_")], value)
+        yield entries
         scoring = snap.get("scoring")
         if scoring is not None:
             yield GaugeMetricFamily(
                 "edge_agent_scoring_fallback",
                 "1 when scoring uses the rule fallback",
                 value=1.0 if scoring["fallback"] else 0.0,
+            )
+            latency = scoring["latency_s"]
+            histogram = HistogramMetricFamily("edge_agent_scoring_seconds", "Time to score one customer's offers")
+            histogram.add_metric([], list(latency["buckets"].items()), latency["sum"])
+            yield histogram
+        uplink = snap.get("uplink")
+        if uplink is not None:
+            yield GaugeMetricFamily(
+                "edge_agent_outbox_batches", "Batches waiting for the cloud", value=uplink["backlog"]
+            )
+            yield GaugeMetricFamily(
+                "edge_agent_outbox_oldest_age_seconds",
+                "Age of the oldest pending batch",
+                value=uplink["oldest_pending_age_s"] or 0.0,
+            )
+            yield CounterMetricFamily(
+                "edge_agent_outbox_dropped", "Batches dropped by the backlog bound", value=uplink["dropped"]
+            )
+            yield GaugeMetricFamily(
+                "edge_agent_uplink_connected",
+                "1 when the last send succeeded",
+                value=1.0 if uplink["state"] == "connected" else 0.0,
             )
         tablets = snap.get("tablets")
         if tablets is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -16,6 +15,7 @@ from .errors import EdgeAgentError
 from .model import Advertisement
 from .profiles import DeviceProfile
 from .sources.ble.bleak import BleakSource, ScannerFactory
+from .tasks import cancel_and_wait
 
 PROFILE_OF_KIND = {"ibeacon": "ibeacon-loyalty", "eddystone": "eddystone-uid", "altbeacon": "altbeacon"}
 
@@ -98,9 +98,7 @@ async def scan_ble(
         if failure is not None:
             raise ScanError(explain_ble_error(failure))
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait([task])
     return sorted(seen.values(), key=lambda s: -s.rssi)
 
 

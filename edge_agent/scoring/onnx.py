@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,6 +159,32 @@ def explain(customer: Customer, offer: Offer, context: Context) -> str:
     return ", ".join(reasons[:3]) or "fits their profile"
 
 
+class LatencyHistogram:
+    """Cumulative buckets of scoring time, exported to /metrics as a Prometheus histogram."""
+
+    BOUNDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1)
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(self.BOUNDS) + 1)
+        self.total = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.total += seconds
+        for i, bound in enumerate(self.BOUNDS):
+            if seconds <= bound:
+                self.counts[i] += 1
+                return
+        self.counts[-1] += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        cumulative, running = [], 0
+        for count in self.counts:
+            running += count
+            cumulative.append(running)
+        labels = [str(b) for b in self.BOUNDS] + ["+Inf"]
+        return {"buckets": dict(zip(labels, cumulative, strict=True)), "sum": self.total, "count": running}
+
+
 class ModelScorer:
     """The scorer the alert policy holds: the current ONNX model, swapped atomically when a new
     one arrives, and the rule scorer whenever no model can be used (with the reason in status)."""
@@ -171,6 +198,7 @@ class ModelScorer:
         self.fallback_reason: str | None = "not loaded yet"
         self.last_error: str | None = None
         self.swaps = 0
+        self.latency = LatencyHistogram()
         self.reload()
 
     @property
@@ -225,9 +253,13 @@ class ModelScorer:
 
     def score(self, customer: Customer, offers: Sequence[Offer], context: Context) -> list[ScoredOffer]:
         model = self._active
-        if model is None:
-            return self._fallback.score(customer, offers, context)
-        return model.score(customer, offers, context)
+        started = time.perf_counter()
+        try:
+            if model is None:
+                return self._fallback.score(customer, offers, context)
+            return model.score(customer, offers, context)
+        finally:
+            self.latency.observe(time.perf_counter() - started)
 
     def status(self) -> dict[str, Any]:
         model = self._active
@@ -239,6 +271,7 @@ class ModelScorer:
             "fallback_reason": self.fallback_reason,
             "last_error": self.last_error,
             "swaps": self.swaps,
+            "latency_s": self.latency.snapshot(),
         }
 
 

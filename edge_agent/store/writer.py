@@ -110,7 +110,8 @@ class StoreWriter:
                     item = self._queue.get_nowait()
                 except asyncio.QueueEmpty:
                     try:
-                        item = await asyncio.wait_for(self._queue.get(), remaining)
+                        async with asyncio.timeout(remaining):  # not wait_for: it can lose a cancel on 3.11
+                            item = await self._queue.get()
                     except TimeoutError:
                         break
                 if item is None:

@@ -90,12 +90,19 @@ async def fill_outbox(db: Path, n: int) -> None:
 
 
 async def collect(pki: Pki, cloud: MosquittoBroker, into: list[str], ready: asyncio.Event) -> None:
-    async with aiomqtt.Client("127.0.0.1", cloud.port, identifier="cloud-consumer", tls_context=pki.context()) as c:
-        await c.subscribe(TOPIC, qos=1)
-        ready.set()
-        async for message in c.messages:
-            assert isinstance(message.payload, bytes)
-            into.append(json.loads(message.payload)["batch_id"])
+    """The cloud's consumer: a persistent session that reconnects when its broker restarts."""
+    while True:
+        try:
+            async with aiomqtt.Client(
+                "127.0.0.1", cloud.port, identifier="cloud-consumer", tls_context=pki.context(), clean_session=False
+            ) as c:
+                await c.subscribe(TOPIC, qos=1)
+                ready.set()
+                async for message in c.messages:
+                    assert isinstance(message.payload, bytes)
+                    into.append(json.loads(message.payload)["batch_id"])
+        except aiomqtt.MqttError:
+            await asyncio.sleep(0.2)
 
 
 async def test_cloud_down_then_back_every_batch_arrives(tmp_path: Path, cloud: MosquittoBroker, pki: Pki) -> None:
@@ -116,7 +123,6 @@ async def test_cloud_down_then_back_every_batch_arrives(tmp_path: Path, cloud: M
     agent.uplink.wake()  # what `edge-agent sync now` does
     await eventually(lambda: len(set(received)) == 30, within=60)
     await eventually(lambda: outbox_status(connect(config.db_path))["backlog"] == 0)
-    cloud.restart()  # a cloud broker restart: nothing in flight is lost
     stop.set()
     await task
     consumer.cancel()
@@ -141,3 +147,25 @@ async def test_a_wrong_ca_is_refused(tmp_path: Path, cloud: MosquittoBroker, pki
     assert outbox_status(connect(config.db_path))["backlog"] == 2
     stop.set()
     await task
+
+
+async def test_cloud_broker_restart_mid_drain_loses_nothing(tmp_path: Path, cloud: MosquittoBroker, pki: Pki) -> None:
+    config = agent_config(tmp_path, cloud, pki)
+    connect(config.db_path).close()
+    await fill_outbox(config.db_path, 600)
+    cloud.start()
+    received: list[str] = []
+    ready = asyncio.Event()
+    consumer = asyncio.create_task(collect(pki, cloud, received, ready))
+    await ready.wait()
+    agent = Agent(config, [])
+    stop = asyncio.Event()
+    task = asyncio.create_task(agent.run(stop))
+    await eventually(lambda: len(received) >= 50, within=30, every=0.005)
+    cloud.restart()  # mid-batch: whatever was in flight is re-sent after the reconnect
+    assert len(set(received)) < 600, "the drain finished before the restart; nothing was tested"
+    await eventually(lambda: len(set(received)) == 600, within=90)
+    stop.set()
+    await task
+    consumer.cancel()
+    assert sorted(set(received)) == [f"batch-{i:03d}" for i in range(600)]

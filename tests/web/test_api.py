@@ -55,7 +55,16 @@ async def test_open_and_protected_endpoints(tmp_path: Path) -> None:
             assert r.status == 200 and (await r.json()) == {"status": "ok"}
         async with http.get(f"{url}/metrics") as r:
             families = {f.name for f in text_string_to_metric_families(await r.text())}
-            assert {"edge_agent_source_events", "edge_agent_queue_depth", "edge_agent_scoring_fallback"} <= families
+            assert {
+                "edge_agent_source_events",
+                "edge_agent_queue_depth",
+                "edge_agent_scoring_fallback",
+                "edge_agent_scoring_seconds",
+                "edge_agent_people_present",
+                "edge_agent_dead_letters",
+                "edge_agent_entries",
+                "edge_agent_tablets_connected",
+            } <= families
         async with http.get(f"{url}/api/status", headers=bearer(config)) as r:
             status = await r.json()
             assert status["store_id"] == "store-test" and status["scoring"]["fallback"] is False

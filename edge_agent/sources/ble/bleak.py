@@ -110,7 +110,9 @@ class BleakSource(LinkedSource):
                 self._backoff.reset()
                 while True:
                     try:
-                        adv = await asyncio.wait_for(self._queue.get(), self._watchdog_s)
+                        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
+                        async with asyncio.timeout(self._watchdog_s):
+                            adv = await self._queue.get()
                     except TimeoutError:
                         # A stalled BlueZ scan reports nothing; restart it rather than trust the silence.
                         self.watchdog_restarts += 1
