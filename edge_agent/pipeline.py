@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import sqlite3
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 
 PURGE_EVERY_S = 3600.0
+CHECKPOINT_EVERY_S = 60.0
 
 
 class RecentKeys:
@@ -130,6 +132,7 @@ class Pipeline:
         self._advisor = MirrorAdvisor(policy.scorer, top_k=config.scoring.top_k)
         self._temperature: float | None = None  # latest reading of any temperature sensor
         self._last_purge = 0.0
+        self._last_checkpoint = time.time()
         self._identity = IdentityResolver(
             reader, rotating_uuid=config.presence.rotating_uuid, rotation_s=config.presence.rotation_s
         )
@@ -191,6 +194,10 @@ class Pipeline:
         if now - self._last_purge >= PURGE_EVERY_S:
             self._last_purge = now
             await self.purge(now)
+        if now - self._last_checkpoint >= CHECKPOINT_EVERY_S:
+            # A power cut loses at most this much of the open bucket's counts.
+            self._last_checkpoint = now
+            await self._aggregator.checkpoint()
         for change in self._presence.tick(now):
             await self._presence_change(change)
         self._stats.present = self.present_per_zone()
