@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
 from ..backoff import LinkState
+from ..lifecycle import Resource
 from ..model import Advertisement, AlertAction, CheckIn, DeadLetter, MirrorEvent, SensorReading
 
 Event = Advertisement | SensorReading | MirrorEvent | DeadLetter | CheckIn | AlertAction
@@ -41,13 +42,10 @@ class Source(Protocol):
         ...
 
 
-class LinkedSource:
-    """Lifecycle shared by sources with a connection: entering is free, leaving marks the link stopped."""
+class LinkedSource(Resource):
+    """Lifecycle shared by sources with a connection: leaving marks the link stopped."""
 
     state: LinkState = LinkState.STOPPED
-
-    async def __aenter__(self) -> Self:
-        return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

@@ -4,30 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from types import TracebackType
-from typing import Self
 
+from ..lifecycle import Resource
 from ..model import AlertAction, CheckIn
 from .base import Acked, SourceEvent
 
 SUBMIT_TIMEOUT_S = 5.0
 
 
-class InboxSource:
+class InboxSource(Resource):
     """The HTTP handlers put events here; `submit` returns once the pipeline has stored them."""
 
     name = "http-inbox"
 
     def __init__(self, maxsize: int = 1000) -> None:
         self._queue: asyncio.Queue[SourceEvent] = asyncio.Queue(maxsize)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        return None
 
     async def submit(self, event: CheckIn | AlertAction) -> None:
         """Hand an event to the pipeline and wait until it is durably handled (or 5 s pass)."""

@@ -14,6 +14,7 @@ import aiomqtt
 
 from ..config import UplinkConfig
 from ..errors import EdgeAgentError
+from ..lifecycle import Resource
 from ..mqtt import connected, consume_disconnect_reason, make_client, tls_context
 
 
@@ -122,21 +123,13 @@ def retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-class MockTransport:
+class MockTransport(Resource):
     """Keeps what it is sent; `fail` makes the next sends raise (tests and benchmarks)."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, bytes]] = []
         self.fail: UplinkError | None = None
         self.delivered = asyncio.Event()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        return None
 
     async def send(self, batch_id: str, payload: bytes) -> None:
         if self.fail is not None:

@@ -10,13 +10,13 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
-from types import TracebackType
-from typing import Annotated, Self
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...decoders.beacons import APPLE, EDDYSTONE_UUID, eddystone_uid_payload, ibeacon_payload
 from ...errors import ConfigError
+from ...lifecycle import Resource
 from ...model import Advertisement
 from ...yamlio import validate_file
 from ..base import SourceEvent
@@ -87,7 +87,7 @@ class _Due:
     index: int = field(compare=True)
 
 
-class SimulatedBleSource:
+class SimulatedBleSource(Resource):
     """Plays a Scenario in real time divided by `speed`; every scanner in it is simulated."""
 
     def __init__(
@@ -98,14 +98,6 @@ class SimulatedBleSource:
         self._speed = speed
         self._loop_forever = loop_forever
         self._rng = random.Random(scenario.seed)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        return None
 
     def scanners(self) -> Sequence[str]:
         return sorted({k.scanner for b in self._scenario.beacons for k in b.path})
