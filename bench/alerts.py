@@ -20,9 +20,9 @@ from types import TracebackType
 
 import aiomqtt
 
-from edge_agent.agent import Agent
 from edge_agent.catalog import import_customers, import_offers
 from edge_agent.config import load_config
+from edge_agent.runtime import Agent
 from edge_agent.sources.base import SourceEvent
 from edge_agent.store import connect
 from edge_agent.testing.adverts import ibeacon_advert

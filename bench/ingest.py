@@ -23,11 +23,12 @@ import aiomqtt
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge_agent.agent import Agent
 from edge_agent.aggregation.rollup import Aggregator
 from edge_agent.config import AgentConfig, load_config
-from edge_agent.pipeline import Pipeline
 from edge_agent.presence.engine import PresenceEngine
+from edge_agent.runtime import Agent
+from edge_agent.runtime.pipeline import Pipeline
+from edge_agent.runtime.ports import Ports
 from edge_agent.scoring.policy import AlertPolicy
 from edge_agent.scoring.rules import RuleScorer
 from edge_agent.sources.mqtt import mirror_source
@@ -61,15 +62,19 @@ async def bench_adverts(tmp: Path, count: int, beacons: int = 1000) -> float:
         for i in range(beacons)
     ]
     async with StoreWriter(config.db_path) as writer:
-        pipeline = Pipeline(
+        ports = Ports(
             config,
+            writer,
+            AgentStats(),
+            Aggregator(store_id="bench", bucket_s=3600, k_anonymity=5),
+            alerts=lambda alert: None,
+            suggestions=lambda item: None,
+        )
+        pipeline = Pipeline(
+            ports,
             reader=reader,
-            writer=writer,
             presence=PresenceEngine(config.presence, {"local": "entrance"}),
             policy=AlertPolicy(config.scoring, RuleScorer()),
-            aggregator=Aggregator(writer, store_id="bench", bucket_s=3600, k_anonymity=5),
-            sinks=[],
-            stats=AgentStats(),
         )
         for adv in adverts * 2:  # warm up: every beacon enters (two sightings make an entry)
             await pipeline.handle(adv, now)

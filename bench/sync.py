@@ -17,9 +17,9 @@ from pathlib import Path
 
 import aiomqtt
 
-from edge_agent.agent import Agent
 from edge_agent.aggregation.rollup import SCHEMA, Bucket, iso
 from edge_agent.config import load_config
+from edge_agent.runtime import Agent
 from edge_agent.store import StoreWriter, Write, connect
 from edge_agent.testing.broker import MosquittoBroker
 from edge_agent.testing.config import write_config

@@ -200,11 +200,9 @@ class AgentConfig(_Model):
     def socket_path(self) -> Path:
         return self.data_dir / "agent.sock"
 
-    def zone_of_scanner(self, scanner: str) -> str | None:
-        for zone in self.zones:
-            if scanner in zone.scanners:
-                return zone.id
-        return None
+    def scanner_zones(self) -> dict[str, str]:
+        """Scanner → zone; a scanner named in several zones belongs to the first."""
+        return {s: z.id for z in reversed(self.zones) for s in z.scanners}
 
 
 def resolve_config_path(explicit: Path | None) -> Path:

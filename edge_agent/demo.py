@@ -14,13 +14,13 @@ from pathlib import Path
 
 from rich.console import Console
 
-from .agent import Agent
 from .catalog import import_customers, import_offers
 from .config import AgentConfig, AggregatesConfig, DevicesConfig, MqttConfig, ZoneConfig, default_config
 from .decoders.line import with_checksum
 from .devices import add_device, build_device
-from .model import Alert
+from .events import Alert
 from .profiles import ProfileRegistry
+from .runtime import Agent
 from .sources.ble import SimulatedBleSource
 from .sources.ble.scenarios import LOYALTY_UUID
 from .sources.ble.simulated import BeaconScript, Keyframe, Scenario

@@ -13,7 +13,7 @@ import asyncio
 import dataclasses
 from collections import OrderedDict, deque
 
-from .model import Advertisement
+from .events import Advertisement
 from .sources.base import SourceEvent
 
 

@@ -12,7 +12,7 @@ from .config import BleConfig
 from .decoders.beacons import beacon_of
 from .decoders.modbus import decode_registers, register_span
 from .errors import EdgeAgentError
-from .model import Advertisement
+from .events import Advertisement
 from .profiles import DeviceProfile
 from .sources.ble.bleak import BleakSource, ScannerFactory
 from .tasks import cancel_and_wait

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
+from edge_agent.events import Advertisement, SensorReading
 from edge_agent.flow import EventQueue
-from edge_agent.model import Advertisement, SensorReading
 
 
 def adv(address: str, rssi: int, ts: float = 0.0) -> Advertisement:

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from types import TracebackType
 
-from edge_agent.agent import Agent
 from edge_agent.config import load_config
+from edge_agent.runtime import Agent
 from edge_agent.sources.base import SourceEvent
 from edge_agent.sources.ble import SimulatedBleSource
 from edge_agent.testing.adverts import arrivals

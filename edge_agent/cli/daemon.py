@@ -16,12 +16,12 @@ from typing import Annotated, Any
 
 import typer
 
-from ..agent import Agent
 from ..config import AgentConfig, load_config, render_config, resolve_config_path
 from ..control import query_status
 from ..credentials import AGENT_USER, grant_agent
 from ..errors import ConfigError
 from ..logs import LogFormat, setup_logging
+from ..runtime import Agent
 from ..sources.base import Source
 from ..sources.ble import SimulatedBleSource, load_scenario
 from ..sources.build import build_sources

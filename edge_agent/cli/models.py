@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from ..errors import EdgeAgentError
-from ..model import Customer
+from ..events import Customer
 from ..scoring.onnx import Manifest, ModelError, ModelScorer, OnnxScorer, model_candidates
 from ..scoring.policy import load_offers
 from ..scoring.rules import Context, eligible

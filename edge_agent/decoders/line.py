@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from ..errors import DecodeError
-from ..model import SensorReading
+from ..events import SensorReading
 from ..profiles import DeviceProfile, Resource
 
 MAX_LINE = 1024

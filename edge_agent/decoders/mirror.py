@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime
 
 from ..errors import DecodeError
-from ..model import MirrorEvent
+from ..events import MirrorEvent
 from .jsonsafe import get_str, loads_object
 
 EVENTS = frozenset({"session_start", "try_on", "like", "dislike", "size_request", "session_end"})

@@ -6,7 +6,7 @@ import math
 import struct
 
 from ..errors import DecodeError
-from ..model import SensorReading
+from ..events import SensorReading
 from ..profiles import DeviceProfile, Resource
 
 

@@ -6,7 +6,7 @@ import re
 import time
 
 from ..errors import DecodeError
-from ..model import Advertisement
+from ..events import Advertisement
 from .jsonsafe import get_number, get_str, loads_object
 
 _MAC = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")

@@ -7,8 +7,10 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from ..errors import EdgeAgentError
 
@@ -36,18 +38,26 @@ def make_token(key_hex: str, customer_id: str, store_id: str, exp: int, nonce: s
     return f"{body}.{_b64(mac)}"
 
 
+@dataclass(frozen=True, slots=True)
+class CheckinToken:
+    """A token whose signature, store and expiry window hold; its nonce is claimed when committed."""
+
+    customer_id: str
+    nonce: str
+    exp: float
+
+
 class CheckinVerifier:
-    """Checks signature, store, expiry window and single use of each nonce."""
+    """Checks signature, store and expiry window; single use is decided by the store (nonce row)."""
 
     def __init__(self, key_hex: str, store_id: str, max_ttl_s: int, clock: Callable[[], float] = time.time) -> None:
         self._key = bytes.fromhex(key_hex)
         self._store_id = store_id
         self._max_ttl_s = max_ttl_s
         self._clock = clock
-        self._used: dict[str, float] = {}  # nonce → expiry; bounded by the TTL window
 
-    def verify(self, token: object) -> str:
-        """The customer id of a valid, fresh, unused token; otherwise CheckinRefused."""
+    def verify(self, token: object) -> CheckinToken:
+        """A valid token within its expiry window; otherwise CheckinRefused."""
         if not isinstance(token, str) or len(token) > 2048 or token.count(".") != 1:
             raise CheckinRefused("malformed")
         body, _, signature = token.partition(".")
@@ -64,7 +74,7 @@ class CheckinVerifier:
         cid, sid, exp, nonce = (payload.get(k) for k in ("cid", "sid", "exp", "nonce"))
         if not (isinstance(cid, str) and isinstance(sid, str) and isinstance(nonce, str) and cid and nonce):
             raise CheckinRefused("malformed")
-        if isinstance(exp, bool) or not isinstance(exp, int | float):
+        if isinstance(exp, bool) or not isinstance(exp, int | float) or not math.isfinite(exp):
             raise CheckinRefused("malformed")
         if sid != self._store_id:
             raise CheckinRefused("other_store")
@@ -73,8 +83,6 @@ class CheckinVerifier:
             raise CheckinRefused("expired")
         if exp > now + self._max_ttl_s:
             raise CheckinRefused("ttl_too_long")
-        self._used = {n: e for n, e in self._used.items() if e > now}
-        if nonce in self._used:
-            raise CheckinRefused("replayed")
-        self._used[nonce] = float(exp)
-        return cid
+        if len(nonce) > 200:
+            raise CheckinRefused("malformed")
+        return CheckinToken(cid, nonce, float(exp))

@@ -20,7 +20,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from ..config import PresenceConfig
-from ..model import BeaconId, BeaconSighting, PresenceChange
+from ..events import BeaconId, BeaconSighting, PresenceChange
 
 ALPHA = 0.5
 JUMP_CAP_DB = 15.0

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import secrets
 import sqlite3
-import time
 
-from ..model import BeaconId, Customer
+from ..events import BeaconId, Customer
+from ..store import rows
 from .rotating import RotatingIds
 
 
@@ -23,21 +20,15 @@ class IdentityResolver:
         self._rotating: RotatingIds | None = None
         self._by_beacon: dict[BeaconId, Customer] = {}
         self._by_id: dict[str, Customer] = {}
-        # Anonymous visitors are hashed with a daily salt that never leaves memory.
-        self._day = -1
-        self._daily_salt = b""
 
     def load(self) -> None:
         """(Re)load consenting customers and their beacon identifiers."""
-        customers = self._conn.execute(
-            """SELECT customer_id, display_name, tier, preferred_categories, visits_90d, spend_90d, rotating_key
-               FROM customers WHERE consent = 1"""
-        ).fetchall()
+        customers = rows.consenting_customers(self._conn)
         self._by_id = {
             cid: Customer(cid, name, tier, True, tuple(json.loads(cats)), visits, spend, rkey)
             for cid, name, tier, cats, visits, spend, rkey in customers
         }
-        identifiers = self._conn.execute("SELECT kind, value, customer_id FROM customer_identifiers").fetchall()
+        identifiers = rows.beacon_identifiers(self._conn)
         self._by_beacon = {
             BeaconId(kind, value): self._by_id[cid] for kind, value, cid in identifiers if cid in self._by_id
         }
@@ -59,14 +50,11 @@ class IdentityResolver:
             return self._by_id.get(beacon.value)
         return self._by_beacon.get(beacon)
 
+    @property
+    def customer_ids(self) -> frozenset[str]:
+        """Every customer that may be recognised now (consenting)."""
+        return frozenset(self._by_id)
+
     def customer_by_id(self, customer_id: str | None) -> Customer | None:
         """A consenting customer by id (e.g. a loyalty id scanned at a mirror)."""
         return self._by_id.get(customer_id) if customer_id else None
-
-    def anonymous_key(self, beacon: BeaconId, now: float | None = None) -> str:
-        """A salted hash for counting an unknown visitor; unlinkable across days."""
-        day = int((now or time.time()) // 86400)
-        if day != self._day:
-            self._day = day
-            self._daily_salt = secrets.token_bytes(16)
-        return hmac.new(self._daily_salt, str(beacon).encode(), hashlib.sha256).hexdigest()[:16]

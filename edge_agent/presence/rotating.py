@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from ..model import BeaconId
+from ..events import BeaconId
 
 
 def rotating_id(key_hex: str, slot: int) -> tuple[int, int]:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from ..model import Customer, Offer
+from ..events import Customer, Offer
 from .rules import Context, tier_rank
 
 SCHEMA_VERSION = "offer-features/v1"

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import EdgeAgentError
-from ..model import Customer, Offer, ScoredOffer
+from ..events import Customer, Offer, ScoredOffer
 from .features import FEATURES, SCHEMA_VERSION, feature_matrix, zone_kind
 from .rules import Context, RuleScorer, Scorer, tier_rank
 

@@ -13,7 +13,8 @@ from datetime import datetime
 from typing import Literal
 
 from ..config import ScoringConfig
-from ..model import Alert, Customer, Offer
+from ..events import Alert, Customer, Offer
+from ..store import rows
 from .rules import Context, Scorer, eligible
 
 Decision = Literal["alert", "cooldown", "quiet_hours", "frequency_cap", "holdout"]
@@ -28,9 +29,7 @@ def in_holdout(customer_id: str, pct: float) -> bool:
 def load_offers(conn: sqlite3.Connection) -> list[Offer]:
     return [
         Offer(oid, title, cat, kind, min_tier, bool(stock), tuple(json.loads(skus)), value, starts, ends)
-        for oid, title, cat, kind, min_tier, stock, skus, value, starts, ends in conn.execute(
-            "SELECT offer_id, title, category, kind, min_tier, in_stock, skus, value, starts, ends FROM offers"
-        )
+        for oid, title, cat, kind, min_tier, stock, skus, value, starts, ends in rows.offer_rows(conn)
     ]
 
 
@@ -56,8 +55,9 @@ class AlertPolicy:
         """Seed cooldowns and caps from alerts sent before a restart."""
         self._history.setdefault(customer_id, []).append(ts)
 
-    def forget(self, customer_id: str) -> None:
-        self._history.pop(customer_id, None)
+    def retain(self, customer_ids: frozenset[str]) -> None:
+        """Drop the history of customers who were forgotten or withdrew consent."""
+        self._history = {c: h for c, h in self._history.items() if c in customer_ids}
 
     def decide(self, customer: Customer, offers: Sequence[Offer], context: Context, ts: float) -> Outcome:
         history = [t for t in self._history.get(customer.customer_id, ()) if ts - t < 86400]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
-from ..model import Customer, Offer, ScoredOffer
+from ..events import Customer, Offer, ScoredOffer
 
 TIERS = ("bronze", "silver", "gold", "platinum")
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ..model import Customer, Offer
+from ..events import Customer, Offer
 from .features import CATEGORIES, KINDS, feature_matrix, value_pct, zone_kind
 from .rules import TIERS, Context, tier_rank
 

@@ -1,21 +1,35 @@
-"""Alert sinks: the database (always) and the store broker's `{topic_prefix}/alerts`."""
+"""MQTT sinks on the store broker: `{topic_prefix}/alerts` and mirror suggestions."""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
 from typing import Protocol
 
-from ..model import Alert, MirrorEvent, ScoredOffer
-from ..mqtt import MqttPublisher
-from ..store import StoreWriter, Write
+from ..events import Alert, MirrorEvent, ScoredOffer
+from ..links.mqtt import MqttPublisher
+from ..store import StoreWriter, rows
 
 
-class SuggestionSink(Protocol):
-    """Where mirror suggestions go."""
+class AlertSink(Protocol):
+    """Somewhere an alert goes once its rows are committed."""
 
-    async def deliver(self, event: MirrorEvent, suggestions: Sequence[ScoredOffer]) -> None: ...
+    async def deliver(self, alert: Alert) -> None: ...
+
+
+class MqttAlerts:
+    """Publishes each alert as JSON, QoS 1, on `{topic_prefix}/alerts`; marks it published on PUBACK."""
+
+    def __init__(self, publisher: MqttPublisher, topic_prefix: str, writer: StoreWriter) -> None:
+        self._publisher = publisher
+        self._topic = f"{topic_prefix}/alerts"
+        self._writer = writer
+
+    async def deliver(self, alert: Alert) -> None:
+        async def confirmed() -> None:
+            await self._writer.submit(rows.alert_published(alert.alert_id))
+
+        self._publisher.publish(self._topic, json.dumps(alert.to_json()).encode(), qos=1, on_sent=confirmed)
 
 
 class MqttSuggestions:
@@ -25,7 +39,8 @@ class MqttSuggestions:
         self._publisher = publisher
         self._prefix = topic_prefix
 
-    async def deliver(self, event: MirrorEvent, suggestions: Sequence[ScoredOffer]) -> None:
+    async def deliver(self, item: tuple[MirrorEvent, list[ScoredOffer] | tuple[ScoredOffer, ...]]) -> None:
+        event, suggestions = item
         payload = {
             "session_id": event.session_id,
             "ts": time.time(),
@@ -36,41 +51,3 @@ class MqttSuggestions:
             ],
         }
         self._publisher.publish(f"{self._prefix}/mirror/{event.device_id}/suggestions", json.dumps(payload).encode())
-
-
-class AlertSink(Protocol):
-    """Somewhere an alert goes once decided."""
-
-    async def deliver(self, alert: Alert) -> None: ...
-
-
-class StoredAlerts:
-    """Records every alert (the tablet page and `alert_actions` read them back)."""
-
-    def __init__(self, writer: StoreWriter) -> None:
-        self._writer = writer
-
-    async def deliver(self, alert: Alert) -> None:
-        await self._writer.submit(
-            Write(
-                "INSERT INTO alerts(alert_id, ts, customer_id, zone, payload) VALUES (?, ?, ?, ?, ?)",
-                (
-                    alert.alert_id,
-                    alert.ts,
-                    alert.customer_id,
-                    alert.zone,
-                    json.dumps({**alert.to_json(), "visits_90d": alert.visits_90d}),
-                ),
-            )
-        )
-
-
-class MqttAlerts:
-    """Publishes each alert as JSON, QoS 1, on `{topic_prefix}/alerts`."""
-
-    def __init__(self, publisher: MqttPublisher, topic_prefix: str) -> None:
-        self._publisher = publisher
-        self._topic = f"{topic_prefix}/alerts"
-
-    async def deliver(self, alert: Alert) -> None:
-        self._publisher.publish(self._topic, json.dumps(alert.to_json()).encode(), qos=1)

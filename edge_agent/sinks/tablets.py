@@ -6,7 +6,7 @@ import asyncio
 from collections import deque
 from typing import Any
 
-from ..model import Alert
+from ..events import Alert
 
 
 class AlertHub:
@@ -25,10 +25,16 @@ class AlertHub:
             self._recent.append((event_id, card))
             self._last_id = max(self._last_id, event_id)
 
+    def retain(self, customer_ids: frozenset[str]) -> None:
+        """Drop the cards of customers who may no longer be recognised (forgotten, consent withdrawn)."""
+        kept = [(i, card) for i, card in self._recent if card.get("customer_id") in customer_ids]
+        if len(kept) != len(self._recent):
+            self._recent = deque(kept, maxlen=self._recent.maxlen)
+
     async def deliver(self, alert: Alert) -> None:
         event_id = max(int(alert.ts * 1000), self._last_id + 1)  # ms timestamps: stable across restarts
         self._last_id = event_id
-        card = {**alert.to_json(), "visits_90d": alert.visits_90d, "event_id": event_id}
+        card = {**alert.card(), "event_id": event_id}
         self._recent.append((event_id, card))
         for queue in list(self._clients):
             if queue.full():  # a stalled tablet loses its oldest alert, not the others' stream

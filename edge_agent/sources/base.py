@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
-from ..backoff import LinkState
+from ..events import Acked, Event, SourceEvent
 from ..lifecycle import Resource
-from ..model import Advertisement, AlertAction, CheckIn, DeadLetter, MirrorEvent, SensorReading
+from ..links import Link, LinkState
 
-Event = Advertisement | SensorReading | MirrorEvent | DeadLetter | CheckIn | AlertAction
-
-
-@dataclass(frozen=True, slots=True)
-class Acked:
-    """An event whose transport wants an acknowledgement once it is durably handled."""
-
-    event: Event
-    ack: Callable[[], None]
-
-
-SourceEvent = Event | Acked
+__all__ = ["Acked", "Event", "LinkedSource", "Source", "SourceEvent"]
 
 
 @runtime_checkable
@@ -43,11 +31,19 @@ class Source(Protocol):
 
 
 class LinkedSource(Resource):
-    """Lifecycle shared by sources with a connection: leaving marks the link stopped."""
+    """Sources with a connection: one `Link` holds its state; leaving marks it stopped."""
 
-    state: LinkState = LinkState.STOPPED
+    link: Link
+
+    @property
+    def state(self) -> LinkState:
+        return self.link.state
+
+    @property
+    def last_error(self) -> str | None:
+        return self.link.last_error
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.state = LinkState.STOPPED
+        self.link.stopped()

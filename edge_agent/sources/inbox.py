@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+from ..events import Acked, AlertAction, CheckIn, SourceEvent
 from ..lifecycle import Resource
-from ..model import AlertAction, CheckIn
-from .base import Acked, SourceEvent
 
 SUBMIT_TIMEOUT_S = 5.0
 
@@ -20,17 +19,20 @@ class InboxSource(Resource):
     def __init__(self, maxsize: int = 1000) -> None:
         self._queue: asyncio.Queue[SourceEvent] = asyncio.Queue(maxsize)
 
-    async def submit(self, event: CheckIn | AlertAction) -> None:
-        """Hand an event to the pipeline and wait until it is durably handled (or 5 s pass)."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    async def submit(self, event: CheckIn | AlertAction) -> bool:
+        """Hand an event to the pipeline and wait until its effects are committed (TimeoutError after 5 s).
 
-        def ack() -> None:
+        False when it changed nothing: a replayed nonce, an action already recorded.
+        """
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+        def ack(fresh: bool) -> None:
             if not done.done():
-                done.set_result(None)
+                done.set_result(fresh)
 
-        await self._queue.put(Acked(event, ack))
         async with asyncio.timeout(SUBMIT_TIMEOUT_S):
-            await done
+            await self._queue.put(Acked(event, ack))
+            return await done
 
     async def events(self) -> AsyncIterator[SourceEvent]:
         while True:

@@ -1,7 +1,21 @@
-"""Local storage: SQLite in WAL mode, one batching writer."""
+"""Local storage: SQLite in WAL mode, one batching writer that commits each input's effects."""
 
 from .db import connect, migrate, open_db
+from .effects import Count, Effects, Sample, Visitor, labels_of
+from .rows import Write
 from .schema import SCHEMA_VERSION
-from .writer import StoreWriter, Write
+from .writer import StoreWriter
 
-__all__ = ["SCHEMA_VERSION", "StoreWriter", "Write", "connect", "migrate", "open_db"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "Count",
+    "Effects",
+    "Sample",
+    "StoreWriter",
+    "Visitor",
+    "Write",
+    "connect",
+    "labels_of",
+    "migrate",
+    "open_db",
+]

@@ -153,6 +153,63 @@ MIGRATIONS: tuple[str, ...] = (
     );
     """
     + _catalog_triggers(),
+    # 2: every effect of an input is durable with its ack (open bucket, nonces, staff actions);
+    # outbox sequence numbers are never reused (the drainer reads past the last one it sent).
+    """
+    CREATE TABLE open_counts (
+        bucket_start REAL NOT NULL,
+        name TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        value REAL NOT NULL,
+        PRIMARY KEY (bucket_start, name, labels)
+    );
+    CREATE TABLE open_visitors (
+        bucket_start REAL NOT NULL,
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        PRIMARY KEY (bucket_start, kind, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE open_sensors (
+        bucket_start REAL NOT NULL,
+        device TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        lo REAL NOT NULL,
+        total REAL NOT NULL,
+        hi REAL NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (bucket_start, device, resource)
+    );
+    CREATE TABLE seen_inputs (
+        key TEXT PRIMARY KEY,
+        ts REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE checkin_nonces (
+        nonce TEXT PRIMARY KEY,
+        exp REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE alert_actions (
+        alert_id TEXT NOT NULL REFERENCES alerts(alert_id) ON DELETE CASCADE,
+        action TEXT NOT NULL,
+        ts REAL NOT NULL,
+        offer_id TEXT,
+        PRIMARY KEY (alert_id, action)
+    );
+    ALTER TABLE alerts ADD COLUMN published INTEGER NOT NULL DEFAULT 1;
+    CREATE INDEX alerts_unpublished ON alerts(ts) WHERE published = 0;
+    CREATE TABLE outbox_v2 (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        batch_id TEXT NOT NULL UNIQUE,
+        created_at REAL NOT NULL,
+        payload TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+    );
+    INSERT INTO outbox_v2 SELECT seq, batch_id, created_at, payload, size, attempts, last_error FROM outbox;
+    DROP TABLE outbox;
+    ALTER TABLE outbox_v2 RENAME TO outbox;
+    DELETE FROM state WHERE key = 'aggregator.open_bucket';
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

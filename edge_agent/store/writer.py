@@ -1,41 +1,29 @@
-"""The single writer: queued writes are batched into one transaction each."""
+"""The single writer: queued effects are batched into one transaction each, acks run after COMMIT."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from itertools import groupby
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from .db import connect
+from .effects import Effects, apply_all
+from .rows import Write
 
 log = logging.getLogger(__name__)
-
-Params = Sequence[Any] | dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Write:
-    """One SQL statement to run inside the next batch."""
-
-    sql: str
-    params: Params = ()
 
 
 @dataclass(slots=True)
 class _Pending:
-    writes: tuple[Write, ...]
-    done: asyncio.Future[None] | None = field(default=None)
-    on_commit: Callable[[], None] | None = None
+    effects: Effects
+    done: asyncio.Future[bool] | None = field(default=None)
 
 
 class StoreWriter:
-    """Owns the write connection; `submit()` queues, `write()` waits until committed."""
+    """Owns the write connection; `apply()` queues effects, `commit()` waits until they are on disk."""
 
     def __init__(
         self,
@@ -53,6 +41,7 @@ class StoreWriter:
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
         self.rows = 0
+        self.failed = 0
 
     async def __aenter__(self) -> StoreWriter:
         self._conn = await asyncio.to_thread(connect, self._path)
@@ -66,10 +55,10 @@ class StoreWriter:
 
     async def close(self) -> None:
         """Flush everything queued, then close the connection."""
-        if self._task is not None:
+        if self._task is not None and not self._task.done():
             await self._queue.put(None)
             await self._task
-            self._task = None
+        self._task = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -78,19 +67,28 @@ class StoreWriter:
     def depth(self) -> int:
         return self._queue.qsize()
 
-    async def submit(self, *writes: Write, on_commit: Callable[[], None] | None = None) -> None:
-        """Queue writes (waits only when the queue is full: backpressure).
+    @property
+    def alive(self) -> bool:
+        """False once the writer task has ended (for /healthz): nothing would be committed."""
+        return self._task is not None and not self._task.done()
 
-        `on_commit` runs once they are durably committed (e.g. to acknowledge an MQTT message);
-        it does not run if they fail.
-        """
-        await self._queue.put(_Pending(writes, on_commit=on_commit))
+    async def apply(self, effects: Effects) -> None:
+        """Queue one input's effects (waits only when the queue is full: backpressure)."""
+        await self._queue.put(_Pending(effects))
+
+    async def commit(self, effects: Effects) -> bool:
+        """Queue effects and wait until committed; False when their guard found a redelivery."""
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Pending(effects, done))
+        return await done
+
+    async def submit(self, *writes: Write) -> None:
+        """Queue plain writes that nobody waits for."""
+        await self.apply(Effects(writes=writes))
 
     async def write(self, *writes: Write) -> None:
         """Queue writes and wait until they are committed to disk."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Pending(writes, done))
-        await done
+        await self.commit(Effects(writes=writes, urgent=True))
 
     async def _run(self) -> None:
         closing = False
@@ -99,65 +97,75 @@ class StoreWriter:
             if first is None:
                 break
             batch = [first]
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + self._max_delay_s
-            while len(batch) < self._max_batch:
+            closing = await self._gather(batch)
+            await self._commit(batch)
+
+    async def _gather(self, batch: list[_Pending]) -> bool:
+        """Add what arrives before the deadline (none once someone waits); True when closing."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._max_delay_s
+        urgent = batch[0].effects.urgent
+        while len(batch) < self._max_batch:
+            try:
+                item = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
                 # The deadline holds even while writes keep coming: acknowledgements wait on commits.
                 remaining = deadline - loop.time()
-                if remaining <= 0:
-                    break
+                if urgent or remaining <= 0:
+                    return False
                 try:
-                    item = self._queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    try:
-                        async with asyncio.timeout(remaining):  # not wait_for: it can lose a cancel on 3.11
-                            item = await self._queue.get()
-                    except TimeoutError:
-                        break
-                if item is None:
-                    closing = True
-                    break
-                batch.append(item)
-            await self._commit(batch)
+                    async with asyncio.timeout(remaining):  # not wait_for: it can lose a cancel on 3.11
+                        item = await self._queue.get()
+                except TimeoutError:
+                    return False
+            if item is None:
+                return True
+            batch.append(item)
+            urgent = urgent or item.effects.urgent
+        return False
 
     async def _commit(self, batch: list[_Pending]) -> None:
         assert self._conn is not None
-        writes = [w for pending in batch for w in pending.writes]
+        units = [pending.effects for pending in batch]
         try:
-            await asyncio.to_thread(self._apply, self._conn, writes)
+            fresh = await asyncio.to_thread(self._apply, self._conn, units)
         except sqlite3.Error as exc:
             # A bad statement must not poison the rest: retry one by one, failing only its owner.
-            log.error("batch of %d writes failed (%s); retrying individually", len(writes), exc)
+            log.error("batch of %d inputs failed (%s); retrying individually", len(units), exc)
             for pending in batch:
                 try:
-                    await asyncio.to_thread(self._apply, self._conn, list(pending.writes))
-                except sqlite3.Error as one:
-                    log.error("write dropped: %s (%s)", one, pending.writes[0].sql.split("(")[0])
+                    (one,) = await asyncio.to_thread(self._apply, self._conn, [pending.effects])
+                except sqlite3.Error as error:
+                    self.failed += 1
+                    log.error("input dropped, its effects were not stored: %s", error)
                     if pending.done is not None and not pending.done.done():
-                        pending.done.set_exception(one)
+                        pending.done.set_exception(error)
                     continue
-                _resolve(pending)
+                _resolve(pending, one)
             return
         self.batches += 1
-        self.rows += len(writes)
-        for pending in batch:
-            _resolve(pending)
+        self.rows += len(units)
+        for pending, one in zip(batch, fresh, strict=True):
+            _resolve(pending, one)
 
     @staticmethod
-    def _apply(conn: sqlite3.Connection, writes: list[Write]) -> None:
+    def _apply(conn: sqlite3.Connection, units: list[Effects]) -> list[bool]:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            # Runs of the same statement go through executemany: one prepare, far less overhead.
-            for sql, run in groupby(writes, key=lambda w: w.sql):
-                conn.executemany(sql, [w.params for w in run])
+            fresh = apply_all(conn, units)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+        return fresh
 
 
-def _resolve(pending: _Pending) -> None:
+def _resolve(pending: _Pending, fresh: bool) -> None:
     if pending.done is not None and not pending.done.done():
-        pending.done.set_result(None)
-    if pending.on_commit is not None:
-        pending.on_commit()
+        pending.done.set_result(fresh)
+    callback = pending.effects.on_commit
+    if callback is not None:
+        try:
+            callback(fresh)
+        except Exception:  # a failing ack or emit must not stop the writer (it would stop every ack)
+            log.exception("after-commit callback failed")

@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from ..decoders.beacons import APPLE, EDDYSTONE_UUID, eddystone_uid_payload, ibeacon_payload
-from ..model import Advertisement
+from ..events import Advertisement
 from ..sources.ble.scenarios import Visitor, walk
 from ..sources.ble.simulated import Scenario
 

@@ -9,9 +9,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from ..agent import Agent
 from ..catalog import import_customers, import_offers
 from ..config import AgentConfig, load_config
+from ..runtime import Agent
 from ..sources.base import Source
 from ..store import connect
 from .config import write_config

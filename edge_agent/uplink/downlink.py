@@ -22,11 +22,11 @@ from typing import Any
 
 import aiomqtt
 
-from ..backoff import Backoff
 from ..catalog import import_offers
 from ..config import AgentConfig
 from ..errors import CatalogError, EdgeAgentError
-from ..mqtt import connected, consume_disconnect_reason, make_client
+from ..links import Link
+from ..links.mqtt import connected, consume_disconnect_reason, make_client
 from ..scoring.onnx import Manifest, ModelError, OnnxScorer
 from ..store import connect
 
@@ -115,9 +115,9 @@ class Downlink:
     def __init__(self, config: AgentConfig) -> None:
         self._config = config
         self._prefix = f"retail/{config.store_id}/config"
-        self._backoff = Backoff(initial=1.0, cap=300.0)
+        self.link = Link(f"downlink {config.uplink.url}", initial=1.0, cap=300.0, logger=log)
         self.applied: list[str] = []
-        self.last_error: str | None = None
+        self.last_error: str | None = None  # the last rejected document
 
     def handle(self, topic: str, payload: bytes) -> str:
         """Verify and apply one document; returns what was applied."""
@@ -140,11 +140,12 @@ class Downlink:
     async def run(self) -> None:
         uplink = self._config.uplink
         while True:
+            self.link.connecting()
             client = make_client(uplink.url, tls=uplink.tls, identifier=f"edge-agent-{self._config.store_id}-downlink")
             try:
                 async with connected(client):
                     await client.subscribe(f"{self._prefix}/#", qos=1)
-                    self._backoff.reset()
+                    self.link.up()
                     async for message in client.messages:
                         payload = message.payload if isinstance(message.payload, bytes) else b""
                         try:
@@ -156,7 +157,6 @@ class Downlink:
                         self.applied.append(what)
                         log.info("downlink applied: %s", what)
             except aiomqtt.MqttError as exc:
-                self.last_error = str(exc)
-                await asyncio.sleep(self._backoff.next_delay())
+                await self.link.retry_after(exc)
             finally:
                 consume_disconnect_reason(client)

@@ -15,7 +15,7 @@ import aiomqtt
 from ..config import UplinkConfig
 from ..errors import EdgeAgentError
 from ..lifecycle import Resource
-from ..mqtt import connected, consume_disconnect_reason, make_client, tls_context
+from ..links.mqtt import connected, consume_disconnect_reason, make_client, tls_context
 
 
 class UplinkError(EdgeAgentError):

@@ -14,10 +14,11 @@ from typing import Any
 
 from aiohttp import web
 
-from ..model import AlertAction, CheckIn
+from ..events import AlertAction, CheckIn
 from ..presence.checkin import CheckinRefused, CheckinVerifier
 from ..sinks.tablets import AlertHub
 from ..sources.inbox import InboxSource
+from ..store import rows
 
 log = logging.getLogger(__name__)
 
@@ -123,13 +124,7 @@ class WebApi:
         raise response
 
     def _stored_actions(self, alert_ids: list[str]) -> dict[str, str]:
-        if not alert_ids:
-            return {}
-        marks = ",".join("?" * len(alert_ids))
-        rows = self._reader.execute(
-            f"SELECT alert_id, action FROM alerts WHERE action IS NOT NULL AND alert_id IN ({marks})", alert_ids
-        )
-        return dict(rows.fetchall())
+        return rows.stored_actions(self._reader, alert_ids)
 
     async def alerts(self, request: web.Request) -> web.Response:
         cards = self._hub.recent(int(request.query.get("limit", "50")))
@@ -175,13 +170,12 @@ class WebApi:
         if offer_id is not None and not isinstance(offer_id, str):
             return web.json_response({"error": "offer_id must be a string"}, status=400)
         # Just-decided alerts may still be on their way to disk; the writer keeps them in order.
-        known = (
-            self._hub.knows(alert_id)
-            or self._reader.execute("SELECT 1 FROM alerts WHERE alert_id = ?", (alert_id,)).fetchone()
-        )
-        if not known:
+        if not (self._hub.knows(alert_id) or rows.alert_exists(self._reader, alert_id)):
             return web.json_response({"error": "no such alert"}, status=404)
-        await self._inbox.submit(AlertAction(alert_id, action, time.time(), offer_id))
+        try:
+            await self._inbox.submit(AlertAction(alert_id, action, time.time(), offer_id))
+        except TimeoutError:
+            return web.json_response({"error": "busy, try again"}, status=503)
         return web.json_response({"alert_id": alert_id, "action": action})
 
     async def checkin(self, request: web.Request) -> web.Response:
@@ -190,11 +184,16 @@ class WebApi:
         except (json.JSONDecodeError, UnicodeDecodeError):
             return web.json_response({"error": "malformed"}, status=400)
         try:
-            customer_id = self._checkin.verify(body.get("token") if isinstance(body, dict) else None)
+            token = self._checkin.verify(body.get("token") if isinstance(body, dict) else None)
         except CheckinRefused as exc:
             status = 400 if exc.reason == "malformed" else 403
             return web.json_response({"error": exc.reason}, status=status)
-        await self._inbox.submit(CheckIn(customer_id, time.time()))
+        try:
+            fresh = await self._inbox.submit(CheckIn(token.customer_id, time.time(), token.nonce, token.exp))
+        except TimeoutError:
+            return web.json_response({"error": "busy, try again"}, status=503)
+        if not fresh:
+            return web.json_response({"error": "replayed"}, status=403)
         return web.json_response({"ok": True})  # never says whether the customer was recognised
 
     async def status(self, request: web.Request) -> web.Response:

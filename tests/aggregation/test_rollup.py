@@ -1,63 +1,93 @@
-"""Rollups: buckets close into aggregate rows and one outbox batch; k-anonymity; restarts."""
+"""Rollups: the open bucket lives in SQLite; closing it writes aggregate rows and one outbox batch."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from edge_agent.aggregation.rollup import SCHEMA, Aggregator
-from edge_agent.store import StoreWriter, connect
+from edge_agent.aggregation.rollup import SCHEMA, Aggregator, count, dwell
+from edge_agent.store import Effects, Sample, StoreWriter, Visitor, Write, connect
+from edge_agent.store.effects import open_counts
+
+
+def metrics_of(payload: dict) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:  # type: ignore[type-arg]
+    (bucket,) = payload["buckets"]
+    return {(m["name"], tuple(sorted(m["labels"].items()))): m["value"] for m in bucket["metrics"]}
 
 
 async def test_bucket_closes_into_rows_and_a_batch(tmp_path: Path) -> None:
     db = tmp_path / "a.db"
+    agg = Aggregator(store_id="s1", bucket_s=60, k_anonymity=2)
     async with StoreWriter(db) as writer:
-        agg = Aggregator(writer, store_id="s1", bucket_s=60, k_anonymity=2)
-        for who in ("a", "b", "c"):
-            agg.visitor("anonymous", who, 3600.0)
-        agg.visitor("known", "c-1", 3601.0)  # one known visitor: below k, suppressed
-        agg.dwell("entrance", 120, 3602.0)
-        agg.dwell("entrance", 100, 3603.0)
-        agg.sensor("th-1", "temperature", 20.0, 3604.0)
-        agg.sensor("th-1", "temperature", 22.0, 3605.0)
-        agg.count("dead_letters", 3606.0, device="m1", reason="bad_json")
-        await agg.roll(3659.0)
-        assert agg.batches_written == 0
-        await agg.roll(3660.0)
-        assert agg.batches_written == 1
+        assert agg.roll(3600.0) is not None  # opens the bucket [3600, 3660)
+        bucket = agg.open_start
+        assert bucket == 3600.0
+        await writer.commit(
+            Effects(
+                bucket=bucket,
+                visitors=(*(Visitor("anonymous", who) for who in "abc"), Visitor("known", "c-1")),
+                counts=(*dwell("entrance", 120), *dwell("entrance", 100)),
+                samples=(Sample("th-1", "temperature", 20.0), Sample("th-1", "temperature", 22.0)),
+            )
+        )
+        await writer.commit(Effects(bucket=bucket, counts=(count("dead_letters", device="m1", reason="bad_json"),)))
+        await writer.commit(Effects(bucket=bucket, visitors=(Visitor("anonymous", "a"),)))  # seen again: once
+        assert agg.roll(3659.0) is None
+        closing = agg.roll(3660.0)
+        assert closing is not None
+        await writer.commit(closing)
+    assert agg.batches_written == 1
     conn = connect(db)
     (payload,) = [json.loads(r[0]) for r in conn.execute("SELECT payload FROM outbox")]
     assert payload["schema"] == SCHEMA and payload["store_id"] == "s1"
-    (bucket,) = payload["buckets"]
-    assert (bucket["start"], bucket["end"]) == ("1970-01-01T01:00:00Z", "1970-01-01T01:01:00Z")
-    metrics = {(m["name"], tuple(sorted(m["labels"].items()))): m["value"] for m in bucket["metrics"]}
+    (bucket_json,) = payload["buckets"]
+    assert (bucket_json["start"], bucket_json["end"]) == ("1970-01-01T01:00:00Z", "1970-01-01T01:01:00Z")
+    metrics = metrics_of(payload)
     assert metrics[("footfall_visitors", (("kind", "anonymous"),))] == 3
-    assert ("footfall_visitors", (("kind", "known"),)) not in metrics
+    assert ("footfall_visitors", (("kind", "known"),)) not in metrics  # one known visitor: below k
     assert metrics[("dwell_seconds_bucket", (("le", "300"), ("zone", "entrance")))] == 2
     assert ("dwell_seconds_bucket", (("le", "60"), ("zone", "entrance"))) not in metrics  # 0 < k
     assert metrics[("sensor_mean", (("device", "th-1"), ("resource", "temperature")))] == 21.0
     assert metrics[("sensor_max", (("device", "th-1"), ("resource", "temperature")))] == 22.0
     assert metrics[("dead_letters", (("device", "m1"), ("reason", "bad_json")))] == 1  # not a person count
     rows = conn.execute("SELECT COUNT(*) FROM aggregates WHERE bucket_start = 3600").fetchone()[0]
-    assert rows == len(bucket["metrics"])
+    assert rows == len(bucket_json["metrics"])
+    assert not open_counts(conn)  # the close cleared the open bucket in the same transaction
+    assert conn.execute("SELECT COUNT(*) FROM open_visitors").fetchone()[0] == 0
 
 
-async def test_open_bucket_survives_a_restart(tmp_path: Path) -> None:
+async def test_open_bucket_survives_a_restart_and_is_closed_by_the_next_run(tmp_path: Path) -> None:
     db = tmp_path / "a.db"
     async with StoreWriter(db) as writer:
-        agg = Aggregator(writer, store_id="s1", bucket_s=60, k_anonymity=1)
-        agg.visitor("anonymous", "a", 10.0)
-        agg.count("alerts_sent", 11.0)
-        await agg.checkpoint()
-    state = connect(db).execute("SELECT value FROM state WHERE key = ?", (Aggregator.state_key(),)).fetchone()[0]
-    async with StoreWriter(db) as writer:
-        agg = Aggregator(writer, store_id="s1", bucket_s=60, k_anonymity=1)
-        agg.restore(state)
-        agg.visitor("anonymous", "b", 20.0)
-        agg.count("alerts_sent", 21.0)
-        await agg.roll(60.0)
+        agg = Aggregator(store_id="s1", bucket_s=60, k_anonymity=1)
+        agg.roll(10.0)
+        await writer.commit(Effects(bucket=0.0, visitors=(Visitor("anonymous", "a"),), counts=(count("alerts_sent"),)))
+    async with StoreWriter(db) as writer:  # a new run, the same minute
+        agg = Aggregator(store_id="s1", bucket_s=60, k_anonymity=1)
+        closing = agg.roll(20.0)
+        assert closing is not None
+        await writer.commit(closing)  # nothing before this bucket: no batch
+        await writer.commit(Effects(bucket=0.0, visitors=(Visitor("anonymous", "b"),), counts=(count("alerts_sent"),)))
+    async with StoreWriter(db) as writer:  # a run long after: the leftover bucket is closed at start
+        agg = Aggregator(store_id="s1", bucket_s=60, k_anonymity=1)
+        closing = agg.roll(7200.0)
+        assert closing is not None
+        await writer.commit(closing)
     conn = connect(db)
     (payload,) = [json.loads(r[0]) for r in conn.execute("SELECT payload FROM outbox")]
-    metrics = {m["name"]: m["value"] for m in payload["buckets"][0]["metrics"]}
-    assert metrics == {"footfall_visitors": 2, "alerts_sent": 2}
-    assert conn.execute("SELECT COUNT(*) FROM state").fetchone()[0] == 0
+    assert {m["name"]: m["value"] for m in payload["buckets"][0]["metrics"]} == {
+        "footfall_visitors": 2,
+        "alerts_sent": 2,
+    }
+
+
+async def test_a_redelivered_input_changes_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    guard = Write(
+        "INSERT OR IGNORE INTO events(ts, device_id, kind, payload, dedup_key) VALUES (1, 'm1', 'mirror', '{}', 'k1')"
+    )
+    async with StoreWriter(db) as writer:
+        first = await writer.commit(Effects(guard=guard, counts=(count("mirror_try_ons", sku="A"),)))
+        again = await writer.commit(Effects(guard=guard, counts=(count("mirror_try_ons", sku="A"),)))
+    assert (first, again) == (True, False)
+    assert open_counts(connect(db)) == {("mirror_try_ons", (("sku", "A"),)): 1.0}

@@ -21,7 +21,7 @@ from edge_agent.decoders.beacons import (
     parse_eddystone,
     parse_ibeacon,
 )
-from edge_agent.model import Advertisement, BeaconId
+from edge_agent.events import Advertisement, BeaconId
 
 # Apple manufacturer data after the 0x004C company id, as a scanner reports it:
 # 02 15 | E2C56DB5-DFFB-48D2-B060-D0F5A71096E0 | major 0x0001 | minor 0x0002 | power 0xC5 (-59 dBm)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from edge_agent.config import PresenceConfig
-from edge_agent.model import BeaconId, BeaconSighting, PresenceChange
+from edge_agent.events import BeaconId, BeaconSighting, PresenceChange
 from edge_agent.presence.engine import PresenceEngine
 
 B = BeaconId("ibeacon", "u:1:1")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from edge_agent.config import BleConfig
-from edge_agent.model import Advertisement
+from edge_agent.events import Advertisement
 from edge_agent.sources.ble.bleak import BleakSource
 from edge_agent.testing.adverts import arrivals
 from edge_agent.testing.radio import SimulatedScanner

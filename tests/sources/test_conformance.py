@@ -15,7 +15,7 @@ import pytest
 from edge_agent.config import BleConfig, load_config
 from edge_agent.decoders.line import with_checksum
 from edge_agent.devices import Device
-from edge_agent.model import Advertisement, DeadLetter, MirrorEvent, SensorReading
+from edge_agent.events import Advertisement, DeadLetter, MirrorEvent, SensorReading
 from edge_agent.profiles import ProfileRegistry
 from edge_agent.sources.base import Acked, Source
 from edge_agent.sources.ble import SimulatedBleSource
@@ -135,7 +135,7 @@ async def test_source_conformance(rig: str, tmp_path: Path) -> None:
         event = item.event if isinstance(item, Acked) else item
         assert isinstance(event, MODEL_TYPES), f"{rig} yielded {item!r}"
         if isinstance(item, Acked):
-            item.ack()  # acknowledging is always safe, even after the iteration closed
+            item.ack(True)  # acknowledging is always safe, even after the iteration closed
 
         # Cancelling a consumer mid-iteration ends cleanly, and the source can be entered again.
         async def consume() -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import aiomqtt
 
-from edge_agent.agent import Agent
 from edge_agent.config import AgentConfig, load_config
+from edge_agent.runtime import Agent
 from edge_agent.sources.mqtt import mirror_source
 from edge_agent.store import connect
 from edge_agent.testing.broker import MosquittoBroker

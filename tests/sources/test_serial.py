@@ -9,12 +9,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from edge_agent.agent import Agent
 from edge_agent.config import load_config
 from edge_agent.decoders.line import with_checksum, xor_checksum
 from edge_agent.decoders.modbus import frame
 from edge_agent.devices import Device
 from edge_agent.profiles import ProfileRegistry
+from edge_agent.runtime import Agent
 from edge_agent.sources.base import Source
 from edge_agent.sources.serial import SerialLineSource
 from edge_agent.sources.serial.modbus import ModbusSource
@@ -112,8 +112,10 @@ async def test_modbus_sensor_served_by_pymodbus(tmp_path: Path) -> None:
         payload = agent.snapshot()
     assert payload["dead_letters"][0]["reason"] == "out_of_range"
     conn = sqlite3.connect(tmp_path / "data" / "edge-agent.db")
-    (state,) = conn.execute("SELECT value FROM state WHERE key = 'aggregator.open_bucket'").fetchone()
-    assert '"temperature"' in state and "-5.5" in state and "21.5" in state
+    lo, hi = conn.execute(
+        "SELECT lo, hi FROM open_sensors WHERE device = 'th-1' AND resource = 'temperature'"
+    ).fetchone()
+    assert (lo, hi) == (-5.5, 21.5)
 
 
 async def test_modbus_garbage_frames_are_counted_and_polling_recovers(tmp_path: Path) -> None:

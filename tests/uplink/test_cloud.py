@@ -12,8 +12,8 @@ import aiomqtt
 import pytest
 import trustme
 
-from edge_agent.agent import Agent
 from edge_agent.config import load_config
+from edge_agent.runtime import Agent
 from edge_agent.store import StoreWriter, Write, connect
 from edge_agent.testing.broker import MosquittoBroker, free_port
 from edge_agent.testing.config import write_config

@@ -10,8 +10,8 @@ from pathlib import Path
 import trustme
 from aiohttp import web
 
-from edge_agent.agent import Agent
 from edge_agent.config import load_config
+from edge_agent.runtime import Agent
 from edge_agent.store import StoreWriter, Write, connect
 from edge_agent.testing.config import write_config
 from edge_agent.testing.wait import eventually

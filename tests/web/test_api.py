@@ -14,6 +14,7 @@ from edge_agent.config import AgentConfig
 from edge_agent.presence.checkin import make_token
 from edge_agent.sources.ble import SimulatedBleSource
 from edge_agent.store import connect
+from edge_agent.store.effects import open_counts
 from edge_agent.testing.adverts import arrivals
 from edge_agent.testing.store import UUID, running_agent, seeded_config
 from edge_agent.testing.wait import eventually
@@ -112,8 +113,7 @@ async def test_stream_replays_missed_alerts_and_actions_are_stored(tmp_path: Pat
         "accepted",
         "o-shoes",
     )
-    state = json.loads(db.execute("SELECT value FROM state WHERE key = 'aggregator.open_bucket'").fetchone()[0])
-    names = {name for name, _, _ in state["counts"]}
+    names = {name for name, _ in open_counts(db)}
     assert {"alert_actions", "offers_accepted", "alerts_sent"} <= names
 
 

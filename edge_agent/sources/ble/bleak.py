@@ -9,9 +9,9 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
-from ...backoff import Backoff, LinkState
 from ...config import BleConfig
-from ...model import Advertisement
+from ...events import Advertisement
+from ...links import Link
 from ..base import LinkedSource, SourceEvent
 
 log = logging.getLogger(__name__)
@@ -72,9 +72,7 @@ class BleakSource(LinkedSource):
         self._scanner_factory = scanner_factory
         self._watchdog_s = watchdog_s
         self._queue: asyncio.Queue[Advertisement] = asyncio.Queue(queue_size)
-        self._backoff = Backoff(initial=1.0, cap=60.0)
-        self.state = LinkState.STOPPED
-        self.last_error: str | None = None
+        self.link = Link(f"BLE adapter {config.adapter}", initial=1.0, cap=60.0, logger=log)
         self.last_exception: BaseException | None = None
         self.dropped = 0
         self.watchdog_restarts = 0
@@ -102,12 +100,11 @@ class BleakSource(LinkedSource):
         from bleak.exc import BleakError
 
         while True:
-            self.state = LinkState.CONNECTING
+            self.link.connecting()
             scanner = self._scanner()
             try:
                 await scanner.start()
-                self.state = LinkState.CONNECTED
-                self._backoff.reset()
+                self.link.up()
                 while True:
                     try:
                         # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
@@ -120,19 +117,8 @@ class BleakSource(LinkedSource):
                         break
                     yield adv
             except (BleakError, OSError) as exc:
-                first = self.state is not LinkState.WAITING
-                self.last_error = str(exc) or type(exc).__name__
                 self.last_exception = exc
-                self.state = LinkState.WAITING
-                delay = self._backoff.next_delay()
-                log.log(
-                    logging.WARNING if first else logging.DEBUG,
-                    "BLE adapter %s unavailable (%s); retrying in %.0fs",
-                    self._config.adapter,
-                    exc,
-                    delay,
-                )
-                await asyncio.sleep(delay)
+                await self.link.retry_after(exc)
             finally:
                 with contextlib.suppress(BleakError, OSError):
                     await scanner.stop()

@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ...decoders.beacons import APPLE, EDDYSTONE_UUID, eddystone_uid_payload, ibeacon_payload
 from ...errors import ConfigError
+from ...events import Advertisement
 from ...lifecycle import Resource
-from ...model import Advertisement
 from ...yamlio import validate_file
 from ..base import SourceEvent
 

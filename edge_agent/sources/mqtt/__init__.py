@@ -5,7 +5,7 @@ from __future__ import annotations
 from ...config import AgentConfig
 from ...decoders.mirror import decode_mirror
 from ...decoders.theengs import decode_theengs
-from ...model import Advertisement, MirrorEvent
+from ...events import Advertisement, MirrorEvent
 from .subscriber import MqttSubscriber
 
 

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
 
 import aiomqtt
 
-from ...backoff import Backoff, LinkState
 from ...config import MqttConfig
 from ...errors import DecodeError
-from ...model import DeadLetter
-from ...mqtt import connected, consume_disconnect_reason, store_client
+from ...events import DeadLetter
+from ...links import Link, LinkState
+from ...links.mqtt import connected, consume_disconnect_reason, store_client
 from ..base import Acked, Event, LinkedSource, SourceEvent
 
 log = logging.getLogger(__name__)
@@ -54,10 +53,8 @@ class MqttSubscriber(LinkedSource):
         self._device_of = device_of
         self._persistent = persistent
         self._max_queued = max_queued
-        self._backoff = Backoff(initial=0.5, cap=30.0)
+        self.link = Link(f"{name}: broker {config.url}", initial=0.5, cap=30.0)
         self._client: aiomqtt.Client | None = None
-        self.state = LinkState.STOPPED
-        self.last_error: str | None = None
 
     def _ack(self, client: aiomqtt.Client, mid: int, qos: int) -> None:
         # After a reconnect the old message ids mean nothing; the broker redelivers instead.
@@ -71,15 +68,17 @@ class MqttSubscriber(LinkedSource):
             event: Event = self._decode(topic, payload)
         except DecodeError as exc:
             event = DeadLetter(self._device_of(topic), exc.reason, time.time(), payload[:SAMPLE_BYTES], exc.detail)
+        except Exception as exc:  # noqa: BLE001 -- an input the decoder did not foresee is still only bad input, never a crash
+            detail = f"{type(exc).__name__}: {str(exc)[:200]}"
+            event = DeadLetter(self._device_of(topic), "undecodable", time.time(), payload[:SAMPLE_BYTES], detail)
         if self._persistent and message.qos > 0:
             mid, qos = message.mid, message.qos
-            return Acked(event, lambda: self._ack(client, mid, qos))
+            return Acked(event, lambda fresh: self._ack(client, mid, qos))
         return event
 
     async def events(self) -> AsyncIterator[SourceEvent]:
-        first_failure = True
         while True:
-            self.state = LinkState.CONNECTING
+            self.link.connecting()
             client = store_client(
                 self._config,
                 self._client_id,
@@ -93,20 +92,12 @@ class MqttSubscriber(LinkedSource):
                 async with connected(client):
                     self._client = client
                     await client.subscribe([(t, 1 if self._persistent else 0) for t in self._topics])
-                    self.state = LinkState.CONNECTED
-                    self._backoff.reset()
-                    first_failure = True
+                    self.link.up()
                     log.info("%s: subscribed to %s", self.name, ", ".join(self._topics))
                     async for message in client.messages:
                         yield self._event(client, message)
             except aiomqtt.MqttError as exc:
-                self.last_error = str(exc)
-                self.state = LinkState.WAITING
-                delay = self._backoff.next_delay()
-                level = logging.WARNING if first_failure else logging.DEBUG
-                log.log(level, "%s: broker unavailable (%s); retrying in %.1fs", self.name, exc, delay)
-                first_failure = False
-                await asyncio.sleep(delay)
+                await self.link.retry_after(exc)
             finally:
                 self._client = None
                 consume_disconnect_reason(client)

@@ -11,11 +11,11 @@ from typing import Any
 import serial
 import serial_asyncio_fast
 
-from ...backoff import Backoff, LinkState
 from ...decoders.line import MAX_LINE, decode_line
 from ...devices import Device
 from ...errors import DecodeError
-from ...model import DeadLetter
+from ...events import DeadLetter
+from ...links import Link
 from ...profiles import DeviceProfile, SerialSettings
 from ..base import LinkedSource, SourceEvent
 
@@ -48,46 +48,28 @@ class SerialLineSource(LinkedSource):
         self._profile = profile
         self._settings = serial_settings(device, profile)
         self.stale_after_s = self._settings.stale_after_s
-        self.state = LinkState.STOPPED
-        self.last_error: str | None = None
-        self._backoff = Backoff(initial=0.5, cap=10.0)
+        self.link = Link(f"{self.name}: port {device.port}", initial=0.5, cap=10.0, logger=log)
 
     async def events(self) -> AsyncIterator[SourceEvent]:
         assert self._device.port is not None
         while True:
-            self.state = LinkState.CONNECTING
+            self.link.connecting()
             try:
                 reader, writer = await serial_asyncio_fast.open_serial_connection(
                     url=self._device.port, limit=MAX_LINE, **port_kwargs(self._settings)
                 )
             except (OSError, serial.SerialException) as exc:
-                await self._wait(exc)
+                await self.link.retry_after(f"{type(exc).__name__}: {exc}")
                 continue
-            self.state = LinkState.CONNECTED
-            self._backoff.reset()
+            self.link.up()
             log.info("%s: opened %s", self.name, self._device.port)
             try:
                 async for event in self._lines(reader):
                     yield event
             except (OSError, serial.SerialException, asyncio.IncompleteReadError) as exc:
-                await self._wait(exc)
+                await self.link.retry_after(f"{type(exc).__name__}: {exc}")
             finally:
                 writer.close()
-
-    async def _wait(self, exc: BaseException) -> None:
-        first = self.state is not LinkState.WAITING
-        self.state = LinkState.WAITING
-        self.last_error = f"{type(exc).__name__}: {exc}"
-        delay = self._backoff.next_delay()
-        log.log(
-            logging.WARNING if first else logging.DEBUG,
-            "%s: port %s unavailable (%s); retrying in %.1fs",
-            self.name,
-            self._device.port,
-            exc,
-            delay,
-        )
-        await asyncio.sleep(delay)
 
     async def _lines(self, reader: asyncio.StreamReader) -> AsyncIterator[SourceEvent]:
         device_id = self._device.id
@@ -111,3 +93,5 @@ class SerialLineSource(LinkedSource):
                     yield reading
             except DecodeError as exc:
                 yield DeadLetter(device_id, exc.reason, now, line[:512], exc.detail)
+            except Exception as exc:  # noqa: BLE001 -- an input the decoder did not foresee is bad input, never a crash
+                yield DeadLetter(device_id, "undecodable", now, line[:512], f"{type(exc).__name__}: {str(exc)[:200]}")

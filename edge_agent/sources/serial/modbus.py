@@ -11,10 +11,10 @@ from pymodbus.client import AsyncModbusSerialClient
 from pymodbus.exceptions import ModbusException
 from pymodbus.framer import FramerType
 
-from ...backoff import Backoff, LinkState
 from ...decoders.modbus import check_frame, decode_registers, register_span
 from ...devices import Device
-from ...model import DeadLetter
+from ...events import DeadLetter
+from ...links import Link
 from ...profiles import DeviceProfile, ModbusSettings
 from ..base import LinkedSource, SourceEvent
 from .line import serial_settings
@@ -35,9 +35,7 @@ class ModbusSource(LinkedSource):
         self._modbus = profile.modbus.model_copy(update=overrides)
         self._first, self._count = register_span(profile)
         self.stale_after_s = self._serial.stale_after_s
-        self.state = LinkState.STOPPED
-        self.last_error: str | None = None
-        self._backoff = Backoff(initial=0.5, cap=10.0)
+        self.link = Link(self.name, initial=0.5, cap=10.0, logger=log)
         self._frame_problem: str | None = None
 
     def _trace(self, sending: bool, data: bytes) -> bytes:
@@ -73,22 +71,16 @@ class ModbusSource(LinkedSource):
 
     async def events(self) -> AsyncIterator[SourceEvent]:
         while True:
-            self.state = LinkState.CONNECTING
+            self.link.connecting()
             client = self._client()
             try:
                 if not await client.connect():
                     raise ConnectionError(f"cannot open {self._device.port}")
-                self.state = LinkState.CONNECTED
-                self._backoff.reset()
+                self.link.up()
                 async for event in self._poll(client):
                     yield event
             except (OSError, ConnectionError) as exc:
-                first = self.state is not LinkState.WAITING
-                self.state = LinkState.WAITING
-                self.last_error = str(exc)
-                delay = self._backoff.next_delay()
-                log.log(logging.WARNING if first else logging.DEBUG, "%s: %s; retrying in %.1fs", self.name, exc, delay)
-                await asyncio.sleep(delay)
+                await self.link.retry_after(exc)
             finally:
                 client.close()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from types import TracebackType
@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 
 import aiomqtt
 
-from .backoff import Backoff, LinkState
-from .config import MqttConfig, TlsConfig
-from .tasks import cancel_and_wait
+from ..config import MqttConfig, TlsConfig
+from ..tasks import cancel_and_wait
+from .backoff import Link
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,7 @@ class Outgoing:
     payload: bytes
     qos: int = 1
     retain: bool = False
+    on_sent: Callable[[], Awaitable[None]] | None = None  # after the broker confirmed (PUBACK for QoS 1)
 
 
 class MqttPublisher:
@@ -116,11 +117,9 @@ class MqttPublisher:
         self._config = config
         self._client_id = client_id
         self._queue: asyncio.Queue[Outgoing] = asyncio.Queue(queue_size)
-        self._backoff = Backoff(initial=0.5, cap=30.0)
         self._tg = asyncio.TaskGroup()
         self._task: asyncio.Task[None] | None = None
-        self.state = LinkState.STOPPED
-        self.last_error: str | None = None
+        self.link = Link(f"store broker {config.url}", initial=0.5, cap=30.0, logger=log)
         self.published = 0
         self.dropped = 0
 
@@ -135,12 +134,14 @@ class MqttPublisher:
         if self._task is not None:
             await cancel_and_wait([self._task])
         await self._tg.__aexit__(exc_type, exc, tb)
-        self.state = LinkState.STOPPED
+        self.link.stopped()
 
-    def publish(self, topic: str, payload: bytes, qos: int = 1) -> bool:
+    def publish(
+        self, topic: str, payload: bytes, qos: int = 1, on_sent: Callable[[], Awaitable[None]] | None = None
+    ) -> bool:
         """Queue a message; False (and counted) if the queue is full."""
         try:
-            self._queue.put_nowait(Outgoing(topic, payload, qos))
+            self._queue.put_nowait(Outgoing(topic, payload, qos, on_sent=on_sent))
         except asyncio.QueueFull:
             self.dropped += 1
             return False
@@ -153,30 +154,20 @@ class MqttPublisher:
     async def _run(self) -> None:
         pending: Outgoing | None = None
         while True:
-            self.state = LinkState.CONNECTING
+            self.link.connecting()
             client = store_client(self._config, self._client_id)
             try:
                 async with connected(client):
-                    self.state = LinkState.CONNECTED
-                    self._backoff.reset()
-                    log.info("connected to store broker %s", self._config.url)
+                    self.link.up()
                     while True:
                         if pending is None:
                             pending = await self._queue.get()
                         await client.publish(pending.topic, pending.payload, qos=pending.qos, retain=pending.retain)
                         self.published += 1
-                        pending = None
+                        sent, pending = pending, None
+                        if sent.on_sent is not None:
+                            await sent.on_sent()
             except aiomqtt.MqttError as exc:
-                self.last_error = str(exc)
-                delay = self._backoff.next_delay()
-                self.state = LinkState.WAITING
-                log.log(
-                    logging.WARNING if self._backoff.attempts == 1 else logging.DEBUG,
-                    "store broker %s unavailable (%s); retrying in %.1fs",
-                    self._config.url,
-                    exc,
-                    delay,
-                )
-                await asyncio.sleep(delay)
+                await self.link.retry_after(exc)
             finally:
                 consume_disconnect_reason(client)

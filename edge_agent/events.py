@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -83,10 +83,16 @@ class DeadLetter:
 
 @dataclass(frozen=True, slots=True)
 class CheckIn:
-    """A signed app check-in, verified by the HTTP layer (for phones that cannot advertise)."""
+    """A signed app check-in, verified by the HTTP layer (for phones that cannot advertise).
+
+    Its nonce is claimed in the same transaction as the visit it causes: a replay, even after
+    a restart, changes nothing.
+    """
 
     customer_id: str
     ts: float
+    nonce: str = ""
+    exp: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +173,24 @@ class Alert:
     offers: tuple[ScoredOffer, ...]
     visits_90d: int | None = None  # for the tablet's customer card; not part of the MQTT payload
 
+    def card(self) -> dict[str, Any]:
+        """The tablet's customer card: the MQTT payload plus what only staff see."""
+        return {**self.to_json(), "visits_90d": self.visits_90d}
+
+    @classmethod
+    def from_card(cls, card: Mapping[str, Any]) -> Alert:
+        """Back from a stored card (republishing after a restart)."""
+        return cls(
+            alert_id=card["alert_id"],
+            ts=datetime.fromisoformat(card["ts"]).timestamp(),
+            customer_id=card["customer_id"],
+            display_name=card["display_name"],
+            tier=card["tier"],
+            zone=card["zone"],
+            offers=tuple(ScoredOffer(o["offer_id"], o["title"], o["score"], o["reason"]) for o in card["offers"]),
+            visits_90d=card.get("visits_90d"),
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "alert_id": self.alert_id,
@@ -180,3 +204,21 @@ class Alert:
                 for o in self.offers
             ],
         }
+
+
+Event = Advertisement | SensorReading | MirrorEvent | DeadLetter | CheckIn | AlertAction
+
+
+@dataclass(frozen=True, slots=True)
+class Acked:
+    """An event whose sender waits for an acknowledgement once all its effects are committed.
+
+    `ack(fresh)` runs after the commit; `fresh` is False when the input was a redelivery (or a
+    replayed nonce) and so changed nothing.
+    """
+
+    event: Event
+    ack: Callable[[bool], None]
+
+
+SourceEvent = Event | Acked

@@ -1,0 +1,122 @@
+"""Handlers for mirror events, sensor readings, staff actions and dead letters."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+
+from ..aggregation.rollup import count
+from ..events import AlertAction, DeadLetter, MirrorEvent, Offer, SensorReading
+from ..presence.identity import IdentityResolver
+from ..scoring.mirror import MirrorAdvisor
+from ..store import Count, Sample, rows
+from .directory import BurstLog, DeviceDirectory
+from .ports import Ports, after_commit
+
+log = logging.getLogger(__name__)
+
+Ack = Callable[[bool], None]
+
+MIRROR_COUNTS = {"session_start": "mirror_sessions", "try_on": "mirror_try_ons", "like": "mirror_likes"}
+
+
+def dedup_key(kind: str, device_id: str, body: str | bytes) -> str:
+    """The same input redelivered (e.g. an unacked QoS 1 message after a crash) has the same key."""
+    raw = body.encode() if isinstance(body, str) else body
+    return f"{kind}:{device_id}:{hashlib.blake2b(raw, digest_size=12).hexdigest()}"
+
+
+class MirrorHandler:
+    """Stores mirror events once, counts them, and suggests accessories on try-on and like."""
+
+    def __init__(
+        self,
+        ports: Ports,
+        advisor: MirrorAdvisor,
+        identity: IdentityResolver,
+        devices: DeviceDirectory,
+        offers: Callable[[], Sequence[Offer]],
+    ) -> None:
+        self._ports = ports
+        self._advisor = advisor
+        self._identity = identity
+        self._devices = devices
+        self._offers = offers
+
+    async def handle(self, event: MirrorEvent, ack: Ack | None) -> None:
+        self._ports.stats.device_event(event.device_id, event.ts)
+        body = json.dumps(
+            {
+                "event": event.event,
+                "session_id": event.session_id,
+                "sku": event.sku,
+                "ts": event.ts,
+                "customer_ref": event.customer_ref,
+            }
+        )
+        key = dedup_key("mirror", event.device_id, body)
+        metric = MIRROR_COUNTS.get(event.event)
+        counts: tuple[Count, ...] = ()
+        if metric == "mirror_sessions":
+            counts = (count(metric, device=event.device_id),)
+        elif metric is not None and event.sku:
+            counts = (count(metric, sku=event.sku),)
+        zone = self._devices.zone_of(event.device_id) or "fitting-rooms"
+        customer = self._identity.customer_by_id(event.customer_ref)
+        suggestions = self._advisor.observe(event, customer, self._offers(), zone)
+
+        def suggest() -> None:
+            if suggestions:
+                self._ports.suggestions((event, suggestions))
+
+        await self._ports.apply(
+            guard=rows.event(event.ts, event.device_id, "mirror", body, event.customer_ref, key),
+            counts=counts,
+            on_commit=after_commit(ack, suggest),
+        )
+
+
+async def sensor_reading(ports: Ports, event: SensorReading) -> None:
+    ports.stats.device_event(event.device_id, event.ts)
+    await ports.apply(samples=(Sample(event.device_id, event.resource, event.value),))
+
+
+async def staff_action(ports: Ports, event: AlertAction, ack: Ack | None) -> None:
+    """Ack / Accepted / Dismiss from a tablet: the same action on the same alert counts once."""
+    counts = [count("alert_actions", action=event.action)]
+    if event.action == "accepted" and event.offer_id:
+        counts.append(count("offers_accepted", offer_id=event.offer_id, group="treatment"))
+    await ports.apply(
+        guard=rows.staff_action(event.alert_id, event.action, event.ts, event.offer_id),
+        writes=(rows.alert_action(event.alert_id, event.action, event.ts, event.offer_id),),
+        counts=tuple(counts),
+        on_commit=ack,
+        urgent=True,
+    )
+
+
+class DeadLetters:
+    """Bad input: counted per device and reason, a bounded sample kept, logged once per burst."""
+
+    def __init__(self, ports: Ports) -> None:
+        self._ports = ports
+        self._log = BurstLog(window_s=60.0)
+
+    async def handle(self, letter: DeadLetter, ack: Ack | None) -> None:
+        self._ports.stats.dead_letters[(letter.device_id, letter.reason)] += 1
+        # A redelivered bad message (acked inputs only) is the same evidence, not a new one.
+        guard = (
+            rows.seen(dedup_key(f"dl:{letter.reason}", letter.device_id, letter.sample), letter.ts)
+            if ack is not None
+            else None
+        )
+        await self._ports.apply(
+            guard=guard,
+            writes=rows.dead_letter(letter.ts, letter.device_id, letter.reason, letter.detail, letter.sample),
+            counts=(count("dead_letters", device=letter.device_id, reason=letter.reason),),
+            on_commit=ack,
+        )
+        if self._log.first_in_burst(letter.device_id, letter.reason, letter.ts):
+            log.warning("dead letter from %s: %s %s", letter.device_id, letter.reason, letter.detail[:200])

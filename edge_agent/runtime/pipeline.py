@@ -1,0 +1,150 @@
+"""The one-way flow: source events → decoders → presence / scoring / aggregation → sinks.
+
+The pipeline is a thin router: it rolls the open bucket, admits or refuses senders, and hands
+each event to the handler of its kind. Handlers describe what an input changes as effects;
+the writer commits them and only then acknowledges the input and emits alerts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Callable, Sequence
+
+from ..events import (
+    Acked,
+    Advertisement,
+    AlertAction,
+    CheckIn,
+    DeadLetter,
+    MirrorEvent,
+    Offer,
+    SensorReading,
+    SourceEvent,
+)
+from ..presence.engine import PresenceEngine
+from ..presence.identity import IdentityResolver
+from ..scoring.mirror import MirrorAdvisor
+from ..scoring.policy import AlertPolicy, load_offers
+from ..store import rows
+from .directory import DeviceDirectory
+from .inputs import DeadLetters, MirrorHandler, sensor_reading, staff_action
+from .ports import Ports
+from .presence import PresenceHandler
+
+log = logging.getLogger(__name__)
+
+PURGE_EVERY_S = 3600.0
+
+
+class Pipeline:
+    """Routes each event to its handler; `tick()` does the periodic work."""
+
+    def __init__(
+        self,
+        ports: Ports,
+        *,
+        reader: sqlite3.Connection,
+        presence: PresenceEngine,
+        policy: AlertPolicy,
+        on_batch: Callable[[list[str]], None] | None = None,
+        on_catalog: Callable[[frozenset[str]], None] | None = None,
+    ) -> None:
+        config = ports.config
+        self._ports = ports
+        self._reader = reader
+        self._policy = policy
+        self._on_batch = on_batch
+        self._on_catalog = on_catalog
+        self._identity = IdentityResolver(
+            reader, rotating_uuid=config.presence.rotating_uuid, rotation_s=config.presence.rotation_s
+        )
+        self._devices = DeviceDirectory(config)
+        self._offers: list[Offer] = []
+        self._catalog_version: str | None = "never loaded"
+        self._last_purge = 0.0
+        self.presence = PresenceHandler(
+            ports, presence, self._identity, policy, self.offers, lambda n: rows.nonce_used(reader, n)
+        )
+        advisor = MirrorAdvisor(policy.scorer, top_k=config.scoring.top_k)
+        self._mirror = MirrorHandler(ports, advisor, self._identity, self._devices, self.offers)
+        self._dead_letters = DeadLetters(ports)
+        self.refresh()
+
+    def offers(self) -> Sequence[Offer]:
+        return self._offers
+
+    def refresh(self) -> None:
+        """Pick up customers, offers and devices changed (e.g. by the CLI) while running."""
+        version = rows.state_value(self._reader, "catalog_version")
+        if version == self._catalog_version:
+            return
+        self._catalog_version = version
+        self._identity.load()
+        self._offers = load_offers(self._reader)
+        self._devices.load(self._reader)
+        known = self._identity.customer_ids
+        self._policy.retain(known)
+        if self._on_catalog is not None:
+            self._on_catalog(known)  # e.g. a forgotten customer's cards leave the tablets at once
+
+    async def roll(self, now: float) -> None:
+        """Close the open bucket (and any left from before a restart) once `now` is past it."""
+        effects = self._ports.aggregator.roll(now, self._on_batch)
+        if effects is not None:
+            await self._ports.writer.apply(effects)
+
+    async def handle(self, item: SourceEvent, now: float) -> None:
+        """Process one event; an `Acked` one is acknowledged once its effects are committed."""
+        await self.roll(now)
+        event, ack = (item.event, item.ack) if isinstance(item, Acked) else (item, None)
+        match event:
+            case Advertisement():
+                if self._devices.accepts_scanner(event.scanner) or await self._admit(
+                    event.scanner, "theengs-remote-scanner", event.ts, None, b""
+                ):
+                    await self.presence.advertisement(event, now)
+            case SensorReading():
+                if event.resource == "temperature":
+                    self.presence.temperature = event.value
+                await sensor_reading(self._ports, event)
+            case MirrorEvent():
+                sample = json.dumps([event.session_id, event.event, event.sku, event.ts]).encode()
+                if self._devices.accepts(event.device_id) or await self._admit(
+                    event.device_id, "smart-mirror", event.ts, ack, sample
+                ):
+                    await self._mirror.handle(event, ack)
+            case DeadLetter():
+                await self._dead_letters.handle(event, ack)
+            case CheckIn():
+                await self.presence.checkin(event, ack)
+            case AlertAction():
+                await staff_action(self._ports, event, ack)
+
+    async def tick(self, now: float) -> None:
+        """Periodic work: exits decided by silence, bucket roll-over, catalog refresh, retention."""
+        self.refresh()
+        if now - self._last_purge >= PURGE_EVERY_S:
+            self._last_purge = now
+            await self.purge(now)
+        await self.presence.tick(now)
+        self._ports.stats.present = self.presence.present_per_zone()
+        await self.roll(now)
+
+    async def purge(self, now: float) -> None:
+        """Forget raw, personal rows older than `privacy.retention_days` (aggregates stay)."""
+        cutoff = now - self._ports.config.privacy.retention_days * 86400
+        await self._ports.writer.submit(*rows.purge_before(cutoff, now))
+
+    async def _admit(
+        self, device_id: str, profile: str, ts: float, ack: Callable[[bool], None] | None, sample: bytes
+    ) -> bool:
+        """Register an unknown device if the config allows it; otherwise dead-letter its event."""
+        if self._devices.auto_register:
+            self._devices.register(device_id)
+            await self._ports.writer.submit(rows.auto_registered_device(device_id, profile, ts))
+            log.info("auto-registered device %s (%s)", device_id, profile)
+            return True
+        await self._dead_letters.handle(DeadLetter(device_id, "unknown_device", ts, sample), ack)
+        return False

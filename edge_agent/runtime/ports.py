@@ -1,0 +1,50 @@
+"""What every handler writes to: the committer, live counters, the open bucket and the sinks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..aggregation.rollup import Aggregator
+from ..config import AgentConfig
+from ..events import Alert, MirrorEvent, ScoredOffer
+from ..stats import AgentStats
+from ..store import Effects, StoreWriter
+
+Suggestion = tuple[MirrorEvent, list[ScoredOffer] | tuple[ScoredOffer, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Ports:
+    """Shared by the handlers; none of them reaches back up to the sources."""
+
+    config: AgentConfig
+    writer: StoreWriter
+    stats: AgentStats
+    aggregator: Aggregator
+    alerts: Callable[[Alert], None]
+    suggestions: Callable[[Suggestion], None]
+
+    def effects(self, **fields: Any) -> Effects:
+        """Effects counted into the open bucket."""
+        return Effects(bucket=self.aggregator.open_start or 0.0, **fields)
+
+    async def apply(self, **fields: Any) -> None:
+        await self.writer.apply(self.effects(**fields))
+
+
+def after_commit(
+    ack: Callable[[bool], None] | None, then: Callable[[], None] | None = None
+) -> Callable[[bool], None] | None:
+    """An `on_commit` that runs `then` only for a fresh input, and always acknowledges."""
+    if ack is None and then is None:
+        return None
+
+    def done(fresh: bool) -> None:
+        if fresh and then is not None:
+            then()
+        if ack is not None:
+            ack(fresh)
+
+    return done

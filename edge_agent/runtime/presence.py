@@ -1,0 +1,148 @@
+"""Presence and entry alerts: adverts and check-ins in, visits, counts and alerts out."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from ..aggregation.rollup import count, dwell
+from ..decoders.beacons import beacon_of
+from ..events import Advertisement, Alert, BeaconId, BeaconSighting, CheckIn, Customer, Offer, PresenceChange
+from ..presence.engine import PresenceEngine
+from ..presence.identity import IdentityResolver
+from ..scoring.policy import AlertPolicy
+from ..scoring.rules import Context
+from ..store import Count, Visitor, Write, rows
+from .ports import Ports, after_commit
+
+log = logging.getLogger(__name__)
+
+Ack = Callable[[bool], None]
+
+
+class PresenceHandler:
+    """Turns sightings into presence changes, and a known customer's entry into an alert."""
+
+    def __init__(
+        self,
+        ports: Ports,
+        presence: PresenceEngine,
+        identity: IdentityResolver,
+        policy: AlertPolicy,
+        offers: Callable[[], Sequence[Offer]],
+        nonce_used: Callable[[str], bool],
+    ) -> None:
+        self._ports = ports
+        self._presence = presence
+        self._identity = identity
+        self._policy = policy
+        self._offers = offers
+        self._nonce_used = nonce_used
+        self._zones = ports.config.scanner_zones()
+        self._salt = ports.config.privacy.salt.encode()
+        self.temperature: float | None = None  # latest reading of any temperature sensor
+
+    async def advertisement(self, adv: Advertisement, now: float) -> None:
+        counters = self._ports.stats.counters
+        counters["ble_adverts"] += 1
+        self._ports.stats.device_event(adv.scanner, adv.ts)
+        decoded = beacon_of(adv)
+        if decoded is None:
+            counters["ble_adverts_ignored"] += 1
+            return
+        beacon, power = decoded
+        if adv.scanner not in self._zones:
+            counters["ble_adverts_unzoned"] += 1
+            return
+        sighting = BeaconSighting(beacon, adv.rssi, adv.scanner, adv.ts, power)
+        for change in self._presence.observe(sighting, self._identity.key_for(beacon, adv.ts), now):
+            await self.change(change)
+
+    async def tick(self, now: float) -> None:
+        for change in self._presence.tick(now):
+            await self.change(change)
+
+    async def checkin(self, event: CheckIn, ack: Ack | None) -> None:
+        """A verified app check-in is an entry at the first zone; its nonce is claimed with it."""
+        guard = rows.nonce(event.nonce, event.exp)
+        if self._nonce_used(event.nonce):  # already committed: refuse before deciding anything
+            if ack is not None:
+                ack(False)
+            return
+        if self._identity.customer_by_id(event.customer_id) is None:
+            self._ports.stats.counters["checkins_unrecognised"] += 1  # unknown or no consent: nothing stored
+            await self._ports.apply(guard=guard, on_commit=ack, urgent=True)
+            return
+        self._ports.stats.counters["checkins"] += 1
+        zone = self._ports.config.zones[0].id
+        change = PresenceChange(BeaconId("checkin", event.customer_id), "present", zone, event.ts, decided_at=event.ts)
+        await self.change(change, guard=guard, ack=ack)
+
+    async def change(self, change: PresenceChange, *, guard: Write | None = None, ack: Ack | None = None) -> None:
+        customer = self._identity.customer_for(change.beacon)
+        zone = change.zone or "unknown"
+        if change.state in ("away", "moved"):
+            left = change.previous_zone if change.state == "moved" else zone
+            counts = dwell(left, change.dwell_s) if change.dwell_s is not None and left is not None else ()
+            writes = (
+                (rows.visit(customer.customer_id, zone, change.ts),) if change.state == "moved" and customer else ()
+            )
+            if counts or writes:
+                await self._ports.apply(writes=writes, counts=counts)
+            return
+        if customer is None:
+            await self._ports.apply(visitors=(Visitor("anonymous", self._visitor_key(str(change.beacon))),))
+            return
+        await self._entry(customer, change, zone, guard, ack)
+
+    async def _entry(
+        self, customer: Customer, change: PresenceChange, zone: str, guard: Write | None, ack: Ack | None
+    ) -> None:
+        local = datetime.fromtimestamp(change.ts)
+        context = Context(
+            zone=zone, hour=local.hour, weekday=local.weekday(), dwell_s=change.dwell_s or 0.0,
+            temperature_c=self.temperature,
+        )  # fmt: skip
+        outcome = self._policy.decide(customer, self._offers(), context, change.ts)
+        self._ports.stats.counters[f"entries_{outcome.decision}"] += 1
+        writes: list[Write] = [rows.visit(customer.customer_id, zone, change.ts)]
+        counts: list[Count] = []
+        alert = outcome.alert
+        if alert is not None:
+            group = "holdout" if outcome.decision == "holdout" else "treatment"
+            counts += [count("offers_shown", offer_id=o.offer_id, group=group) for o in alert.offers]
+        if alert is not None and outcome.decision != "holdout":  # holdout: scored and counted, never shown
+            writes.append(rows.alert(alert.alert_id, alert.ts, alert.customer_id, alert.zone, alert.card()))
+            counts.append(count("alerts_sent"))
+            emit = self._emitter(alert)
+        else:
+            emit = None
+        await self._ports.apply(
+            guard=guard,
+            writes=tuple(writes),
+            counts=tuple(counts),
+            visitors=(Visitor("known", self._visitor_key(customer.customer_id)),),
+            on_commit=after_commit(ack, emit),
+            urgent=emit is not None or ack is not None,
+        )
+
+    def _visitor_key(self, who: str) -> str:
+        """Counts a visitor once per bucket, across restarts; unlinkable between buckets, names nobody."""
+        bucket = self._ports.aggregator.open_start or 0.0
+        return hmac.new(self._salt, f"{bucket}|{who}".encode(), hashlib.sha256).hexdigest()[:16]
+
+    def _emitter(self, alert: Alert) -> Callable[[], None]:
+        def emit() -> None:
+            self._ports.alerts(alert)
+            log.info("alert %s: %s entered %s", alert.alert_id, alert.display_name, alert.zone)
+
+        return emit
+
+    def present_per_zone(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for zone in self._presence.present.values():
+            counts[zone or "unknown"] = counts.get(zone or "unknown", 0) + 1
+        return counts

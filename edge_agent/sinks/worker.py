@@ -1,0 +1,87 @@
+"""Sink isolation: each sink runs behind its own bounded queue and task.
+
+A sink that blocks or raises never delays ingestion or the other sinks: `offer()` never waits;
+when a sink's queue is full its oldest item is dropped and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+QUIET_S = 60.0  # one log line per failing sink per minute
+
+
+class SinkWorker(Generic[T]):
+    """Delivers items to one sink in order, from a bounded queue, in its own task."""
+
+    def __init__(self, name: str, deliver: Callable[[T], Awaitable[None]], maxsize: int = 256) -> None:
+        self.name = name
+        self._deliver = deliver
+        self._items: deque[T] = deque()
+        self._maxsize = maxsize
+        self._ready = asyncio.Event()
+        self.delivered = 0
+        self.dropped = 0
+        self.failed = 0
+        self.last_error: str | None = None
+        self._logged_at = -QUIET_S
+
+    def offer(self, item: T) -> None:
+        """Queue `item`; never waits (a full queue drops its oldest item, counted)."""
+        if len(self._items) >= self._maxsize:
+            self._items.popleft()
+            self.dropped += 1
+        self._items.append(item)
+        self._ready.set()
+
+    async def run(self) -> None:
+        while True:
+            while not self._items:
+                self._ready.clear()
+                await self._ready.wait()
+            item = self._items.popleft()
+            try:
+                await self._deliver(item)
+            except Exception as exc:  # noqa: BLE001 -- the sink's failure is its own: count it, keep the others going
+                self._failed(exc)
+            else:
+                self.delivered += 1
+
+    def _failed(self, exc: Exception) -> None:
+        self.failed += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        now = time.monotonic()
+        if now - self._logged_at >= QUIET_S:
+            self._logged_at = now
+            log.error(
+                "sink %s failed (%s); %d failure(s) so far", self.name, self.last_error, self.failed, exc_info=exc
+            )
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "queued": len(self._items),
+            "delivered": self.delivered,
+            "dropped": self.dropped,
+            "failed": self.failed,
+            "last_error": self.last_error,
+        }
+
+
+class Fanout(Generic[T]):
+    """Offers each item to every sink worker."""
+
+    def __init__(self, workers: list[SinkWorker[T]]) -> None:
+        self.workers = workers
+
+    def __call__(self, item: T) -> None:
+        for worker in self.workers:
+            worker.offer(item)

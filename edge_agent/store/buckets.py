@@ -1,0 +1,92 @@
+"""Closing open buckets: aggregate rows, one outbox batch each, and the open rows cleared — one transaction."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from .effects import Labels
+
+CountRow = tuple[str, Labels, float]
+SensorRow = tuple[Labels, float, float, float, int]  # labels, min, sum, max, n
+
+
+@dataclass(frozen=True, slots=True)
+class OpenBucket:
+    """Everything counted in one bucket, read back from the open_* tables."""
+
+    start: float
+    counts: Sequence[CountRow]
+    visitors: dict[str, int]
+    sensors: Sequence[SensorRow]
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """What a closed bucket becomes: its metric rows and the uplink payload."""
+
+    batch_id: str
+    end: float
+    metrics: list[tuple[str, str, float]]  # name, labels JSON, value
+    payload: str
+
+
+Render = Callable[[OpenBucket], Batch]
+
+
+def _labels(text: str) -> Labels:
+    return tuple(sorted(json.loads(text).items()))
+
+
+def read_bucket(conn: sqlite3.Connection, start: float) -> OpenBucket:
+    counts = [
+        (name, _labels(labels), value)
+        for name, labels, value in conn.execute(
+            "SELECT name, labels, value FROM open_counts WHERE bucket_start = ? ORDER BY name, labels", (start,)
+        )
+    ]
+    visitors = dict(
+        conn.execute("SELECT kind, COUNT(*) FROM open_visitors WHERE bucket_start = ? GROUP BY kind", (start,))
+    )
+    sensors = [
+        ((("device", device), ("resource", resource)), lo, total, hi, n)
+        for device, resource, lo, total, hi, n in conn.execute(
+            "SELECT device, resource, lo, total, hi, n FROM open_sensors WHERE bucket_start = ? "
+            "ORDER BY device, resource",
+            (start,),
+        )
+    ]
+    return OpenBucket(start, counts, visitors, sensors)
+
+
+def open_starts(conn: sqlite3.Connection, before: float) -> list[float]:
+    rows = conn.execute(
+        "SELECT bucket_start FROM open_counts WHERE bucket_start < ?1 UNION "
+        "SELECT bucket_start FROM open_visitors WHERE bucket_start < ?1 UNION "
+        "SELECT bucket_start FROM open_sensors WHERE bucket_start < ?1 ORDER BY 1",
+        (before,),
+    )
+    return [r[0] for r in rows]
+
+
+def close_before(before: float, render: Render, closed: list[str]) -> Callable[[sqlite3.Connection], None]:
+    """An operation closing every open bucket that started before `before`; batch ids go to `closed`."""
+
+    def op(conn: sqlite3.Connection) -> None:
+        for start in open_starts(conn, before):
+            batch = render(read_bucket(conn, start))
+            conn.executemany(
+                "INSERT OR REPLACE INTO aggregates(bucket_start, bucket_end, name, labels, value) VALUES (?,?,?,?,?)",
+                [(start, batch.end, *m) for m in batch.metrics],
+            )
+            conn.execute(
+                "INSERT INTO outbox(batch_id, created_at, payload, size) VALUES (?, ?, ?, ?)",
+                (batch.batch_id, batch.end, batch.payload, len(batch.payload)),
+            )
+            for table in ("open_counts", "open_visitors", "open_sensors"):
+                conn.execute(f"DELETE FROM {table} WHERE bucket_start = ?", (start,))
+            closed.append(batch.batch_id)
+
+    return op
