@@ -1,0 +1,22 @@
+"""SIGKILL the agent at 20 seeded random moments while mirrors, apps and staff send: exactly-once counts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from edge_agent.testing.crash import CrashPlan, run_crash
+
+
+@pytest.mark.timeout(240)
+def test_sigkill_at_random_moments_loses_nothing_and_counts_nothing_twice(tmp_path: Path) -> None:
+    plan = CrashPlan.spread(kills=20, seed=7)
+    report = run_crash(tmp_path, plan)
+    figures = report.figures()
+    assert report.integrity == "ok"
+    assert report.published["mirror_try_ons"] == plan.mirror_events
+    assert report.published["alerts_sent"] == plan.checkins  # every check-in was answered in the end
+    assert report.published["alert_actions"] == plan.checkins  # and every alert acknowledged
+    assert report.lost == 0, figures
+    assert report.double_counted == 0, figures
