@@ -23,10 +23,10 @@ import aiomqtt
 from edge_agent.catalog import import_customers, import_offers
 from edge_agent.config import load_config
 from edge_agent.runtime import Agent
+from edge_agent.sim.adverts import ibeacon_advert
+from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.sources.base import SourceEvent
 from edge_agent.store import connect
-from edge_agent.testing.adverts import ibeacon_advert
-from edge_agent.testing.broker import MosquittoBroker
 from edge_agent.testing.config import write_config
 from edge_agent.testing.wait import eventually
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edge_agent.testing.crash import CrashPlan, run_crash  # noqa: E402
+from edge_agent.testing.crash import CrashPlan, run_crash
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ from edge_agent.catalog import import_customers, import_offers
 from edge_agent.config import load_config
 from edge_agent.demo import DEMO_ZONES, OFFERS, walking_store
 from edge_agent.runtime import Agent
-from edge_agent.sources.ble import SimulatedBleSource
+from edge_agent.sim.ble import SimulatedBleSource
 from edge_agent.store import connect
 from edge_agent.testing.config import write_config
 from edge_agent.testing.wait import eventually

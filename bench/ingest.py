@@ -31,11 +31,11 @@ from edge_agent.runtime.pipeline import Pipeline
 from edge_agent.runtime.ports import Ports
 from edge_agent.scoring.policy import AlertPolicy
 from edge_agent.scoring.rules import RuleScorer
+from edge_agent.sim.adverts import ibeacon_advert
+from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.sources.mqtt import mirror_source
 from edge_agent.stats import AgentStats
 from edge_agent.store import StoreWriter, connect
-from edge_agent.testing.adverts import ibeacon_advert
-from edge_agent.testing.broker import MosquittoBroker
 from edge_agent.testing.config import write_config
 from edge_agent.testing.wait import eventually
 

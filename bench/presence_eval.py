@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from edge_agent.testing.storeworld import evaluate
+from edge_agent.sim.storeworld import evaluate
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

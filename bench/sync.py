@@ -20,8 +20,8 @@ import aiomqtt
 from edge_agent.aggregation.rollup import SCHEMA, Bucket, iso
 from edge_agent.config import load_config
 from edge_agent.runtime import Agent
+from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.store import StoreWriter, Write, connect
-from edge_agent.testing.broker import MosquittoBroker
 from edge_agent.testing.config import write_config
 from edge_agent.testing.wait import eventually
 from edge_agent.uplink.outbox import outbox_status

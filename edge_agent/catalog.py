@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from .errors import CatalogError, EdgeAgentError
 from .profiles import IDENTIFIER_FORMATS
+from .store import catalog as table
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -46,6 +47,7 @@ class CustomerRow(_Row):
     consent: bool = False
     ibeacon: SemiList = []
     eddystone: SemiList = []
+    altbeacon: SemiList = []
     rotating_key: Annotated[str | None, Blank, Field(pattern=r"^[0-9a-fA-F]{32,128}$")] = None
     preferred_categories: SemiList = []
     visits_90d: Annotated[int, Blank, Field(ge=0)] = 0
@@ -60,6 +62,11 @@ class CustomerRow(_Row):
     @classmethod
     def _eddystones(cls, values: list[str]) -> list[str]:
         return [_identifier("eddystone", v) for v in values]
+
+    @field_validator("altbeacon")
+    @classmethod
+    def _altbeacons(cls, values: list[str]) -> list[str]:
+        return [_identifier("altbeacon", v) for v in values]
 
 
 def _identifier(kind: str, value: str) -> str:
@@ -145,48 +152,37 @@ def import_customers(
     rows, errors = validate_rows(path, read_rows(path), CustomerRow, strict=strict)
     report = ImportReport(errors=errors)
     now = time.time()
-    with _transaction(conn):
+    with table.transaction(conn):
         for chunk in _chunks(rows, 200):
             for c in chunk:
-                conn.execute(
-                    """INSERT INTO customers(customer_id, display_name, tier, consent, rotating_key,
-                           preferred_categories, visits_90d, spend_90d, updated_at)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                       ON CONFLICT(customer_id) DO UPDATE SET display_name=excluded.display_name,
-                           tier=excluded.tier, consent=excluded.consent, rotating_key=excluded.rotating_key,
-                           preferred_categories=excluded.preferred_categories, visits_90d=excluded.visits_90d,
-                           spend_90d=excluded.spend_90d, updated_at=excluded.updated_at""",
-                    (
-                        c.customer_id,
-                        c.display_name,
-                        c.tier,
-                        int(c.consent),
-                        c.rotating_key,
-                        json.dumps(c.preferred_categories),
-                        c.visits_90d,
-                        c.spend_90d,
-                        now,
-                    ),
-                )
-                conn.execute("DELETE FROM customer_identifiers WHERE customer_id = ?", (c.customer_id,))
-                for kind, values in (("ibeacon", c.ibeacon), ("eddystone", c.eddystone)):
-                    for value in values:
-                        owner = conn.execute(
-                            "SELECT customer_id FROM customer_identifiers WHERE kind = ? AND value = ?", (kind, value)
-                        ).fetchone()
-                        if owner is not None:
-                            report.errors.append(
-                                f"{c.customer_id}: {kind} {value} already belongs to another customer; skipped"
-                            )
-                            continue
-                        conn.execute(
-                            "INSERT INTO customer_identifiers(kind, value, customer_id) VALUES (?, ?, ?)",
-                            (kind, value, c.customer_id),
-                        )
-                report.imported += 1
+                _store_customer(conn, c, now, report)
             if progress is not None:
                 progress(len(chunk))
     return report
+
+
+def _store_customer(conn: sqlite3.Connection, c: CustomerRow, now: float, report: ImportReport) -> None:
+    table.upsert_customer(
+        conn,
+        (
+            c.customer_id,
+            c.display_name,
+            c.tier,
+            int(c.consent),
+            c.rotating_key,
+            json.dumps(c.preferred_categories),
+            c.visits_90d,
+            c.spend_90d,
+            now,
+        ),
+    )
+    for kind, values in (("ibeacon", c.ibeacon), ("eddystone", c.eddystone), ("altbeacon", c.altbeacon)):
+        for value in values:
+            if table.identifier_owner(conn, kind, value) is not None:
+                report.errors.append(f"{c.customer_id}: {kind} {value} already belongs to another customer; skipped")
+                continue
+            table.add_identifier(conn, kind, value, c.customer_id)
+    report.imported += 1
 
 
 def import_offers(
@@ -194,23 +190,22 @@ def import_offers(
 ) -> ImportReport:
     rows, errors = validate_rows(path, read_rows(path), OfferRow, strict=strict)
     report = ImportReport(errors=errors)
-    with _transaction(conn):
+    with table.transaction(conn):
         for chunk in _chunks(rows, 200):
             for o in chunk:
-                conn.execute(
-                    """INSERT OR REPLACE INTO offers(offer_id, title, category, kind, min_tier, starts, ends,
-                           in_stock, skus, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                table.upsert_offer(
+                    conn,
                     (
                         o.offer_id,
                         o.title,
                         o.category,
                         o.kind,
                         o.min_tier,
+                        int(o.in_stock),
+                        o.skus,
+                        o.value,
                         o.starts.isoformat() if o.starts else None,
                         o.ends.isoformat() if o.ends else None,
-                        int(o.in_stock),
-                        json.dumps(o.skus),
-                        o.value,
                     ),
                 )
                 report.imported += 1
@@ -221,15 +216,7 @@ def import_offers(
 
 def forget_customer(conn: sqlite3.Connection, customer_id: str) -> dict[str, int]:
     """Erase a customer and every row that names them; returns rows deleted per table."""
-    counts: dict[str, int] = {}
-    with _transaction(conn):
-        for table in ("alerts", "visits", "events", "customer_identifiers"):
-            counts[table] = conn.execute(f"DELETE FROM {table} WHERE customer_id = ?", (customer_id,)).rowcount
-        # A rejected payload that named them (e.g. a mirror's customer_ref) goes too.
-        counts["dead_letters"] = conn.execute(
-            "DELETE FROM dead_letters WHERE instr(sample, ?) > 0", (customer_id.encode(),)
-        ).rowcount
-        counts["customers"] = conn.execute("DELETE FROM customers WHERE customer_id = ?", (customer_id,)).rowcount
+    counts = table.forget(conn, customer_id)
     if counts["customers"] == 0:
         raise EdgeAgentError(f"no customer {customer_id!r}")
     return counts
@@ -238,14 +225,3 @@ def forget_customer(conn: sqlite3.Connection, customer_id: str) -> dict[str, int
 def _chunks(rows: list[T], size: int) -> Iterator[list[T]]:
     for i in range(0, len(rows), size):
         yield rows[i : i + size]
-
-
-class _transaction:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-
-    def __enter__(self) -> None:
-        self._conn.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self._conn.execute("COMMIT" if exc_type is None else "ROLLBACK")

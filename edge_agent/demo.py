@@ -21,15 +21,14 @@ from .devices import add_device, build_device
 from .events import Alert
 from .profiles import ProfileRegistry
 from .runtime import Agent
-from .sources.ble import SimulatedBleSource
-from .sources.ble.scenarios import LOYALTY_UUID
-from .sources.ble.simulated import BeaconScript, Keyframe, Scenario
+from .sim.ble import BeaconScript, Keyframe, Scenario, SimulatedBleSource
+from .sim.broker import MosquittoBroker, mosquitto_binary
+from .sim.mirror import MirrorSimulator
+from .sim.scenarios import LOYALTY_UUID
+from .sim.serial import PtyPort
+from .sim.storeworld import SCANNERS, make_visitor, mean_rssi
 from .sources.build import build_sources
 from .store import connect
-from .testing.broker import MosquittoBroker, mosquitto_binary
-from .testing.mirror import MirrorSimulator
-from .testing.serial import PtyPort
-from .testing.storeworld import SCANNERS, make_visitor, mean_rssi
 
 CUSTOMERS = [
     {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 import time
@@ -15,9 +14,9 @@ from pydantic import ValidationError
 from .config import AgentConfig
 from .errors import DeviceError
 from .profiles import DeviceProfile, ModbusSettings, ProfileRegistry, SerialSettings
+from .store import devices as table
 
 DEVICE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-_COLUMNS = "id, profile, transport, zone, port, topic, identifier, settings, auto_registered, created_at"
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,12 +135,11 @@ def add_device(conn: sqlite3.Connection, device: Device) -> Device:
     if get_device(conn, device.id) is not None:
         raise DeviceError(f"device {device.id!r} already exists (see `edge-agent device show {device.id}`)")
     if device.identifier is not None:
-        row = conn.execute("SELECT id FROM devices WHERE identifier = ?", (device.identifier,)).fetchone()
-        if row:
-            raise DeviceError(f"identifier {device.identifier} is already registered as device {row[0]!r}")
-    conn.execute(
-        f"""INSERT INTO devices({_COLUMNS})
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        owner = table.owner_of_identifier(conn, device.identifier)
+        if owner is not None:
+            raise DeviceError(f"identifier {device.identifier} is already registered as device {owner!r}")
+    table.insert(
+        conn,
         (
             device.id,
             device.profile,
@@ -150,31 +148,26 @@ def add_device(conn: sqlite3.Connection, device: Device) -> Device:
             device.port,
             device.topic,
             device.identifier,
-            json.dumps(dict(device.settings)),
-            int(device.auto_registered),
+            dict(device.settings),
+            device.auto_registered,
             device.created_at,
         ),
     )
     return device
 
 
-def _row(row: tuple[Any, ...]) -> Device:
-    did, profile, transport, zone, port, topic, identifier, settings, auto, created = row
-    return Device(did, profile, transport, zone, port, topic, identifier, json.loads(settings), bool(auto), created)
-
-
 def get_device(conn: sqlite3.Connection, device_id: str) -> Device | None:
-    row = conn.execute(f"SELECT {_COLUMNS} FROM devices WHERE id = ?", (device_id,)).fetchone()
-    return _row(row) if row else None
+    row = table.get(conn, device_id)
+    return Device(*row) if row else None
 
 
 def list_devices(conn: sqlite3.Connection) -> list[Device]:
-    return [_row(r) for r in conn.execute(f"SELECT {_COLUMNS} FROM devices ORDER BY id")]
+    return [Device(*r) for r in table.all_rows(conn)]
 
 
 def remove_device(conn: sqlite3.Connection, device_id: str) -> Device:
     device = get_device(conn, device_id)
     if device is None:
         raise DeviceError(f"no device {device_id!r} (see `edge-agent device list`)")
-    conn.execute("DELETE FROM devices WHERE id = ?", (device_id,))
+    table.delete(conn, device_id)
     return device

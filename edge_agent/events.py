@@ -68,6 +68,7 @@ class MirrorEvent:
     ts: float
     sku: str | None = None
     customer_ref: str | None = None
+    size: str | None = None  # on size_request: the size asked for
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,10 +127,6 @@ class DeviceProfile(_Model):
             raise ValueError(f"resource {sorted(dupes)[0]!r} is defined twice")
         return self
 
-    @property
-    def needs_identifier(self) -> bool:
-        return self.transport == "ble"
-
     def check_identifier(self, identifier: str) -> str:
         """Normalise a BLE identifier for this profile's decoder, or raise ValueError."""
         pattern, expected = IDENTIFIER_FORMATS[self.decoder]

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from edge_agent.cli import main
-from edge_agent.testing.broker import MosquittoBroker
+from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.testing.config import write_config
 
 settings.register_profile("dev", max_examples=300, deadline=None)

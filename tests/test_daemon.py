@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from edge_agent.sim.adverts import arrivals, write_scenario
+from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.store import connect
 from edge_agent.store.effects import open_counts
-from edge_agent.testing.adverts import arrivals, write_scenario
-from edge_agent.testing.broker import MosquittoBroker
 from edge_agent.testing.config import write_config
 from edge_agent.testing.wait import wait_until
 

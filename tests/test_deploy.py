@@ -44,7 +44,7 @@ def test_install_script_is_valid_bash_and_shellcheck_clean() -> None:
 
 
 def test_mosquitto_config_is_accepted_by_mosquitto(tmp_path: Path) -> None:
-    from edge_agent.testing.broker import free_port, mosquitto_binary, wait_for_port
+    from edge_agent.sim.broker import free_port, mosquitto_binary, wait_for_port
 
     binary = mosquitto_binary()
     assert binary is not None

@@ -12,10 +12,10 @@ import aiomqtt
 from edge_agent.catalog import import_customers, import_offers
 from edge_agent.config import load_config
 from edge_agent.runtime import Agent
-from edge_agent.sources.ble import SimulatedBleSource
+from edge_agent.sim.adverts import arrivals
+from edge_agent.sim.ble import SimulatedBleSource
+from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.store import connect
-from edge_agent.testing.adverts import arrivals
-from edge_agent.testing.broker import MosquittoBroker
 from edge_agent.testing.config import write_config
 from edge_agent.testing.wait import eventually
 

@@ -9,9 +9,9 @@ from types import TracebackType
 
 from edge_agent.config import load_config
 from edge_agent.runtime import Agent
+from edge_agent.sim.adverts import arrivals
+from edge_agent.sim.ble import SimulatedBleSource
 from edge_agent.sources.base import SourceEvent
-from edge_agent.sources.ble import SimulatedBleSource
-from edge_agent.testing.adverts import arrivals
 from edge_agent.testing.config import write_config
 from edge_agent.testing.wait import eventually
 

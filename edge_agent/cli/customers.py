@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +12,7 @@ from rich.table import Table
 
 from ..catalog import ImportReport, forget_customer, import_customers, import_offers, read_rows
 from ..config import AgentConfig
+from ..store import catalog as catalog_table
 from .common import ConfigOpt, JsonOpt, console, err_console, get_config, open_store, print_json
 
 customers = typer.Typer(help="Known customers (pseudonymous, consent-gated).", no_args_is_help=True)
@@ -52,22 +52,7 @@ def customer_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """List customers with their consent and identifiers."""
     cfg = get_config(config)
     with open_store(cfg) as conn:
-        rows = conn.execute(
-            """SELECT c.customer_id, c.display_name, c.tier, c.consent, c.visits_90d,
-                      (SELECT COUNT(*) FROM customer_identifiers i WHERE i.customer_id = c.customer_id)
-               FROM customers c ORDER BY c.customer_id"""
-        ).fetchall()
-    data = [
-        {
-            "customer_id": r[0],
-            "display_name": r[1],
-            "tier": r[2],
-            "consent": bool(r[3]),
-            "visits_90d": r[4],
-            "identifiers": r[5],
-        }
-        for r in rows
-    ]
+        data = catalog_table.customers_summary(conn)
     if as_json:
         print_json(data)
         return
@@ -109,12 +94,7 @@ def offer_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """List the offer catalog."""
     cfg = get_config(config)
     with open_store(cfg) as conn:
-        rows = conn.execute(
-            "SELECT offer_id, title, category, kind, min_tier, in_stock, skus, value, starts, ends"
-            " FROM offers ORDER BY offer_id"
-        ).fetchall()
-    keys = ("offer_id", "title", "category", "kind", "min_tier", "in_stock", "skus", "value", "starts", "ends")
-    data = [dict(zip(keys, r, strict=True)) | {"in_stock": bool(r[5]), "skus": json.loads(r[6])} for r in rows]
+        data = catalog_table.offers(conn)
     if as_json:
         print_json(data)
         return

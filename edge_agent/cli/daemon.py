@@ -22,8 +22,8 @@ from ..credentials import AGENT_USER, grant_agent
 from ..errors import ConfigError
 from ..logs import LogFormat, setup_logging
 from ..runtime import Agent
+from ..sim.ble import SimulatedBleSource, load_scenario
 from ..sources.base import Source
-from ..sources.ble import SimulatedBleSource, load_scenario
 from ..sources.build import build_sources
 from ..store import connect
 from .common import ConfigOpt, JsonOpt, State, console, get_config, print_json

@@ -14,8 +14,8 @@ from ..credentials import grant, revoke
 from ..devices import add_device, build_device, get_device, list_devices, parse_settings, remove_device
 from ..errors import DeviceError
 from ..scan import as_rows, probe_modbus, scan_ble, serial_ports
-from ..sources.ble import load_scenario
-from ..testing.radio import SimulatedScanner
+from ..sim.ble import load_scenario
+from ..sim.radio import SimulatedScanner
 from .common import ConfigOpt, JsonOpt, console, err_console, get_config, open_store, print_json, profiles_for
 
 app = typer.Typer(help="Register and inspect devices.", no_args_is_help=True)

@@ -19,6 +19,7 @@ from ..devices import list_devices
 from ..errors import ConfigError
 from ..scoring.onnx import Manifest, ModelError, OnnxScorer, model_candidates
 from ..store import connect
+from ..store.db import integrity
 from .common import ConfigOpt, JsonOpt, State, console, print_json
 
 Level = Literal["ok", "warn", "fail"]
@@ -46,8 +47,7 @@ def check_database(cfg: AgentConfig) -> Check:
         return Check("database", "warn", f"{cfg.db_path} does not exist yet", "it is created on first start")
     try:
         conn = connect(cfg.db_path)
-        result = conn.execute("PRAGMA integrity_check").fetchone()[0]
-        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        result, mode = integrity(conn)
         conn.close()
     except (sqlite3.Error, OSError) as exc:
         return Check("database", "fail", str(exc), "restore the data dir from backup or move it aside")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -14,6 +13,7 @@ from ..events import Customer
 from ..scoring.onnx import Manifest, ModelError, ModelScorer, OnnxScorer, model_candidates
 from ..scoring.policy import load_offers
 from ..scoring.rules import Context, eligible
+from ..store import catalog as catalog_table
 from .common import ConfigOpt, JsonOpt, console, get_config, open_store, print_json
 
 app = typer.Typer(help="The offer-scoring model.", no_args_is_help=True)
@@ -89,15 +89,19 @@ def score(
     """Rank a customer's eligible offers, with the reasons staff would see."""
     cfg = get_config(config)
     with open_store(cfg) as conn:
-        row = conn.execute(
-            "SELECT customer_id, display_name, tier, consent, preferred_categories, visits_90d, spend_90d "
-            "FROM customers WHERE customer_id = ?",
-            (customer,),
-        ).fetchone()
+        row = catalog_table.customer(conn, customer)
         if row is None:
             raise EdgeAgentError(f"no customer {customer!r} (see `edge-agent customer list`)")
         offers = load_offers(conn)
-    who = Customer(row[0], row[1], row[2], bool(row[3]), tuple(json.loads(row[4])), row[5], row[6])
+    who = Customer(
+        row["customer_id"],
+        row["display_name"],
+        row["tier"],
+        row["consent"],
+        tuple(row["preferred_categories"]),
+        row["visits_90d"],
+        row["spend_90d"],
+    )
     now = datetime.now()
     candidates = [o for o in offers if eligible(who, o, now.date())]
     scorer = ModelScorer(model_candidates(cfg.data_dir, cfg.scoring.model))

@@ -10,10 +10,24 @@ from ..errors import DecodeError
 
 MAX_PAYLOAD = 64 * 1024
 MAX_DEPTH = 16
+MAX_INT_DIGITS = 20  # beyond any timestamp, count or amount; a 5000-digit number is an attack
 
 
 def _reject_constant(name: str) -> Any:
     raise DecodeError("bad_number", f"{name} is not a number")
+
+
+def _int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise DecodeError("bad_number", f"integer of {len(text)} digits")
+    return int(text)
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise DecodeError("bad_number", f"{text[:32]} is out of range")
+    return value
 
 
 def loads_object(payload: bytes) -> dict[str, Any]:
@@ -25,7 +39,7 @@ def loads_object(payload: bytes) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise DecodeError("bad_utf8", str(exc)) from None
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        data = json.loads(text, parse_constant=_reject_constant, parse_int=_int, parse_float=_float)
     except RecursionError:
         raise DecodeError("too_deep", "nesting exceeds the parser's limit") from None
     except json.JSONDecodeError as exc:
@@ -68,6 +82,6 @@ def get_number(data: dict[str, Any], key: str, *, lo: float, hi: float, required
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise DecodeError("wrong_type", f"{key} must be a number")
-    if not math.isfinite(value) or not lo <= value <= hi:
+    if not lo <= value <= hi:  # False for NaN; compares huge integers without converting them
         raise DecodeError("out_of_range", f"{key}={value} outside {lo}..{hi}")
     return float(value)

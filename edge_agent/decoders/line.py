@@ -36,6 +36,8 @@ def _value(resource: Resource, text: str) -> float:
             raw = float(text)
     except ValueError:
         raise DecodeError("bad_value", f"{resource.name}={text[:32]!r} is not a {resource.type}") from None
+    except OverflowError:
+        raise DecodeError("bad_number", f"{resource.name} is out of range") from None
     if not math.isfinite(raw):
         raise DecodeError("bad_number", f"{resource.name} is not finite")
     value = raw * resource.scale + resource.offset

@@ -40,7 +40,7 @@ def decode_mirror(device_id: str, payload: bytes, now: float | None = None) -> M
     """Validate one mirror payload; raises DecodeError with a reason on anything off-spec."""
     now = time.time() if now is None else now
     data = loads_object(payload)
-    unknown = set(data) - {"event", "session_id", "sku", "ts", "customer_ref"}
+    unknown = set(data) - {"event", "session_id", "sku", "ts", "customer_ref", "size"}
     if unknown:
         raise DecodeError("unknown_field", sorted(unknown)[0][:64])
     event = get_str(data, "event")
@@ -49,6 +49,7 @@ def decode_mirror(device_id: str, payload: bytes, now: float | None = None) -> M
     session_id = get_str(data, "session_id", max_len=128)
     sku = get_str(data, "sku", required=event in SKU_EVENTS, max_len=64)
     customer_ref = get_str(data, "customer_ref", required=False, max_len=128)
+    size = get_str(data, "size", required=False, max_len=32)
     ts = parse_ts(data["ts"], now) if "ts" in data else now
     assert event is not None and session_id is not None
-    return MirrorEvent(device_id, event, session_id, ts, sku, customer_ref)
+    return MirrorEvent(device_id, event, session_id, ts, sku, customer_ref, size)

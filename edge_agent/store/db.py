@@ -73,3 +73,10 @@ def _statements(script: str) -> list[str]:
 def open_db(path: Path, *, readonly: bool = False) -> sqlite_utils.Database:
     """A sqlite-utils Database over `connect()`."""
     return sqlite_utils.Database(connect(path, readonly=readonly))
+
+
+def integrity(conn: sqlite3.Connection) -> tuple[str, str]:
+    """(`PRAGMA integrity_check` result, journal mode)."""
+    return str(conn.execute("PRAGMA integrity_check").fetchone()[0]), str(
+        conn.execute("PRAGMA journal_mode").fetchone()[0]
+    )

@@ -22,6 +22,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +31,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from ..catalog import import_customers, import_offers
 from ..config import AgentConfig, load_config
+from ..devices import Device, add_device
 from ..presence.checkin import make_token
-from ..store import connect
-from .broker import MosquittoBroker, free_port
+from ..sim.broker import MosquittoBroker, free_port
+from ..store import connect, rows
+from ..store.db import integrity
+from ..store.effects import open_counts
+from ..store.outbox import outbox_status
 from .config import write_config
 from .wait import wait_until
 
@@ -111,7 +116,7 @@ class CloudConsumer:
         client = paho.Client(CallbackAPIVersion.VERSION2, client_id="crash-cloud", clean_session=False)
         client.on_message = self._on_message
         client.on_connect = lambda c, *_: c.subscribe(self.topic, qos=1)
-        client.reconnect_delay_set(0.1, 0.5)
+        client.reconnect_delay_set(1, 1)
         client.connect_async("127.0.0.1", self.port)
         client.loop_start()
         self._client = client
@@ -157,7 +162,7 @@ class StoreApp:
                 token = make_token(
                     self._config.checkin.key, f"c-{i:04d}", self._config.store_id, int(time.time()) + 290, f"n{i}"
                 )
-                status = self._until_answered(lambda t=token: self._post("/api/checkin", {"token": t}))
+                status = self._until_answered(partial(self._post, "/api/checkin", {"token": token}))
                 if status not in (200, 403):
                     raise AssertionError(f"check-in {i}: HTTP {status}")
                 self.checked_in += 1
@@ -166,7 +171,7 @@ class StoreApp:
             while len(self.acked) < self.checked_in:
                 self._ack_new_alerts()
                 time.sleep(0.2)
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 -- handed to the main thread, which raises it
             self.error = exc
         finally:
             self.done.set()
@@ -179,7 +184,7 @@ class StoreApp:
         for alert in alerts:
             alert_id = alert["alert_id"]
             if alert_id not in self.acked:
-                self._until_answered(lambda a=alert_id: self._post(f"/api/alerts/{a}/ack", {"action": "ack"}))
+                self._until_answered(partial(self._post, f"/api/alerts/{alert_id}/ack", {"action": "ack"}))
                 self.acked.add(alert_id)
 
     @staticmethod
@@ -237,9 +242,7 @@ def prepare(workdir: Path, plan: CrashPlan, store: MosquittoBroker, cloud: Mosqu
     offers = workdir / "offers.json"
     offers.write_text(json.dumps([{"offer_id": "o-1", "title": "Offer", "category": "shoes", "kind": "discount"}]))
     conn = connect(config.db_path)
-    conn.execute(
-        "INSERT INTO devices(id, profile, transport, created_at) VALUES (?, 'smart-mirror', 'mqtt', 0)", (MIRROR,)
-    )
+    add_device(conn, Device(MIRROR, "smart-mirror", "mqtt", zone="fitting-rooms"))
     import_customers(conn, customers)
     import_offers(conn, offers)
     conn.close()
@@ -289,68 +292,75 @@ def _drained(config: AgentConfig, mirror_events: int) -> bool:
     """Every mirror event stored, its bucket closed and every batch confirmed by the cloud."""
     conn = connect(config.db_path, readonly=True)
     try:
-        stored, open_rows, backlog = conn.execute(
-            "SELECT (SELECT COUNT(*) FROM events WHERE kind = 'mirror'), (SELECT COUNT(*) FROM open_counts), "
-            "(SELECT COUNT(*) FROM outbox)"
-        ).fetchone()
-        return bool(stored == mirror_events and open_rows == 0 and backlog == 0)
+        stored = rows.events_stored(conn, "mirror")
+        return stored == mirror_events and not open_counts(conn) and outbox_status(conn)["backlog"] == 0
     finally:
         conn.close()
 
 
 def run_crash(workdir: Path, plan: CrashPlan, *, on_kill: Callable[[int], None] | None = None) -> CrashReport:
     """Run the whole scenario in `workdir`; the report says what was published and counted."""
-    rng = random.Random(plan.seed)
     with MosquittoBroker() as store, MosquittoBroker() as cloud:
         config = prepare(workdir, plan, store, cloud)
         consumer = CloudConsumer(cloud.port, config.uplink.topic.format(store_id=config.store_id))
         consumer.start()
         app = StoreApp(config, plan, f"http://127.0.0.1:{config.http.port}")
-        topic = f"{config.topic_prefix}/mirror/{MIRROR}/events"
         open_session(store.port, f"edge-agent-{config.store_id}-mirror", f"{config.topic_prefix}/mirror/+/events")
-        mirror = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "edge_agent.testing.crash",
-                str(store.port),
-                topic,
-                str(plan.mirror_events),
-                str(plan.mirror_rate),
-            ]
-        )
+        topic = f"{config.topic_prefix}/mirror/{MIRROR}/events"
+        args = [str(store.port), topic, str(plan.mirror_events), str(plan.mirror_rate)]
+        mirror = subprocess.Popen([sys.executable, "-m", "edge_agent.testing.crash", *args])
         threading.Thread(target=app.run, name="store-app", daemon=True).start()
-        config_path = workdir / "agent.yaml"
-        agent: subprocess.Popen[bytes] | None = None
+        agent: list[subprocess.Popen[bytes]] = []
         with (workdir / "agent.log").open("ab") as log:
             try:
-                for kill in range(plan.kills):
-                    agent = _agent(config_path, log)
-                    time.sleep(rng.uniform(*plan.up_s))
-                    os.kill(agent.pid, signal.SIGKILL)
-                    agent.wait(10)
-                    if rng.random() < plan.cloud_flip_p:
-                        cloud.stop() if cloud.running else cloud.start()
-                    if on_kill is not None:
-                        on_kill(kill + 1)
+                _kill_cycles(plan, workdir / "agent.yaml", log, cloud, agent, on_kill)
                 cloud.start()
-                agent = _agent(config_path, log)
+                agent.append(_agent(workdir / "agent.yaml", log))
                 if mirror.wait(300) != 0:
                     raise RuntimeError("the mirror publisher failed")
                 wait_until(app.done.is_set, within=300)
                 if app.error is not None:
                     raise app.error
                 wait_until(lambda: _drained(config, plan.mirror_events), within=120)
-                agent.send_signal(signal.SIGTERM)
-                agent.wait(20)
+                agent[-1].send_signal(signal.SIGTERM)
+                agent[-1].wait(20)
             finally:
-                for proc in (mirror, agent):
-                    if proc is not None and proc.poll() is None:
+                for proc in (mirror, *agent[-1:]):
+                    if proc.poll() is None:
                         proc.kill()
                         proc.wait()
                 consumer.stop()
+    return _report(config, plan, app, consumer)
+
+
+def _kill_cycles(
+    plan: CrashPlan,
+    config_path: Path,
+    log: Any,
+    cloud: MosquittoBroker,
+    started: list[subprocess.Popen[bytes]],
+    on_kill: Callable[[int], None] | None,
+) -> None:
+    """Start the agent, SIGKILL it at a seeded random moment, maybe flip the cloud broker; `plan.kills` times."""
+    rng = random.Random(plan.seed)
+    for kill in range(plan.kills):
+        agent = _agent(config_path, log)
+        started.append(agent)
+        time.sleep(rng.uniform(*plan.up_s))
+        os.kill(agent.pid, signal.SIGKILL)
+        agent.wait(10)
+        if rng.random() < plan.cloud_flip_p:
+            if cloud.running:
+                cloud.stop()
+            else:
+                cloud.start()
+        if on_kill is not None:
+            on_kill(kill + 1)
+
+
+def _report(config: AgentConfig, plan: CrashPlan, app: StoreApp, consumer: CloudConsumer) -> CrashReport:
     conn = connect(config.db_path)
-    integrity = str(conn.execute("PRAGMA integrity_check").fetchone()[0])
+    integrity_result, _ = integrity(conn)
     conn.close()
     return CrashReport(
         kills=plan.kills,
@@ -360,7 +370,7 @@ def run_crash(workdir: Path, plan: CrashPlan, *, on_kill: Callable[[int], None] 
             "alert_actions": len(app.acked),
         },
         counted=consumer.totals(),
-        integrity=integrity,
+        integrity=integrity_result,
         batches=len(consumer.batches),
         duplicate_deliveries=consumer.deliveries - len(consumer.batches),
     )

@@ -12,7 +12,7 @@ from pymodbus.framer import FramerType
 from pymodbus.server import ModbusSerialServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from .serial import PtyBridge
+from ..sim.serial import PtyBridge
 
 
 class ModbusSensor:

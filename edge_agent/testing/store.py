@@ -12,6 +12,7 @@ from typing import Any
 from ..catalog import import_customers, import_offers
 from ..config import AgentConfig, load_config
 from ..runtime import Agent
+from ..sinks.alerts import AlertSink
 from ..sources.base import Source
 from ..store import connect
 from .config import write_config
@@ -61,9 +62,12 @@ def seeded_config(tmp: Path, **sections: Any) -> AgentConfig:
 
 
 @asynccontextmanager
-async def running_agent(config: AgentConfig, sources: Sequence[Source] = ()) -> AsyncIterator[Agent]:
+async def running_agent(
+    config: AgentConfig, sources: Sequence[Source] = (), *, extra_sinks: Sequence[AlertSink] = ()
+) -> AsyncIterator[Agent]:
     """Start the agent, wait until its HTTP server is up, stop it gracefully afterwards."""
     agent = Agent(config, sources)
+    agent.extra_sinks.extend(extra_sinks)
     stop = asyncio.Event()
     task = asyncio.create_task(agent.run(stop))
     await eventually(lambda: agent.ready.is_set() or task.done())

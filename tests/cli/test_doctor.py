@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.store import connect
-from edge_agent.testing.broker import MosquittoBroker
 from edge_agent.testing.config import write_config
 
 

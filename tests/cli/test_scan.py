@@ -9,7 +9,7 @@ import pytest
 
 from edge_agent.profiles import ProfileRegistry
 from edge_agent.scan import probe_modbus
-from edge_agent.testing.adverts import arrivals, write_scenario
+from edge_agent.sim.adverts import arrivals, write_scenario
 from edge_agent.testing.modbus import ModbusSensor
 
 UUID = "f7826da6-4fa2-4e98-8024-bc5b71e0893e"

@@ -97,6 +97,9 @@ def test_mirror_spec_examples() -> None:
         (b"\xc3\x28", "bad_utf8"),
         (b" " * (MAX_PAYLOAD + 1), "too_large"),
         (b"[" * 5000 + b"]" * 5000, "too_deep"),
+        (b'{"event":"session_start","session_id":"p","ts":1' + b"0" * 400 + b"}", "bad_number"),
+        (b'{"event":"session_start","session_id":"p","ts":1' + b"0" * 5000 + b"}", "bad_number"),
+        (b'{"event":"session_start","session_id":"p","ts":1e400}', "bad_number"),
     ],
 )
 def test_mirror_rejects(payload: bytes, reason: str) -> None:
@@ -105,8 +108,9 @@ def test_mirror_rejects(payload: bytes, reason: str) -> None:
     assert info.value.reason == reason
 
 
+huge_ints = st.integers(min_value=10**19, max_value=10**4000) | st.integers(min_value=-(10**4000), max_value=-(10**19))
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    st.none() | st.booleans() | st.integers() | huge_ints | st.floats() | st.text(max_size=20),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
     max_leaves=20,
 )
@@ -119,11 +123,29 @@ mirror_like = st.fixed_dictionaries(
         "sku": st.text(max_size=80) | json_values,
         "ts": st.floats(allow_nan=True) | st.integers() | st.text(max_size=30) | json_values,
         "customer_ref": st.text(max_size=200) | json_values,
+        "size": st.text(max_size=40) | json_values,
     },
 )
+# Number literals that json.dumps never writes but a hostile device can: overflow, 5000 digits.
+raw_numbers = st.sampled_from(["1e400", "-1e400", "1E999", "1" * 400, "1" * 5000, "-" + "9" * 5000, "0.1e-400"])
+mirror_fields = ["event", "session_id", "sku", "ts", "customer_ref", "size"]
+theengs_fields = ["id", "rssi", "txpower", "manufacturerdata", "servicedata", "servicedatauuid"]
 
 
-@given(st.one_of(st.binary(max_size=300), mirror_like.map(lambda d: json.dumps(d).encode())))
+def with_raw_number(fields: list[str]) -> st.SearchStrategy[bytes]:
+    """A valid-looking object with one field replaced by a raw number literal."""
+    return st.tuples(st.sampled_from(fields), raw_numbers).map(
+        lambda pair: (
+            f'{{"event":"try_on","session_id":"s","sku":"x","id":"AA:BB:CC:DD:EE:FF","rssi":-60,"{pair[0]}":{pair[1]}}}'
+        ).encode()
+    )
+
+
+@given(
+    st.one_of(
+        st.binary(max_size=300), mirror_like.map(lambda d: json.dumps(d).encode()), with_raw_number(mirror_fields)
+    )
+)
 def test_fuzz_mirror_only_raises_decode_errors(payload: bytes) -> None:
     try:
         event = decode_mirror("m1", payload, time.time())
@@ -146,7 +168,11 @@ theengs_like = st.fixed_dictionaries(
 )
 
 
-@given(st.one_of(st.binary(max_size=300), theengs_like.map(lambda d: json.dumps(d).encode())))
+@given(
+    st.one_of(
+        st.binary(max_size=300), theengs_like.map(lambda d: json.dumps(d).encode()), with_raw_number(theengs_fields)
+    )
+)
 def test_fuzz_theengs_only_raises_decode_errors(payload: bytes) -> None:
     try:
         adv = decode_theengs("s", payload, NOW)

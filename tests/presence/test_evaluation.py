@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edge_agent.testing.storeworld import evaluate
+from edge_agent.sim.storeworld import evaluate
 
 
 def test_simulated_day_meets_the_presence_targets() -> None:

@@ -6,9 +6,9 @@ import asyncio
 
 from edge_agent.config import BleConfig
 from edge_agent.events import Advertisement
+from edge_agent.sim.adverts import arrivals
+from edge_agent.sim.radio import SimulatedScanner
 from edge_agent.sources.ble.bleak import BleakSource
-from edge_agent.testing.adverts import arrivals
-from edge_agent.testing.radio import SimulatedScanner
 
 UUID = "f7826da6-4fa2-4e98-8024-bc5b71e0893e"
 

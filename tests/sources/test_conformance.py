@@ -17,18 +17,18 @@ from edge_agent.decoders.line import with_checksum
 from edge_agent.devices import Device
 from edge_agent.events import Advertisement, DeadLetter, MirrorEvent, SensorReading
 from edge_agent.profiles import ProfileRegistry
+from edge_agent.sim.adverts import arrivals
+from edge_agent.sim.ble import SimulatedBleSource
+from edge_agent.sim.broker import MosquittoBroker
+from edge_agent.sim.radio import SimulatedScanner
+from edge_agent.sim.serial import PtyPort
 from edge_agent.sources.base import Acked, Source
-from edge_agent.sources.ble import SimulatedBleSource
 from edge_agent.sources.ble.bleak import BleakSource
 from edge_agent.sources.mqtt import mirror_source, remote_scanner_source
 from edge_agent.sources.serial import SerialLineSource
 from edge_agent.sources.serial.modbus import ModbusSource
-from edge_agent.testing.adverts import arrivals
-from edge_agent.testing.broker import MosquittoBroker
 from edge_agent.testing.config import write_config
 from edge_agent.testing.modbus import ModbusSensor
-from edge_agent.testing.radio import SimulatedScanner
-from edge_agent.testing.serial import PtyPort
 
 PROFILES = ProfileRegistry.load()
 UUID = "f7826da6-4fa2-4e98-8024-bc5b71e0893e"

@@ -12,9 +12,9 @@ import aiomqtt
 from edge_agent.catalog import import_offers
 from edge_agent.config import load_config
 from edge_agent.runtime import Agent
+from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.sources.mqtt import mirror_source
 from edge_agent.store import connect
-from edge_agent.testing.broker import MosquittoBroker
 from edge_agent.testing.config import write_config
 from edge_agent.testing.wait import eventually
 

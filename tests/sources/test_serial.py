@@ -15,12 +15,12 @@ from edge_agent.decoders.modbus import frame
 from edge_agent.devices import Device
 from edge_agent.profiles import ProfileRegistry
 from edge_agent.runtime import Agent
+from edge_agent.sim.serial import PtyPort
 from edge_agent.sources.base import Source
 from edge_agent.sources.serial import SerialLineSource
 from edge_agent.sources.serial.modbus import ModbusSource
 from edge_agent.testing.config import write_config
 from edge_agent.testing.modbus import ModbusSensor
-from edge_agent.testing.serial import PtyPort
 from edge_agent.testing.wait import eventually
 
 PROFILES = ProfileRegistry.load()

@@ -14,8 +14,8 @@ import trustme
 
 from edge_agent.config import load_config
 from edge_agent.runtime import Agent
+from edge_agent.sim.broker import MosquittoBroker, free_port
 from edge_agent.store import StoreWriter, Write, connect
-from edge_agent.testing.broker import MosquittoBroker, free_port
 from edge_agent.testing.config import write_config
 from edge_agent.testing.wait import eventually
 from edge_agent.uplink.outbox import outbox_status

@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from edge_agent.config import load_config
 from edge_agent.scoring.onnx import shipped_manifest
+from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.store import connect
-from edge_agent.testing.broker import MosquittoBroker
 from edge_agent.testing.config import write_config
 from edge_agent.testing.store import running_agent
 from edge_agent.testing.wait import eventually

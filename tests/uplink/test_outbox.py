@@ -68,3 +68,19 @@ def test_retry_after_header_forms() -> None:
     assert retry_after("7") == 7.0
     assert retry_after(None) is None and retry_after("soon") is None
     assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past
+
+
+async def test_an_outbox_that_empties_and_refills_while_the_link_stays_up(tmp_path: Path) -> None:
+    """Batch numbers are never reused: batches written after the outbox emptied are still sent."""
+    db = tmp_path / "a.db"
+    mock = MockTransport()
+    async with StoreWriter(db) as writer:
+        uplink = Uplink(db, writer, mock, UplinkConfig(kind="mqtt", interval_s=0.05))
+        task = asyncio.create_task(uplink.run())
+        for round_ in range(4):
+            await writer.write(*(batch(round_ * 10 + i) for i in range(3)))
+            uplink.wake()
+            await eventually(lambda r=round_: len(mock.sent) == 3 * (r + 1))  # type: ignore[misc]
+            await eventually(lambda: outbox_status(connect(db))["backlog"] == 0)  # emptied before the next round
+        task.cancel()
+    assert [b for b, _ in mock.sent] == [f"b{r * 10 + i}" for r in range(4) for i in range(3)]

@@ -17,8 +17,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_agent.config import load_config
 from edge_agent.control import query_status
+from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.store import StoreWriter, Write, connect
-from edge_agent.testing.broker import MosquittoBroker
 from edge_agent.testing.config import write_config
 from edge_agent.testing.wait import wait_until
 

@@ -12,10 +12,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from edge_agent.config import AgentConfig
 from edge_agent.presence.checkin import make_token
-from edge_agent.sources.ble import SimulatedBleSource
+from edge_agent.sim.adverts import arrivals
+from edge_agent.sim.ble import SimulatedBleSource
 from edge_agent.store import connect
 from edge_agent.store.effects import open_counts
-from edge_agent.testing.adverts import arrivals
 from edge_agent.testing.store import UUID, running_agent, seeded_config
 from edge_agent.testing.wait import eventually
 

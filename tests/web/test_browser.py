@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from playwright.async_api import async_playwright
 
-from edge_agent.sources.ble import SimulatedBleSource
+from edge_agent.sim.adverts import arrivals
+from edge_agent.sim.ble import SimulatedBleSource
 from edge_agent.store import connect
-from edge_agent.testing.adverts import arrivals
 from edge_agent.testing.store import UUID, running_agent, seeded_config
 from edge_agent.testing.wait import eventually
 

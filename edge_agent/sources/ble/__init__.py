@@ -1,5 +1,1 @@
-"""BLE sources: a bleak backend for a local adapter and a scenario-driven simulator."""
-
-from .simulated import BeaconScript, Scenario, SimulatedBleSource, load_scenario
-
-__all__ = ["BeaconScript", "Scenario", "SimulatedBleSource", "load_scenario"]
+"""BLE sources: the bleak backend for a local adapter (`bleak.py`); the simulator lives in `edge_agent.sim.ble`."""

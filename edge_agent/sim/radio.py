@@ -10,7 +10,7 @@ from bleak.backends.scanner import AdvertisementData
 
 from ..events import Advertisement
 from ..sources.ble.bleak import DetectionCallback
-from ..sources.ble.simulated import Scenario, SimulatedBleSource
+from .ble import Scenario, SimulatedBleSource
 
 
 def to_bleak(adv: Advertisement) -> tuple[BLEDevice, AdvertisementData]:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import yaml
 
-from ..decoders.beacons import APPLE, EDDYSTONE_UUID, eddystone_uid_payload, ibeacon_payload
+from ..decoders.beacons import APPLE, ibeacon_payload
 from ..events import Advertisement
-from ..sources.ble.scenarios import Visitor, walk
-from ..sources.ble.simulated import Scenario
+from .ble import Scenario
+from .scenarios import Visitor, walk
 
 
 def ibeacon_advert(
@@ -18,14 +18,6 @@ def ibeacon_advert(
     """An advertisement carrying the iBeacon `UUID:major:minor`."""
     uuid, major, minor = ident.split(":")
     return Advertisement(address, rssi, scanner, ts, {APPLE: ibeacon_payload(uuid, int(major), int(minor))})
-
-
-def eddystone_advert(
-    ident: str, rssi: int = -60, *, scanner: str = "local", ts: float = 0.0, address: str = "AA:BB:CC:DD:EE:02"
-) -> Advertisement:
-    """An advertisement carrying the Eddystone-UID `namespace:instance`."""
-    namespace, instance = ident.split(":")
-    return Advertisement(address, rssi, scanner, ts, {}, {EDDYSTONE_UUID: eddystone_uid_payload(namespace, instance)})
 
 
 def arrivals(*idents: str, first_at_s: float = 0.5, gap_s: float = 1.0, stay_s: float = 30.0) -> Scenario:

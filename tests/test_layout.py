@@ -1,0 +1,59 @@
+"""House rules that keep the package readable, checked on every run."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "edge_agent"
+SQL = re.compile(r"""["'](SELECT|INSERT|UPDATE|DELETE|CREATE|PRAGMA) |\.execute(many)?\(""")
+
+
+def modules(*, exclude: tuple[str, ...] = ()) -> list[Path]:
+    return [p for p in sorted(PACKAGE.rglob("*.py")) if not any(p.is_relative_to(PACKAGE / e) for e in exclude)]
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Absolute names of every module `path` imports (relative imports resolved)."""
+    package = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1])
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            names.add(module)
+            names.update(f"{module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_product_code_never_imports_the_test_helpers() -> None:
+    offenders = [
+        str(p.relative_to(PACKAGE))
+        for p in modules(exclude=("testing",))
+        if any(n == "edge_agent.testing" or n.startswith("edge_agent.testing.") for n in imported_modules(p))
+    ]
+    assert offenders == []
+
+
+def test_sql_lives_in_store_only() -> None:
+    offenders = [str(p.relative_to(PACKAGE)) for p in modules(exclude=("store",)) if SQL.search(p.read_text())]
+    assert offenders == []
+
+
+def test_no_function_is_longer_than_sixty_lines() -> None:
+    long = [
+        f"{p.relative_to(PACKAGE)}:{node.lineno} {node.name}"
+        for p in modules()
+        for node in ast.walk(ast.parse(p.read_text()))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno + 1 > 60  # type: ignore[operator]
+    ]
+    assert long == []
+
+
+def test_the_import_rule_sees_a_violation() -> None:
+    """The checker itself: a module importing edge_agent.testing is caught, relative or absolute."""
+    sample = PACKAGE / "runtime" / "agent.py"
+    assert "edge_agent.runtime.build" in imported_modules(sample)
