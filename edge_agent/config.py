@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import string
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal
@@ -32,6 +33,31 @@ class TlsConfig(_Model):
     key: Path | None = None
 
 
+def _check_template(value: str) -> str:
+    """A topic with at most the `{store_id}` placeholder (checked here, not when `run` formats it)."""
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+    except ValueError as exc:
+        raise ValueError(f"bad placeholder ({exc}); only {{store_id}} is allowed") from None
+    unknown = sorted(fields - {"store_id"})
+    if unknown:
+        raise ValueError(f"unknown placeholder {{{unknown[0]}}}; only {{store_id}} is allowed")
+    if not value or "#" in value or "+" in value:
+        raise ValueError("expected a topic without wildcards")
+    return value
+
+
+def _check_filter(value: str) -> str:
+    """An MQTT subscription filter: `+` fills a whole level, `#` only the last one."""
+    levels = value.split("/")
+    for i, level in enumerate(levels):
+        if ("+" in level and level != "+") or ("#" in level and (level != "#" or i != len(levels) - 1)):
+            raise ValueError(f"{value!r} is not a valid MQTT filter ('+' fills a level, '#' only at the end)")
+    if not value:
+        raise ValueError("expected an MQTT topic filter")
+    return value
+
+
 def _check_mqtt_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
@@ -55,12 +81,27 @@ class MqttConfig(_Model):
     def _url(cls, value: str) -> str:
         return _check_mqtt_url(value)
 
+    @field_validator("topic_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        return _check_template(value)
+
 
 class BleConfig(_Model):
     adapter: str = "hci0"
     mode: Literal["passive", "active", "off"] = "passive"
     remote_scanners: bool = True
     remote_topic: str = "+/+/BTtoMQTT/+"
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _off(cls, value: object) -> object:
+        return "off" if value is False else value  # YAML reads an unquoted `off` as false
+
+    @field_validator("remote_topic")
+    @classmethod
+    def _filter(cls, value: str) -> str:
+        return _check_filter(value)
 
 
 class HttpConfig(_Model):
@@ -135,6 +176,11 @@ class UplinkConfig(_Model):
     max_backlog_mb: Annotated[float, Field(gt=0)] = 256
     downlink: bool = True  # MQTT only: models and catalogs on retail/{store_id}/config/#
     signing_key: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$")] | None = None  # Ed25519 public key
+
+    @field_validator("topic")
+    @classmethod
+    def _topic(cls, value: str) -> str:
+        return _check_template(value)
 
 
 class PrivacyConfig(_Model):
@@ -218,7 +264,25 @@ def load_config(path: Path) -> AgentConfig:
     config = validate_file(AgentConfig, path, ConfigError)
     if not config.data_dir.is_absolute():
         config = config.model_copy(update={"data_dir": (path.parent / config.data_dir).resolve()})
-    return config
+    missing = [
+        f"{path}: {section}.tls.{name}: file {file} does not exist"
+        for section, tls in (("mqtt", config.mqtt.tls), ("uplink", config.uplink.tls))
+        for name, file in (("ca", tls.ca), ("cert", tls.cert), ("key", tls.key))
+        if file is not None and not (path.parent / file).exists()
+    ]
+    if missing:
+        raise ConfigError("\n".join(missing))
+    return config.model_copy(
+        update={
+            "mqtt": config.mqtt.model_copy(update={"tls": _resolved(config.mqtt.tls, path.parent)}),
+            "uplink": config.uplink.model_copy(update={"tls": _resolved(config.uplink.tls, path.parent)}),
+        }
+    )
+
+
+def _resolved(tls: TlsConfig, folder: Path) -> TlsConfig:
+    """TLS files named relative to the config file's folder."""
+    return TlsConfig(**{k: (folder / v).resolve() if v is not None else None for k, v in tls.model_dump().items()})
 
 
 def generated_secrets() -> dict[str, str]:

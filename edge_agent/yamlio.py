@@ -53,11 +53,19 @@ def _describe(err: ErrorDetails, model: type[BaseModel], loc: tuple[int | str, .
         return f"unknown key{hint}"
     if kind == "missing":
         return "required key is missing"
-    got = err.get("input")
+    got = _short(err.get("input"))
     msg = err["msg"].removeprefix("Value error, ")
     if msg.startswith("Input should be "):
-        return f"expected {msg.removeprefix('Input should be ')}, got {got!r}"
-    return msg if "got" in msg else f"{msg} (got {got!r})"
+        return f"expected {msg.removeprefix('Input should be ')}, got {got}"
+    return msg if "got" in msg else f"{msg} (got {got})"
+
+
+def _short(value: Any) -> str:
+    """A bounded repr: a huge input must not make a huge (or slow) message."""
+    if isinstance(value, dict | list):
+        return f"a {type(value).__name__} of {len(value)} item(s)"
+    text = repr(value) if not isinstance(value, str) or len(value) < 200 else repr(value[:80]) + "…"
+    return text if len(text) <= 120 else text[:117] + "…"
 
 
 def _allowed_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
@@ -86,17 +94,34 @@ def _inner_model(annotation: Any) -> Any:
     return None
 
 
+MAX_FILE_BYTES = 1024 * 1024
+
+
+class _NoAliases(yaml.SafeLoader):
+    """Config and profile files have no use for anchors; refusing aliases stops billion-laughs files."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None, None, "YAML aliases (*name) are not allowed in this file", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
 def load_yaml(path: Path, error: type[E]) -> tuple[Any, yaml.Node | None]:
     """Parse a YAML file, returning the data and its node tree (for line numbers)."""
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise error(f"{path}: file is larger than {MAX_FILE_BYTES // 1024} KiB; this is not a config file")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise error(f"{path}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise error(f"{path}: cannot read file ({exc})") from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_NoAliases)
+        data = yaml.load(text, Loader=_NoAliases)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
@@ -117,14 +142,17 @@ def validate_file(model: type[M], path: Path, error: type[E], defaults: dict[str
 
 
 def validate_data(model: type[M], data: Any, path: Path, node: yaml.Node | None, error: type[E]) -> M:
-    """Validate already-parsed data, mapping the first pydantic error to a file line."""
+    """Validate already-parsed data; every mistake becomes one line naming the file, line and key."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        target = _key_node(node, loc) if first["type"] == "extra_forbidden" else _node_at(node, loc)[0]
-        line = target.start_mark.line + 1 if target is not None else 1
-        key = ".".join(str(p) for p in loc) or "(top level)"
-        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise error(f"{path}:{line}: {key}: {_describe(first, model, loc)}{more}") from None
+        lines = [_line(err, model, path, node) for err in exc.errors()[:50]]
+        raise error("\n".join(dict.fromkeys(lines))) from None
+
+
+def _line(err: ErrorDetails, model: type[BaseModel], path: Path, node: yaml.Node | None) -> str:
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    target = _key_node(node, loc) if err["type"] == "extra_forbidden" else _node_at(node, loc)[0]
+    line = target.start_mark.line + 1 if target is not None else 1
+    key = ".".join(str(p) for p in loc) or "(top level)"
+    return f"{path}:{line}: {key}: {_describe(err, model, loc)}"

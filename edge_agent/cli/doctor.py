@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import typer
 
 from ..config import AgentConfig, load_config, resolve_config_path
+from ..control import query_status
 from ..devices import list_devices
 from ..errors import ConfigError
 from ..scoring.onnx import Manifest, ModelError, OnnxScorer, model_candidates
@@ -138,6 +139,21 @@ def check_uplink(cfg: AgentConfig) -> Check:
     return Check("uplink", "ok", f"{cfg.uplink.url} reachable")
 
 
+def running_links(cfg: AgentConfig) -> list[Check]:
+    """Every link of the running agent, reported as `status` reports it (nothing if it is not running)."""
+    status = query_status(cfg.socket_path)
+    if status is None:
+        return [Check("links", "ok", "agent not running; broker and uplink were probed directly")]
+    checks = []
+    for name, link in status.get("links", {}).items():
+        if link["state"] == "connected":
+            checks.append(Check(f"link {name}", "ok", "connected"))
+        else:
+            detail = f"{link['state']} after {link['attempts']} attempt(s): {link['last_error'] or 'no error yet'}"
+            checks.append(Check(f"link {name}", "warn", detail, "see `edge-agent status` and the agent's log"))
+    return checks
+
+
 CHECKS: tuple[Callable[[AgentConfig], Check], ...] = (
     check_database,
     check_disk,
@@ -157,7 +173,12 @@ def doctor(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     except ConfigError as exc:
         results = [Check("config", "fail", str(exc), "fix the file, or run edge-agent init")]
     else:
-        results = [Check("config", "ok", str(path)), check_clock(), *(check(cfg) for check in CHECKS)]
+        results = [
+            Check("config", "ok", str(path)),
+            check_clock(),
+            *(check(cfg) for check in CHECKS),
+            *running_links(cfg),
+        ]
     if as_json:
         print_json([asdict(r) for r in results])
     else:

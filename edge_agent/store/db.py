@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -17,7 +18,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         if readonly:
             conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10, check_same_thread=False)
         else:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private(path)
             conn = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level=None)
         conn.execute("PRAGMA busy_timeout = 10000")
         conn.execute("PRAGMA foreign_keys = ON")
@@ -32,6 +33,20 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         return conn
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: cannot open database ({exc})") from None
+
+
+def private(path: Path) -> None:
+    """The data dir 0700 and the database 0600 whatever the umask: it holds names, beacon ids and keys.
+
+    SQLite gives its -wal and -shm files the database file's mode.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.parent.stat().st_uid == os.getuid():
+        path.parent.chmod(0o700)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    if path.stat().st_uid == os.getuid():
+        path.chmod(0o600)
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import json
 import logging
+import secrets
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable
@@ -14,6 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
+from ..decoders.jsonsafe import loads_object
+from ..errors import DecodeError
 from ..events import AlertAction, CheckIn
 from ..presence.checkin import CheckinRefused, CheckinVerifier
 from ..sinks.tablets import AlertHub
@@ -22,10 +26,75 @@ from ..store import rows
 
 log = logging.getLogger(__name__)
 
-COOKIE = "edge_agent_token"
-OPEN_PATHS = frozenset({"/healthz", "/metrics", "/api/checkin", "/login"})
+COOKIE = "edge_agent_session"
+SESSION_S = 30 * 86400
+OPEN_PATHS = frozenset({"/healthz", "/metrics", "/api/checkin", "/login", "/logout"})
 ACTIONS = ("ack", "accepted", "dismissed")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",  # no-referrer would make browsers send `Origin: null` on form posts
+    "Content-Security-Policy": (
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; "
+        "frame-ancestors 'none'; form-action 'self'"
+    ),
+}
+
+
+def bad_request(reason: str, status: int = 400) -> web.Response:
+    return web.json_response({"error": reason}, status=status)
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The one bounded JSON reader: size, encoding, depth and number limits; a 400 with a reason otherwise."""
+    body = await request.read()  # bounded by the app's client_max_size (413 beyond it)
+    try:
+        return loads_object(body)
+    except DecodeError as exc:
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": f"{exc.reason}: {exc.detail}"[:200]}), content_type="application/json"
+        ) from None
+
+
+class Sessions:
+    """Signed session cookies (never the staff token itself); rotating the token or logging out ends them."""
+
+    def __init__(self, staff_token: str) -> None:
+        self._key = hashlib.sha256(f"edge-agent/session/v1|{staff_token}".encode()).digest()
+        self._revoked: dict[str, float] = {}
+
+    def _mac(self, sid: str, expires: int) -> str:
+        return hmac.new(self._key, f"{sid}|{expires}".encode(), hashlib.sha256).hexdigest()
+
+    def issue(self) -> str:
+        sid, expires = secrets.token_urlsafe(16), int(time.time()) + SESSION_S
+        return f"{sid}.{expires}.{self._mac(sid, expires)}"
+
+    def valid(self, cookie: str) -> bool:
+        sid, _, rest = cookie.partition(".")
+        expires_text, _, mac = rest.partition(".")
+        if not (expires_text.isascii() and expires_text.isdigit() and len(expires_text) <= 12):
+            return False
+        expires = int(expires_text)
+        if expires < time.time() or sid in self._revoked:
+            return False
+        return hmac.compare_digest(mac, self._mac(sid, expires))
+
+    def revoke(self, cookie: str) -> None:
+        now = time.time()
+        self._revoked = {s: e for s, e in self._revoked.items() if e > now}
+        sid, _, rest = cookie.partition(".")
+        expires = rest.partition(".")[0]
+        if self.valid(cookie) and len(self._revoked) < 100_000:
+            self._revoked[sid] = float(expires)
+
+
+def same_origin(request: web.Request) -> bool:
+    """A browser's state-changing request must come from this page (SameSite does not separate ports)."""
+    origin = request.headers.get("Origin")
+    return origin is None or origin == f"{request.scheme}://{request.host}"
 
 
 def _page(name: str) -> str:
@@ -57,6 +126,7 @@ class WebApi:
         self._health = health
         self._metrics = metrics
         self._store_id = store_id
+        self._sessions = Sessions(staff_token)
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._auth], client_max_size=64 * 1024)
@@ -78,28 +148,33 @@ class WebApi:
 
     def _authorized(self, request: web.Request) -> bool:
         header = request.headers.get("Authorization", "")
-        offered = (
-            header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else request.cookies.get(COOKIE, "")
-        )
-        return bool(offered) and hmac.compare_digest(offered.encode(), self._token.encode())
+        if header.startswith("Bearer "):
+            offered = header.removeprefix("Bearer ").strip()
+            return bool(offered) and hmac.compare_digest(offered.encode(), self._token.encode())
+        return self._sessions.valid(request.cookies.get(COOKIE, ""))
 
     @web.middleware
     async def _auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path in OPEN_PATHS or self._authorized(request):
-            response = await handler(request)
-        elif request.path == "/":
-            response = web.Response(
-                text=_page("login.html").replace("{{store}}", self._store_id), content_type="text/html"
-            )
-        else:
-            response = web.json_response({"error": "staff token required"}, status=401)
-        response.headers.setdefault("Cache-Control", "no-store")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'",
-        )
+        try:
+            response = await self._guarded(request, handler)
+        except web.HTTPException as exc:  # redirects and errors carry the same headers
+            exc.headers.update({k: v for k, v in SECURITY_HEADERS.items() if k not in exc.headers})
+            raise
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
         return response
+
+    async def _guarded(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method == "POST":
+            if not same_origin(request):
+                return bad_request("cross-origin request refused", 403)
+            if request.path not in ("/login", "/logout") and request.content_type != "application/json":
+                return bad_request("expected Content-Type: application/json", 415)
+        if request.path in OPEN_PATHS or self._authorized(request):
+            return await handler(request)
+        if request.path == "/":
+            return web.Response(text=_page("login.html").replace("{{store}}", self._store_id), content_type="text/html")
+        return bad_request("staff token required", 401)
 
     async def index(self, request: web.Request) -> web.Response:
         return web.Response(text=_page("tablet.html").replace("{{store}}", self._store_id), content_type="text/html")
@@ -115,10 +190,11 @@ class WebApi:
                 status=401,
             )
         response = web.HTTPSeeOther("/")
-        response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", max_age=30 * 86400)
+        response.set_cookie(COOKIE, self._sessions.issue(), httponly=True, samesite="Strict", max_age=SESSION_S)
         raise response
 
     async def logout(self, request: web.Request) -> web.Response:
+        self._sessions.revoke(request.cookies.get(COOKIE, ""))
         response = web.HTTPSeeOther("/")
         response.del_cookie(COOKIE)
         raise response
@@ -127,7 +203,10 @@ class WebApi:
         return rows.stored_actions(self._reader, alert_ids)
 
     async def alerts(self, request: web.Request) -> web.Response:
-        cards = self._hub.recent(int(request.query.get("limit", "50")))
+        limit = request.query.get("limit", "50")
+        if not (limit.isascii() and limit.isdigit() and 1 <= int(limit[:6]) <= 500):
+            return bad_request("limit must be a whole number from 1 to 500")
+        cards = self._hub.recent(int(limit))
         actions = self._stored_actions([c["alert_id"] for c in cards])
         return web.json_response([{**c, "action": actions.get(c["alert_id"])} for c in reversed(cards)])
 
@@ -138,7 +217,8 @@ class WebApi:
         try:
             last = request.headers.get("Last-Event-ID") or request.query.get("last_event_id") or ""
             # A reconnecting page gets exactly what it missed; a new one the last 50 alerts.
-            backlog = self._hub.since(int(last)) if last.isdigit() else self._hub.since(0)[-50:]
+            known = last.isascii() and last.isdigit() and len(last) <= 18
+            backlog = self._hub.since(int(last)) if known else self._hub.since(0)[-50:]
             actions = self._stored_actions([card["alert_id"] for _, card in backlog])
             for event_id, card in backlog:
                 await _send(response, event_id, {**card, "action": actions.get(card["alert_id"])})
@@ -159,16 +239,15 @@ class WebApi:
 
     async def ack(self, request: web.Request) -> web.Response:
         alert_id = request.match_info["alert_id"]
-        try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return web.json_response({"error": "expected a JSON body"}, status=400)
-        action = body.get("action") if isinstance(body, dict) else None
+        if len(alert_id) > 64:
+            return bad_request("no such alert", 404)
+        body = await read_json(request)
+        action = body.get("action")
         if action not in ACTIONS:
             return web.json_response({"error": f"action must be one of {', '.join(ACTIONS)}"}, status=400)
         offer_id = body.get("offer_id")
-        if offer_id is not None and not isinstance(offer_id, str):
-            return web.json_response({"error": "offer_id must be a string"}, status=400)
+        if offer_id is not None and not (isinstance(offer_id, str) and 0 < len(offer_id) <= 128):
+            return bad_request("offer_id must be a string of 1..128 characters")
         # Just-decided alerts may still be on their way to disk; the writer keeps them in order.
         if not (self._hub.knows(alert_id) or rows.alert_exists(self._reader, alert_id)):
             return web.json_response({"error": "no such alert"}, status=404)
@@ -179,12 +258,9 @@ class WebApi:
         return web.json_response({"alert_id": alert_id, "action": action})
 
     async def checkin(self, request: web.Request) -> web.Response:
+        body = await read_json(request)
         try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return web.json_response({"error": "malformed"}, status=400)
-        try:
-            token = self._checkin.verify(body.get("token") if isinstance(body, dict) else None)
+            token = self._checkin.verify(body.get("token"))
         except CheckinRefused as exc:
             status = 400 if exc.reason == "malformed" else 403
             return web.json_response({"error": exc.reason}, status=status)

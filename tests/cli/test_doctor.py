@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from pathlib import Path
 
+from edge_agent.events import CheckIn
 from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.store import connect
 from edge_agent.testing.config import write_config
+from edge_agent.testing.store import running_agent, seeded_config
+from edge_agent.testing.wait import eventually
 
 
 def test_healthy_box(cli, tmp_path: Path, mqtt_broker: MosquittoBroker) -> None:  # type: ignore[no-untyped-def]
@@ -45,3 +50,22 @@ def test_failures_name_the_fix(cli, tmp_path: Path) -> None:  # type: ignore[no-
     assert "FAIL serial ports" in result.out and "door (/dev/ttyNOPE9)" in result.out
     broken = cli("doctor", "--json", "--config", tmp_path / "missing.yaml")
     assert broken.code == 1 and json.loads(broken.out)[0]["level"] == "fail"
+
+
+async def test_doctor_reports_the_running_agents_links_like_status(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path, mqtt_broker: MosquittoBroker
+) -> None:
+    config = seeded_config(
+        tmp_path,
+        mqtt={"url": mqtt_broker.url},
+        uplink={"kind": "mqtt", "url": "mqtt://127.0.0.1:1", "downlink": False, "interval_s": 0.2},
+        aggregates={"bucket_s": 1},
+    )
+    async with running_agent(config) as agent:
+        await eventually(lambda: agent.snapshot()["links"]["store-broker"]["state"] == "connected")
+        await agent.inbox.submit(CheckIn("c-ada", time.time(), "d", time.time() + 60))  # a visit: a batch to send
+        await eventually(lambda: agent.snapshot()["links"]["uplink"]["failures"] >= 1)  # sent at once, refused
+        result = await asyncio.to_thread(cli, "doctor", "--json", "--config", tmp_path / "agent.yaml")
+    checks = {c["name"]: c for c in json.loads(result.out)}
+    assert checks["link store-broker"]["level"] == "ok"
+    assert checks["link uplink"]["level"] == "warn" and "refused" in checks["link uplink"]["detail"].lower()

@@ -7,6 +7,7 @@ import os
 import random
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -123,3 +124,18 @@ def test_sigkill_mid_batch_ten_times_loses_no_committed_row(tmp_path: Path) -> N
         present = conn.execute("SELECT COUNT(*) FROM events WHERE id <= ?", (committed,)).fetchone()[0]
         assert present == committed, f"cycle {cycle}: {committed - present} committed rows lost"
         conn.close()
+
+
+def test_data_dir_and_database_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        db = tmp_path / "data" / "edge-agent.db"
+        conn = connect(db)
+        conn.execute("CREATE TABLE t(x)")
+        conn.execute("INSERT INTO t VALUES (1)")
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in [db.parent, *db.parent.iterdir()]}
+        conn.close()
+    finally:
+        os.umask(old)
+    assert modes.pop("data") == 0o700
+    assert modes and set(modes.values()) == {0o600}, modes  # the database, its -wal and -shm

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from playwright.async_api import async_playwright
 
 from edge_agent.sim.adverts import arrivals
@@ -64,3 +65,43 @@ async def test_staff_sign_in_see_alert_and_accept(tmp_path: Path) -> None:
 
     await eventually(lambda: stored() == ("accepted", picked))
     assert (tmp_path / "tablet.png").stat().st_size > 10_000
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test installs it)")
+async def test_a_page_on_another_port_cannot_act_for_a_signed_in_tablet(tmp_path: Path) -> None:
+    """Cross-port CSRF: SameSite does not separate ports, so the API checks Origin and Content-Type."""
+    config = seeded_config(tmp_path)
+    source = SimulatedBleSource(arrivals(f"{UUID}:100:1", first_at_s=0.2, stay_s=60), speed=1)
+    async with running_agent(config, [source]) as agent, async_playwright() as pw:
+        await eventually(lambda: bool(agent.hub.recent()))
+        alert_id = agent.hub.recent()[0]["alert_id"]
+        evil = web.Application()
+        form = (
+            f'<form id="f" method="POST" enctype="text/plain" action="{agent.http_url}/api/alerts/{alert_id}/ack">'
+            '<input name=\'{"action":"dismissed","x":"\' value=\'"}\'></form>'
+            "<script>document.getElementById('f').submit()</script>"
+        )
+
+        async def page_of_evil(_: web.Request) -> web.Response:
+            return web.Response(text=form, content_type="text/html")
+
+        evil.router.add_get("/", page_of_evil)
+        runner = web.AppRunner(evil)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        evil_url = f"http://127.0.0.1:{runner.addresses[0][1]}/"
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        page = await browser.new_page()
+        await page.goto(agent.http_url or "")
+        await page.fill("#token", config.http.staff_token)
+        await page.click("button[type=submit]")
+        await page.wait_for_selector("#live:not(.down)", timeout=15_000)
+        async with page.expect_response(lambda r: "/ack" in r.url) as answer:
+            await page.goto(evil_url)
+        assert (await answer.value).status in (403, 415)
+        await browser.close()
+        await runner.cleanup()
+    db = connect(config.db_path)
+    assert db.execute("SELECT action FROM alerts WHERE alert_id = ?", (alert_id,)).fetchone() == (None,)
+    assert db.execute("SELECT COUNT(*) FROM alert_actions").fetchone() == (0,)
