@@ -17,11 +17,12 @@ from pathlib import Path
 
 import aiomqtt
 
-from edge_agent.aggregation.rollup import SCHEMA, Bucket, iso
+from edge_agent.aggregation.rollup import Aggregator
 from edge_agent.config import load_config
 from edge_agent.runtime import Agent
 from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.store import StoreWriter, Write, connect
+from edge_agent.store.buckets import OpenBucket
 from edge_agent.testing.config import write_config
 from edge_agent.testing.wait import eventually
 from edge_agent.uplink.outbox import outbox_status
@@ -29,27 +30,27 @@ from edge_agent.uplink.outbox import outbox_status
 ZONES = ("entrance", "aisles", "shoes", "outerwear", "fitting-rooms", "checkout")
 
 
-def hour_bucket(start: float, h: int) -> Bucket:
-    bucket = Bucket(start, start + 3600)
-    counts = bucket.counts
-    for kind in ("known", "anonymous"):
-        bucket.carried_visitors[kind] = 20 + h % 40
+def hour_bucket(start: float, h: int) -> OpenBucket:
+    """A busy store hour: every metric kind, with realistic label counts."""
+    counts: list[tuple[str, tuple[tuple[str, str], ...], float]] = []
     for zone in ZONES:
         for le in ("60", "300", "900", "1800", "3600", "+Inf"):
-            counts[("dwell_seconds_bucket", (("le", le), ("zone", zone)))] = 10 + h % 7
-    counts[("alerts_sent", ())] = 12
+            counts.append(("dwell_seconds_bucket", (("le", le), ("zone", zone)), 10 + h % 7))
+    counts.append(("alerts_sent", (), 12))
     for action in ("ack", "accepted", "dismissed"):
-        counts[("alert_actions", (("action", action),))] = 5
+        counts.append(("alert_actions", (("action", action),), 5))
     for o in range(40):
         for group in ("treatment", "holdout"):
-            counts[("offers_shown", (("group", group), ("offer_id", f"o-{o}")))] = 6
-            counts[("offers_accepted", (("group", group), ("offer_id", f"o-{o}")))] = 5
+            counts.append(("offers_shown", (("group", group), ("offer_id", f"o-{o}")), 6))
+            counts.append(("offers_accepted", (("group", group), ("offer_id", f"o-{o}")), 5))
     for s in range(200):
-        counts[("mirror_try_ons", (("sku", f"SKU-{s:03d}"),))] = 5 + s % 3
-        counts[("mirror_likes", (("sku", f"SKU-{s:03d}"),))] = 5
-    for d in range(20):
-        bucket.sensors[(("device", f"sensor-{d:02d}"), ("resource", "temperature"))] = [18.0, 21.0 * 60, 24.0, 60]
-    return bucket
+        counts.append(("mirror_try_ons", (("sku", f"SKU-{s:03d}"),), 5 + s % 3))
+        counts.append(("mirror_likes", (("sku", f"SKU-{s:03d}"),), 5))
+    sensors = [
+        ((("device", f"sensor-{d:02d}"), ("resource", "temperature")), 18.0, 21.0 * 60, 24.0, 60) for d in range(20)
+    ]
+    visitors = {kind: 20 + h % 40 for kind in ("known", "anonymous")}
+    return OpenBucket(start, counts, visitors, sensors)
 
 
 async def main(quick: bool) -> dict[str, object]:
@@ -68,21 +69,13 @@ async def main(quick: bool) -> dict[str, object]:
         start = time.time() - hours * 3600
         async with StoreWriter(config.db_path) as writer:
             writes = []
+            aggregator = Aggregator(store_id=config.store_id, bucket_s=3600, k_anonymity=5)
             for h in range(hours):
-                bucket = hour_bucket(start + h * 3600, h)
-                payload = json.dumps(
-                    {
-                        "schema": SCHEMA,
-                        "batch_id": f"b{h:03d}",
-                        "store_id": config.store_id,
-                        "buckets": [{"start": iso(bucket.start), "end": iso(bucket.end), "metrics": bucket.metrics(5)}],
-                    },
-                    separators=(",", ":"),
-                )
+                batch = aggregator.render(hour_bucket(start + h * 3600, h))
                 writes.append(
                     Write(
                         "INSERT INTO outbox(batch_id, created_at, payload, size) VALUES (?, ?, ?, ?)",
-                        (f"b{h:03d}", bucket.end, payload, len(payload)),
+                        (batch.batch_id, batch.end, batch.payload, len(batch.payload)),
                     )
                 )
             await writer.write(*writes)
@@ -113,7 +106,9 @@ async def main(quick: bool) -> dict[str, object]:
         "drain_s": round(drain, 2),
         "batches_per_s": round(hours / drain, 1),
         "backlog_bytes": backlog["backlog_bytes"],
-        "metrics_per_batch": len(hour_bucket(0, 0).metrics(5)),
+        "metrics_per_batch": len(
+            Aggregator(store_id="s", bucket_s=3600, k_anonymity=5).render(hour_bucket(0, 0)).metrics
+        ),
         "received_by_cloud": len(received),
     }
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
+import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -32,8 +32,16 @@ def _none_if_blank(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
 
+def _decimal_comma(value: Any) -> Any:
+    """`640,5` as European spreadsheets write it (only with no other separator, so `1,234` is refused)."""
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+,\d{1,2}\s*", value):
+        return value.replace(",", ".")
+    return value
+
+
 SemiList = Annotated[list[str], BeforeValidator(_split)]
 Blank = BeforeValidator(_none_if_blank)
+Amount = Annotated[float, BeforeValidator(_decimal_comma), Field(ge=0)]
 
 
 class _Row(BaseModel):
@@ -51,7 +59,7 @@ class CustomerRow(_Row):
     rotating_key: Annotated[str | None, Blank, Field(pattern=r"^[0-9a-fA-F]{32,128}$")] = None
     preferred_categories: SemiList = []
     visits_90d: Annotated[int, Blank, Field(ge=0)] = 0
-    spend_90d: Annotated[float, Blank, Field(ge=0)] = 0.0
+    spend_90d: Amount = 0.0
 
     @field_validator("ibeacon")
     @classmethod
@@ -104,61 +112,137 @@ class ImportReport:
         return not self.errors
 
 
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    """A CSV file with a header row, or a JSON list of objects."""
+MAX_FIELD = 64 * 1024
+CHUNK = 500
+Raw = dict[str | None, Any]
+
+
+def read_rows(path: Path) -> Iterator[tuple[int, Raw]]:
+    """(row number, cells) from a CSV file with a header row or a JSON list of objects.
+
+    CSV as CRM and spreadsheet exports write it: UTF-8 with or without a BOM, CRLF or LF, `,`
+    or `;` (sniffed from the header), quoted fields. Streamed: a 100 000-row file is never held
+    in memory. Any other encoding is refused with one line.
+    """
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CatalogError(f"{path}: cannot read ({exc})") from None
-    if path.suffix.lower() == ".json" or text.lstrip().startswith("["):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise CatalogError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
-        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-            raise CatalogError(f"{path}: expected a JSON list of objects")
-        return data
-    reader = csv.DictReader(io.StringIO(text))
-    rows = list(reader)
-    if reader.fieldnames is None:
-        raise CatalogError(f"{path}: empty file (expected a header row)")
-    return rows
+        head = path.open("rb").read(4096)
+    except OSError as exc:
+        raise CatalogError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if path.suffix.lower() == ".json" or head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
+        yield from enumerate(_json_rows(path), start=1)
+        return
+    yield from _csv_rows(path)
 
 
-def validate_rows(path: Path, rows: list[dict[str, Any]], model: type[T], *, strict: bool) -> tuple[list[T], list[str]]:
-    """Unknown columns fail the whole file; bad rows are reported by number (first data row is 1)."""
-    known = set(model.model_fields)
-    for row in rows:
-        unknown = sorted(set(row) - known)
-        if unknown:
-            raise CatalogError(f"{path}: unknown column {unknown[0]!r} (expected: {', '.join(model.model_fields)})")
-    good: list[T] = []
-    errors: list[str] = []
-    for number, row in enumerate(rows, start=1):
-        try:
-            good.append(model.model_validate(row))
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            col = ".".join(str(p) for p in err["loc"]) or "row"
-            errors.append(f"row {number}: {col}: {err['msg'].removeprefix('Value error, ')}")
-    if strict and errors:
-        raise CatalogError(f"{path}: {len(errors)} bad row(s), nothing imported (--strict); first: {errors[0]}")
-    return good, errors
+def _refuse_encoding(path: Path) -> CatalogError:
+    return CatalogError(f"{path}: not UTF-8 text; save it as UTF-8 (in Excel: 'CSV UTF-8') and import again")
+
+
+def _json_rows(path: Path) -> list[Raw]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError:
+        raise _refuse_encoding(path) from None
+    except json.JSONDecodeError as exc:
+        raise CatalogError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise CatalogError(f"{path}: JSON nested too deeply") from None
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise CatalogError(f"{path}: expected a JSON list of objects")
+    return data
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[int, Raw]]:
+    csv.field_size_limit(MAX_FIELD)
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            header_line = handle.readline()
+            if not header_line.strip():
+                raise CatalogError(f"{path}: empty file (expected a header row)")
+            delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
+            header = next(csv.reader([header_line], delimiter=delimiter))
+            reader = csv.DictReader(handle, fieldnames=[h.strip() for h in header], delimiter=delimiter)
+            yield from enumerate(reader, start=1)
+    except UnicodeDecodeError:
+        raise _refuse_encoding(path) from None
+    except csv.Error as exc:
+        raise CatalogError(f"{path}: not a CSV file the importer can read ({exc})") from None
+
+
+def _cells(row: Raw, columns: Sequence[str]) -> dict[str, Any]:
+    """An empty cell or a JSON null means absent (the column's default); extra cells are an error."""
+    if None in row:
+        raise ValueError(f"row has {len(row[None])} more cell(s) than the header has columns")
+    return {
+        str(k): v
+        for k, v in row.items()
+        if k in columns and v is not None and not (isinstance(v, str) and not v.strip())
+    }
+
+
+def _check_columns(path: Path, row: Raw, model: type[BaseModel]) -> None:
+    unknown = sorted(str(k) for k in row if k is not None and k not in model.model_fields)
+    if unknown:
+        raise CatalogError(f"{path}: unknown column {unknown[0]!r} (expected: {', '.join(model.model_fields)})")
+
+
+def count_rows(path: Path) -> int:
+    """Rows in the file (for a progress bar), streamed like the import itself."""
+    return sum(1 for _ in read_rows(path))
+
+
+def import_file(
+    conn: sqlite3.Connection,
+    path: Path,
+    model: type[T],
+    store: Callable[[sqlite3.Connection, T, ImportReport], None],
+    *,
+    strict: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Validate and store row by row in one transaction; bad rows are reported by number."""
+    report = ImportReport()
+    columns = list(model.model_fields)
+    with table.transaction(conn):
+        done = 0
+        for number, row in read_rows(path):
+            _check_columns(path, row, model)
+            try:
+                record = model.model_validate(_cells(row, columns))
+            except (ValidationError, ValueError) as exc:
+                report.errors.append(f"row {number}: {_reason(exc)}")
+                if strict:
+                    raise CatalogError(f"{path}: bad row, nothing imported (--strict); {report.errors[0]}") from None
+                continue
+            store(conn, record, report)
+            done += 1
+            if progress is not None and done % CHUNK == 0:
+                progress(CHUNK)
+        if progress is not None:
+            progress(done % CHUNK)
+    return report
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        col = ".".join(str(p) for p in err["loc"]) or "row"
+        return f"{col}: {err['msg'].removeprefix('Value error, ')}"
+    return str(exc)
 
 
 def import_customers(
     conn: sqlite3.Connection, path: Path, *, strict: bool = False, progress: Callable[[int], None] | None = None
 ) -> ImportReport:
-    rows, errors = validate_rows(path, read_rows(path), CustomerRow, strict=strict)
-    report = ImportReport(errors=errors)
     now = time.time()
-    with table.transaction(conn):
-        for chunk in _chunks(rows, 200):
-            for c in chunk:
-                _store_customer(conn, c, now, report)
-            if progress is not None:
-                progress(len(chunk))
-    return report
+    return import_file(
+        conn,
+        path,
+        CustomerRow,
+        lambda c, row, report: _store_customer(c, row, now, report),
+        strict=strict,
+        progress=progress,
+    )
 
 
 def _store_customer(conn: sqlite3.Connection, c: CustomerRow, now: float, report: ImportReport) -> None:
@@ -188,30 +272,26 @@ def _store_customer(conn: sqlite3.Connection, c: CustomerRow, now: float, report
 def import_offers(
     conn: sqlite3.Connection, path: Path, *, strict: bool = False, progress: Callable[[int], None] | None = None
 ) -> ImportReport:
-    rows, errors = validate_rows(path, read_rows(path), OfferRow, strict=strict)
-    report = ImportReport(errors=errors)
-    with table.transaction(conn):
-        for chunk in _chunks(rows, 200):
-            for o in chunk:
-                table.upsert_offer(
-                    conn,
-                    (
-                        o.offer_id,
-                        o.title,
-                        o.category,
-                        o.kind,
-                        o.min_tier,
-                        int(o.in_stock),
-                        o.skus,
-                        o.value,
-                        o.starts.isoformat() if o.starts else None,
-                        o.ends.isoformat() if o.ends else None,
-                    ),
-                )
-                report.imported += 1
-            if progress is not None:
-                progress(len(chunk))
-    return report
+    return import_file(conn, path, OfferRow, _store_offer, strict=strict, progress=progress)
+
+
+def _store_offer(conn: sqlite3.Connection, o: OfferRow, report: ImportReport) -> None:
+    table.upsert_offer(
+        conn,
+        (
+            o.offer_id,
+            o.title,
+            o.category,
+            o.kind,
+            o.min_tier,
+            int(o.in_stock),
+            o.skus,
+            o.value,
+            o.starts.isoformat() if o.starts else None,
+            o.ends.isoformat() if o.ends else None,
+        ),
+    )
+    report.imported += 1
 
 
 def forget_customer(conn: sqlite3.Connection, customer_id: str) -> dict[str, int]:
@@ -220,8 +300,3 @@ def forget_customer(conn: sqlite3.Connection, customer_id: str) -> dict[str, int
     if counts["customers"] == 0:
         raise EdgeAgentError(f"no customer {customer_id!r}")
     return counts
-
-
-def _chunks(rows: list[T], size: int) -> Iterator[list[T]]:
-    for i in range(0, len(rows), size):
-        yield rows[i : i + size]

@@ -200,6 +200,11 @@ class AggregatesConfig(_Model):
 
 class DevicesConfig(_Model):
     auto_register: bool = False
+    max_auto_registered: Annotated[int, Field(ge=0, le=100_000)] = 256  # beyond: unknown_device
+    # Per-device budget for mirror and till events: beyond it events are still handled (never
+    # dropped: they may be a backlog after an outage) but counted per device in status and /metrics.
+    rate_per_s: Annotated[float, Field(gt=0)] = 20.0
+    burst: Annotated[int, Field(ge=1)] = 200
 
 
 class AgentConfig(_Model):

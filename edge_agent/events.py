@@ -80,6 +80,7 @@ class DeadLetter:
     ts: float
     sample: bytes = b""
     detail: str = ""
+    claimed: bool = False  # the device id came from the sender (an MQTT topic), not from our registry
 
 
 @dataclass(frozen=True, slots=True)

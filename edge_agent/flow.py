@@ -2,9 +2,11 @@
 
 Sensor readings, mirror events, dead letters and anything awaiting an acknowledgement are never
 dropped: when their lane is full, `put()` waits, which pushes back on the source (and, for MQTT,
-on the broker through unacknowledged messages). BLE advertisements are different: a newer one
-from the same phone at the same scanner supersedes an older one still waiting, so under load
-they are coalesced per (scanner, address), keeping the newest with a smoothed RSSI.
+on the broker through unacknowledged messages). They wait in one lane per device, served round
+robin, so a device sending a burst delays its own events, not another device's. BLE
+advertisements are different: a newer one from the same phone at the same scanner supersedes an
+older one still waiting, so under load they are coalesced per (scanner, address), keeping the
+newest with a smoothed RSSI.
 """
 
 from __future__ import annotations
@@ -13,17 +15,54 @@ import asyncio
 import dataclasses
 from collections import OrderedDict, deque
 
-from .events import Advertisement
-from .sources.base import SourceEvent
+from .events import Acked, Advertisement, SourceEvent
+
+
+def device_of(item: SourceEvent) -> str:
+    """The lane an event waits in: its device, or its kind for inputs from the HTTP API."""
+    event = item.event if isinstance(item, Acked) else item
+    device = getattr(event, "device_id", None)
+    return device if isinstance(device, str) else type(event).__name__
+
+
+class FairLanes:
+    """A FIFO per device, served round robin; `len()` counts every waiting event."""
+
+    def __init__(self) -> None:
+        self._lanes: OrderedDict[str, deque[SourceEvent]] = OrderedDict()
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __bool__(self) -> bool:
+        return self._size > 0
+
+    def append(self, item: SourceEvent) -> None:
+        key = device_of(item)
+        lane = self._lanes.get(key)
+        if lane is None:
+            lane = self._lanes[key] = deque()
+        lane.append(item)
+        self._size += 1
+
+    def popleft(self) -> SourceEvent:
+        key, lane = next(iter(self._lanes.items()))
+        item = lane.popleft()
+        self._size -= 1
+        del self._lanes[key]
+        if lane:
+            self._lanes[key] = lane  # to the back of the round
+        return item
 
 
 class EventQueue:
-    """Two lanes: a FIFO for events that must not be lost, and a coalescing map for adverts."""
+    """Two lanes: fair per-device FIFOs for events that must not be lost, and a coalescing map for adverts."""
 
     def __init__(self, maxsize: int = 4096, max_beacons: int = 10_000) -> None:
         self._maxsize = maxsize
         self._max_beacons = max_beacons
-        self._events: deque[SourceEvent] = deque()
+        self._events = FairLanes()
         self._adverts: OrderedDict[tuple[str, str], Advertisement] = OrderedDict()
         self._readable = asyncio.Event()
         self._writable = asyncio.Event()

@@ -25,15 +25,27 @@ class SnapshotCollector(Collector):
 def _sources(snap: dict[str, Any]) -> Iterator[Metric]:
     events = CounterMetricFamily("edge_agent_source_events", "Events received per source", labels=["source"])
     up = GaugeMetricFamily("edge_agent_source_up", "1 if the source is running and not stale", labels=["source"])
+    dropped = CounterMetricFamily(
+        "edge_agent_source_dropped", "Inputs a source discarded under overload", labels=["source"]
+    )
     for name, s in snap["sources"].items():
         events.add_metric([name], s["events"])
         up.add_metric([name], 1.0 if s["state"] == "running" else 0.0)
+        dropped.add_metric([name], s.get("dropped", 0))
     yield events
     yield up
+    yield dropped
     device = CounterMetricFamily("edge_agent_device_events", "Events per device", labels=["device"])
+    over = CounterMetricFamily(
+        "edge_agent_device_over_rate",
+        "Events beyond the device's rate budget (handled, not dropped)",
+        labels=["device"],
+    )
     for name, d in snap["devices"].items():
         device.add_metric([name], d["events"])
+        over.add_metric([name], d.get("over_rate", 0))
     yield device
+    yield over
     dead = CounterMetricFamily("edge_agent_dead_letters", "Rejected inputs", labels=["device", "reason"])
     for letter in snap["dead_letters"]:
         dead.add_metric([letter["device"], letter["reason"]], letter["count"])

@@ -17,6 +17,7 @@ class SourceStats:
     last_error: str | None = None
     link: str | None = None  # connection state, for sources that have one
     stale: bool = False  # silent for longer than its profile allows
+    dropped: int = 0  # inputs the source had to discard under overload (counted, never silent)
 
 
 @dataclass(slots=True)
@@ -26,6 +27,7 @@ class AgentStats:
     device_events: Counter[str] = field(default_factory=Counter)
     device_last_ts: dict[str, float] = field(default_factory=dict)
     dead_letters: Counter[tuple[str, str]] = field(default_factory=Counter)
+    over_rate: Counter[str] = field(default_factory=Counter)  # events beyond a device's budget
     counters: Counter[str] = field(default_factory=Counter)
     present: dict[str, int] = field(default_factory=dict)  # people present per zone
 
@@ -50,11 +52,12 @@ class AgentStats:
                     "last_event_ts": s.last_event_ts,
                     "last_error": s.last_error,
                     "link": s.link,
+                    "dropped": s.dropped,
                 }
                 for name, s in sorted(self.sources.items())
             },
             "devices": {
-                d: {"events": n, "last_event_ts": self.device_last_ts.get(d)}
+                d: {"events": n, "last_event_ts": self.device_last_ts.get(d), "over_rate": self.over_rate[d]}
                 for d, n in sorted(self.device_events.items())
             },
             "dead_letters": [{"device": d, "reason": r, "count": n} for (d, r), n in sorted(self.dead_letters.items())],

@@ -182,3 +182,15 @@ def test_console_script_never_prints_a_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert f"{path}:2: http.port:" in proc.stderr
+
+
+def test_rotating_the_staff_token_keeps_every_other_secret(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "agent.yaml"
+    assert cli("init", "--config", path, "--data-dir", tmp_path / "var").code == 0
+    before = load_config(path)
+    result = cli("init", "--config", path, "--rotate-staff-token")
+    assert result.code == 0, result.err
+    after = load_config(path)
+    assert after.http.staff_token != before.http.staff_token and after.http.staff_token in result.out
+    assert (after.privacy.salt, after.checkin.key) == (before.privacy.salt, before.checkin.key)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -55,3 +55,14 @@ async def test_events_lane_is_served_before_adverts() -> None:
     assert q.get_nowait() is reading
     with pytest.raises(asyncio.QueueEmpty):
         q.get_nowait(), q.get_nowait()
+
+
+async def test_a_device_with_a_backlog_delays_only_itself() -> None:
+    q = EventQueue(maxsize=100)
+    for i in range(50):
+        await q.put(SensorReading("noisy", "t", float(i), float(i)))
+    await q.put(SensorReading("quiet", "t", 1.0, 1.0))
+    served = [q.get_nowait() for _ in range(3)]
+    assert [r.device_id for r in served if isinstance(r, SensorReading)] == ["noisy", "quiet", "noisy"]
+    rest = [q.get_nowait() for _ in range(48)]
+    assert [r.value for r in rest if isinstance(r, SensorReading)] == [float(i) for i in range(2, 50)]  # in order

@@ -90,7 +90,7 @@ class Aggregator:
         rows.extend(bucket.counts)
         for labels, lo, total, hi, n in bucket.sensors:
             rows += [("sensor_min", labels, lo), ("sensor_mean", labels, total / n), ("sensor_max", labels, hi)]
-        kept = [(n, lb, v) for n, lb, v in rows if not (n in PERSON_METRICS and v < self._k)]
+        kept = [(n, lb, v) for n, lb, v in _bounded(rows) if not (n in PERSON_METRICS and v < self._k)]
         metrics: list[dict[str, Any]] = [{"name": n, "labels": dict(lb), "value": _number(v)} for n, lb, v in kept]
         batch_id = uuid.uuid4().hex
         payload = {
@@ -105,6 +105,27 @@ class Aggregator:
             metrics=[(m["name"], json.dumps(m["labels"], sort_keys=True), m["value"]) for m in metrics],
             payload=json.dumps(payload, separators=(",", ":")),
         )
+
+
+Row = tuple[str, tuple[tuple[str, str], ...], float]
+MAX_LABEL_SETS = 300  # per metric and bucket: SKUs and the like are chosen by senders
+
+
+def _bounded(rows: list[Row]) -> list[Row]:
+    """Per metric, the largest label sets; the rest summed into one with every label `other`."""
+    by_name: dict[str, list[Row]] = {}
+    for row in rows:
+        by_name.setdefault(row[0], []).append(row)
+    out: list[Row] = []
+    for name, group in by_name.items():
+        if len(group) <= MAX_LABEL_SETS or name.startswith("sensor_"):
+            out += group
+            continue
+        group.sort(key=lambda r: -r[2])
+        rest = group[MAX_LABEL_SETS - 1 :]
+        other = tuple((key, "other") for key, _ in rest[0][1])
+        out += [*group[: MAX_LABEL_SETS - 1], (name, other, sum(r[2] for r in rest))]
+    return out
 
 
 def _number(value: float) -> float | int:

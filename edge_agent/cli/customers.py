@@ -10,7 +10,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from ..catalog import ImportReport, forget_customer, import_customers, import_offers, read_rows
+from ..catalog import ImportReport, count_rows, forget_customer, import_customers, import_offers
 from ..config import AgentConfig
 from ..store import catalog as catalog_table
 from .common import ConfigOpt, JsonOpt, console, err_console, get_config, open_store, print_json
@@ -25,7 +25,7 @@ Importer = Callable[..., ImportReport]
 
 
 def _run_import(cfg: AgentConfig, file: Path, importer: Importer, strict: bool, as_json: bool, what: str) -> None:
-    total = len(read_rows(file))
+    total = count_rows(file)
     with open_store(cfg) as conn, Progress(console=err_console, transient=True, disable=as_json) as progress:
         task = progress.add_task(f"importing {what}", total=total)
         report = importer(conn, file, strict=strict, progress=lambda n: progress.advance(task, n))

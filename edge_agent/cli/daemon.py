@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ..config import AgentConfig, load_config, render_config, resolve_config_path
+from ..config import AgentConfig, generated_secrets, load_config, render_config, resolve_config_path
 from ..control import query_status
 from ..credentials import AGENT_USER, grant_agent
 from ..errors import ConfigError
@@ -71,9 +71,18 @@ def init(
     broker_credentials: Annotated[
         bool, typer.Option("--broker-credentials", help="Also create the agent's own store-broker user and ACL.")
     ] = False,
+    rotate_staff_token: Annotated[
+        bool,
+        typer.Option(
+            "--rotate-staff-token", help="Only replace the staff token in an existing config (ends sessions)."
+        ),
+    ] = False,
 ) -> None:
     """Write a commented config with a fresh salt, staff token and check-in key (mode 0600)."""
     path = resolve_config_path(config or State.config_path)
+    if rotate_staff_token:
+        _rotate_staff_token(path)
+        return
     if path.exists() and not force:
         raise ConfigError(f"{path}: already exists; use --force to overwrite (the secrets in it will change)")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -83,16 +92,33 @@ def init(
         text = text.replace(
             "  username: null\n  password: null\n", f'  username: {AGENT_USER}\n  password: "{password}"\n'
         )
+    _write_private(path, text)
+    if broker_credentials:
+        cfg = load_config(path)
+        grant_agent(cfg, cfg.mqtt.password)
+    typer.echo(f"wrote {path} (mode 0600); next: edge-agent doctor --config {path}")
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Replace `path` atomically with a 0600 file."""
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
     os.chmod(tmp, 0o600)
     os.replace(tmp, path)
-    if broker_credentials:
-        cfg = load_config(path)
-        grant_agent(cfg, cfg.mqtt.password)
-    typer.echo(f"wrote {path} (mode 0600); next: edge-agent doctor --config {path}")
+
+
+def _rotate_staff_token(path: Path) -> None:
+    old = load_config(path).http.staff_token
+    text = path.read_text(encoding="utf-8")
+    if text.count(old) != 1:
+        raise ConfigError(f"{path}: http.staff_token: cannot find the token once in the file; edit it by hand")
+    new = generated_secrets()["staff_token"]
+    _write_private(path, text.replace(old, new))
+    typer.echo(
+        f"new staff token in {path}: {new}\nrestart the agent (systemctl restart edge-agent); tablets sign in again"
+    )
 
 
 def run(

@@ -66,3 +66,12 @@ def decode_theengs(scanner: str, payload: bytes, now: float | None = None) -> Ad
         service_data=services,
         tx_power=int(tx) if tx is not None else None,
     )
+
+
+_MAC_BYTES = re.compile(rb"(?<![0-9A-Fa-f])([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}(?![0-9A-Fa-f])")
+_NAME_BYTES = re.compile(rb'("(?:name|localname|local_name)"\s*:\s*)"(?:[^"\\]|\\.)*"', re.IGNORECASE)
+
+
+def redact_ble(sample: bytes) -> bytes:
+    """A scanner payload kept as evidence without the phone's MAC address or device name."""
+    return _NAME_BYTES.sub(rb'\1"(redacted)"', _MAC_BYTES.sub(b"xx:xx:xx:xx:xx:xx", sample))

@@ -38,6 +38,7 @@ def make_client(
     clean_session: bool | None = None,
     timeout: float = 10.0,
     max_queued_incoming: int | None = None,
+    queue_type: type[asyncio.Queue[aiomqtt.Message]] | None = None,
 ) -> aiomqtt.Client:
     """An aiomqtt client for an `mqtt://` or `mqtts://` URL."""
     parts = urlsplit(url)
@@ -53,6 +54,7 @@ def make_client(
         timeout=timeout,
         keepalive=30,
         max_queued_incoming_messages=max_queued_incoming,
+        queue_type=queue_type,
     )
 
 

@@ -142,6 +142,9 @@ class Agent:
             if isinstance(link, Link):
                 self._links[source.name] = link
                 stats.link = str(link.state)
+            dropped = getattr(source, "dropped", None)
+            if isinstance(dropped, int):
+                stats.dropped = dropped
             stale_after = getattr(source, "stale_after_s", None)
             if stale_after is not None:
                 stats.stale = now - (stats.last_event_ts or self.stats.started_at) > stale_after

@@ -12,7 +12,7 @@ from ..events import AlertAction, DeadLetter, MirrorEvent, Offer, SensorReading
 from ..presence.identity import IdentityResolver
 from ..scoring.mirror import MirrorAdvisor
 from ..store import Count, Sample, rows
-from .directory import BurstLog, DeviceDirectory
+from .directory import BurstLog, DeviceDirectory, Sampler
 from .ports import Ports, after_commit
 
 log = logging.getLogger(__name__)
@@ -98,25 +98,36 @@ async def staff_action(ports: Ports, event: AlertAction, ack: Ack | None) -> Non
 
 
 class DeadLetters:
-    """Bad input: counted per device and reason, a bounded sample kept, logged once per burst."""
+    """Bad input: counted per device and reason, a bounded sample kept, logged once per burst.
 
-    def __init__(self, ports: Ports) -> None:
+    Senders nobody registered are folded into one `unknown` device, so invented ids cannot grow
+    the counters, the metrics or the uplink batch.
+    """
+
+    def __init__(self, ports: Ports, devices: DeviceDirectory) -> None:
         self._ports = ports
+        self._devices = devices
         self._log = BurstLog(window_s=60.0)
+        self._sampler = Sampler()
 
     async def handle(self, letter: DeadLetter, ack: Ack | None) -> None:
-        self._ports.stats.dead_letters[(letter.device_id, letter.reason)] += 1
+        device = self._devices.label(letter.device_id) if letter.claimed else letter.device_id
+        detail = letter.detail if device == letter.device_id else f"sent as {letter.device_id[:64]!r}; {letter.detail}"
+        self._ports.stats.dead_letters[(device, letter.reason)] += 1
         # A redelivered bad message (acked inputs only) is the same evidence, not a new one.
         guard = (
             rows.seen(dedup_key(f"dl:{letter.reason}", letter.device_id, letter.sample), letter.ts)
             if ack is not None
             else None
         )
+        writes = [rows.dead_letter_count(letter.ts, device, letter.reason)]
+        if self._sampler.take(device, letter.reason, letter.ts):
+            writes.append(rows.dead_letter_sample(letter.ts, device, letter.reason, detail, letter.sample))
         await self._ports.apply(
             guard=guard,
-            writes=rows.dead_letter(letter.ts, letter.device_id, letter.reason, letter.detail, letter.sample),
-            counts=(count("dead_letters", device=letter.device_id, reason=letter.reason),),
+            writes=tuple(writes),
+            counts=(count("dead_letters", device=device, reason=letter.reason),),
             on_commit=ack,
         )
-        if self._log.first_in_burst(letter.device_id, letter.reason, letter.ts):
-            log.warning("dead letter from %s: %s %s", letter.device_id, letter.reason, letter.detail[:200])
+        if self._log.first_in_burst(device, letter.reason, letter.ts):
+            log.warning("dead letter from %s: %s %s", device, letter.reason, detail[:200])

@@ -28,7 +28,7 @@ from ..presence.identity import IdentityResolver
 from ..scoring.mirror import MirrorAdvisor
 from ..scoring.policy import AlertPolicy, load_offers
 from ..store import rows
-from .directory import DeviceDirectory
+from .directory import DeviceDirectory, RateLimiter
 from .inputs import DeadLetters, MirrorHandler, sensor_reading, staff_action
 from .ports import Ports
 from .presence import PresenceHandler
@@ -69,7 +69,8 @@ class Pipeline:
         )
         advisor = MirrorAdvisor(policy.scorer, top_k=config.scoring.top_k)
         self._mirror = MirrorHandler(ports, advisor, self._identity, self._devices, self.offers)
-        self._dead_letters = DeadLetters(ports)
+        self._dead_letters = DeadLetters(ports, self._devices)
+        self._limiter = RateLimiter(config.devices.rate_per_s, config.devices.burst)
         self.refresh()
 
     def offers(self) -> Sequence[Offer]:
@@ -111,10 +112,16 @@ class Pipeline:
                 await sensor_reading(self._ports, event)
             case MirrorEvent():
                 sample = json.dumps([event.session_id, event.event, event.sku, event.ts]).encode()
-                if self._devices.accepts(event.device_id) or await self._admit(
-                    event.device_id, "smart-mirror", event.ts, ack, sample
+                if not (
+                    self._devices.accepts(event.device_id)
+                    or await self._admit(event.device_id, "smart-mirror", event.ts, ack, sample)
                 ):
-                    await self._mirror.handle(event, ack)
+                    return
+                if not self._limiter.allow(event.device_id, now):
+                    # Counted, not dropped: an acknowledged input is never lost, and the fair lanes
+                    # of the queue already keep a noisy device from delaying the others.
+                    self._ports.stats.over_rate[event.device_id] += 1
+                await self._mirror.handle(event, ack)
             case DeadLetter():
                 await self._dead_letters.handle(event, ack)
             case CheckIn():
@@ -141,10 +148,10 @@ class Pipeline:
         self, device_id: str, profile: str, ts: float, ack: Callable[[bool], None] | None, sample: bytes
     ) -> bool:
         """Register an unknown device if the config allows it; otherwise dead-letter its event."""
-        if self._devices.auto_register:
+        if self._devices.may_register():
             self._devices.register(device_id)
             await self._ports.writer.submit(rows.auto_registered_device(device_id, profile, ts))
             log.info("auto-registered device %s (%s)", device_id, profile)
             return True
-        await self._dead_letters.handle(DeadLetter(device_id, "unknown_device", ts, sample), ack)
+        await self._dead_letters.handle(DeadLetter(device_id, "unknown_device", ts, sample, claimed=True), ack)
         return False

@@ -43,10 +43,13 @@ def private(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.parent.stat().st_uid == os.getuid():
         path.parent.chmod(0o700)
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    os.close(fd)
-    if path.stat().st_uid == os.getuid():
-        path.chmod(0o600)
+    try:
+        # Only when it does not exist yet: closing any descriptor of a database file releases
+        # every POSIX lock this process holds on it, including those of open SQLite connections.
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        if path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o077:
+            path.chmod(0o600)
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -40,17 +40,19 @@ def nonce(value: str, exp: float) -> Write:
     return Write("INSERT OR IGNORE INTO checkin_nonces(nonce, exp) VALUES (?, ?)", (value, exp))
 
 
-def dead_letter(ts: float, device_id: str, reason: str, detail: str, sample: bytes) -> tuple[Write, Write]:
-    return (
-        Write(
-            "INSERT INTO dead_letters(ts, device_id, reason, detail, sample) VALUES (?, ?, ?, ?, ?)",
-            (ts, device_id, reason, detail[:500], sample[:4096]),
-        ),
-        Write(
-            "INSERT INTO dead_letter_counts(device_id, reason, count, last_ts) VALUES (?, ?, 1, ?) "
-            "ON CONFLICT(device_id, reason) DO UPDATE SET count = count + 1, last_ts = excluded.last_ts",
-            (device_id, reason, ts),
-        ),
+def dead_letter_sample(ts: float, device_id: str, reason: str, detail: str, sample: bytes) -> Write:
+    """Evidence kept for a while (the newest 20 per device and reason, by trigger)."""
+    return Write(
+        "INSERT INTO dead_letters(ts, device_id, reason, detail, sample) VALUES (?, ?, ?, ?, ?)",
+        (ts, device_id, reason, detail[:500], sample[:4096]),
+    )
+
+
+def dead_letter_count(ts: float, device_id: str, reason: str) -> Write:
+    return Write(
+        "INSERT INTO dead_letter_counts(device_id, reason, count, last_ts) VALUES (?, ?, 1, ?) "
+        "ON CONFLICT(device_id, reason) DO UPDATE SET count = count + 1, last_ts = excluded.last_ts",
+        (device_id, reason, ts),
     )
 
 

@@ -10,6 +10,7 @@ import logging
 import secrets
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
@@ -180,8 +181,11 @@ class WebApi:
         return web.Response(text=_page("tablet.html").replace("{{store}}", self._store_id), content_type="text/html")
 
     async def login(self, request: web.Request) -> web.Response:
-        form = await request.post()
-        token = str(form.get("token", ""))
+        try:
+            form = urllib.parse.parse_qs((await request.read()).decode("utf-8"), max_num_fields=10)
+        except (UnicodeDecodeError, ValueError):
+            return bad_request("expected a form with the staff token")
+        token = (form.get("token") or [""])[0]
         if not hmac.compare_digest(token.encode(), self._token.encode()):
             page = _page("login.html").replace("{{store}}", self._store_id)
             return web.Response(

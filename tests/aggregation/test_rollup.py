@@ -91,3 +91,22 @@ async def test_a_redelivered_input_changes_nothing(tmp_path: Path) -> None:
         again = await writer.commit(Effects(guard=guard, counts=(count("mirror_try_ons", sku="A"),)))
     assert (first, again) == (True, False)
     assert open_counts(connect(db)) == {("mirror_try_ons", (("sku", "A"),)): 1.0}
+
+
+async def test_sender_chosen_labels_are_bounded_per_metric(tmp_path: Path) -> None:
+    """A mirror inventing 5 000 SKUs cannot make a 5 000-label batch: the tail folds into `other`."""
+    db = tmp_path / "a.db"
+    agg = Aggregator(store_id="s1", bucket_s=60, k_anonymity=1)
+    async with StoreWriter(db) as writer:
+        agg.roll(0.0)
+        tries = tuple(count("mirror_try_ons", value=2 if i < 10 else 1, sku=f"SKU-{i}") for i in range(5000))
+        await writer.commit(Effects(bucket=0.0, counts=tries))
+        closing = agg.roll(60.0)
+        assert closing is not None
+        await writer.commit(closing)
+    (payload,) = [json.loads(r[0]) for r in connect(db).execute("SELECT payload FROM outbox")]
+    metrics = metrics_of(payload)
+    assert len(metrics) == 300
+    assert metrics[("mirror_try_ons", (("sku", "other"),))] == 4701  # the 4 701 smallest, folded
+    assert metrics[("mirror_try_ons", (("sku", "SKU-0"),))] == 2  # the largest are kept by name
+    assert sum(metrics.values()) == 5010

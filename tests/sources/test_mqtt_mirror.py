@@ -100,7 +100,7 @@ async def test_mirror_events_are_stored_counted_and_bad_ones_dead_lettered(
     conn = connect(config.db_path)
     counts = dict(conn.execute("SELECT reason, count FROM dead_letter_counts WHERE device_id = 'mirror-1'").fetchall())
     assert counts == {reason: 1 for reason in bad.values()}
-    assert conn.execute("SELECT reason FROM dead_letter_counts WHERE device_id = 'stranger'").fetchall() == [
+    assert conn.execute("SELECT reason FROM dead_letter_counts WHERE device_id = 'unknown'").fetchall() == [
         ("unknown_device",)
     ]
     samples = conn.execute("SELECT MAX(LENGTH(sample)) FROM dead_letters").fetchone()[0]

@@ -193,6 +193,7 @@ def test_fuzzing_every_endpoint_never_yields_a_500(
     headers = staff(config) if authorized else {}
     if content_type:
         headers["Content-Type"] = content_type
+    logged = len(errors.records)
     code, _, _ = call(background.url + path, "POST", body, headers)
     assert code < 500, (path, body[:100])
-    assert errors.records == []
+    assert errors.records[logged:] == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...config import AgentConfig
 from ...decoders.mirror import decode_mirror
-from ...decoders.theengs import decode_theengs
+from ...decoders.theengs import decode_theengs, redact_ble
 from ...events import Advertisement, MirrorEvent
 from .subscriber import MqttSubscriber
 
@@ -53,6 +53,7 @@ def remote_scanner_source(config: AgentConfig) -> MqttSubscriber:
         decode=decode,
         device_of=device_of,
         persistent=False,
+        redact=redact_ble,
     )
 
 

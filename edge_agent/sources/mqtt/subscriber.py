@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -24,6 +25,34 @@ DeviceOf = Callable[[str], str]
 SAMPLE_BYTES = 4096
 
 
+class DropCounter:
+    """Counts what aiomqtt's bounded incoming queue discards, and says so once per burst."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.count = 0
+        self._logged_at = -60.0
+
+    def dropped(self) -> None:
+        self.count += 1
+        now = time.monotonic()
+        if now - self._logged_at >= 60.0:
+            self._logged_at = now
+            log.warning("%s: cannot keep up, discarding messages (%d so far; counted in status)", self.name, self.count)
+
+    def queue_type(self) -> type[asyncio.Queue[aiomqtt.Message]]:
+        counter = self
+
+        class CountingQueue(asyncio.Queue[aiomqtt.Message]):
+            def put_nowait(self, item: aiomqtt.Message) -> None:
+                if self.full():
+                    counter.dropped()  # instead of aiomqtt's one warning line per discarded message
+                    return
+                super().put_nowait(item)
+
+        return CountingQueue
+
+
 class MqttSubscriber(LinkedSource):
     """Subscribes to `topics` and yields decoded events.
 
@@ -44,6 +73,7 @@ class MqttSubscriber(LinkedSource):
         device_of: DeviceOf,
         persistent: bool = True,
         max_queued: int = 10_000,
+        redact: Callable[[bytes], bytes] | None = None,
     ) -> None:
         self.name = name
         self._config = config
@@ -55,6 +85,13 @@ class MqttSubscriber(LinkedSource):
         self._max_queued = max_queued
         self.link = Link(f"{name}: broker {config.url}", initial=0.5, cap=30.0)
         self._client: aiomqtt.Client | None = None
+        self._redact = redact or (lambda sample: sample)
+        self._drops = DropCounter(name)
+
+    @property
+    def dropped(self) -> int:
+        """QoS 0 messages the client had to discard because we could not keep up (counted, never silent)."""
+        return self._drops.count
 
     def _ack(self, client: aiomqtt.Client, mid: int, qos: int) -> None:
         # After a reconnect the old message ids mean nothing; the broker redelivers instead.
@@ -67,10 +104,12 @@ class MqttSubscriber(LinkedSource):
         try:
             event: Event = self._decode(topic, payload)
         except DecodeError as exc:
-            event = DeadLetter(self._device_of(topic), exc.reason, time.time(), payload[:SAMPLE_BYTES], exc.detail)
+            sample = self._redact(payload[:SAMPLE_BYTES])
+            event = DeadLetter(self._device_of(topic), exc.reason, time.time(), sample, exc.detail, claimed=True)
         except Exception as exc:  # noqa: BLE001 -- an input the decoder did not foresee is still only bad input, never a crash
             detail = f"{type(exc).__name__}: {str(exc)[:200]}"
-            event = DeadLetter(self._device_of(topic), "undecodable", time.time(), payload[:SAMPLE_BYTES], detail)
+            sample = self._redact(payload[:SAMPLE_BYTES])
+            event = DeadLetter(self._device_of(topic), "undecodable", time.time(), sample, detail, claimed=True)
         if self._persistent and message.qos > 0:
             mid, qos = message.mid, message.qos
             return Acked(event, lambda fresh: self._ack(client, mid, qos))
@@ -86,6 +125,7 @@ class MqttSubscriber(LinkedSource):
                 # Persistent: unacknowledged messages are bounded by the broker's in-flight window
                 # (max_inflight_messages); a message dropped here would never be acknowledged.
                 max_queued_incoming=None if self._persistent else self._max_queued,
+                queue_type=self._drops.queue_type(),
             )
             client._client.manual_ack_set(self._persistent)
             try:

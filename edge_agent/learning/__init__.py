@@ -1,0 +1,1 @@
+"""What the store learns about each consenting customer: pure functions, used by the runtime and the benchmark."""

@@ -1,0 +1,41 @@
+"""Learned preferences: category affinities that decay with a half-life, blended with the import."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+# How much one observation says about a customer's taste for the item's category.
+SIGNALS: Mapping[str, float] = {
+    "try_on": 1.0,
+    "like": 2.0,
+    "dislike": -2.0,
+    "size_request": 1.5,
+    "purchase": 3.0,
+    "accepted": 1.0,
+    "dismissed": -0.5,
+}
+EVIDENCE = 1.5  # |affinity| needed before a category counts as liked or disliked
+MAX_PREFERRED = 3
+DISLIKED_PENALTY = 0.3  # score multiplier for offers in a category the customer showed they dislike
+
+
+def decayed(score: float, age_s: float, half_life_s: float) -> float:
+    """`score` after `age_s` seconds of a half-life of `half_life_s`."""
+    return score * 0.5 ** (max(age_s, 0.0) / half_life_s)
+
+
+@dataclass(frozen=True, slots=True)
+class Taste:
+    """What scoring uses: preferred categories (learned first) and categories to keep away from."""
+
+    preferred: tuple[str, ...]
+    disliked: frozenset[str]
+
+
+def blend(imported: Sequence[str], affinities: Mapping[str, float]) -> Taste:
+    """Learned likes lead; an imported preference stays unless behaviour showed a dislike of it."""
+    liked = sorted((c for c, s in affinities.items() if s >= EVIDENCE), key=lambda c: (-affinities[c], c))
+    disliked = frozenset(c for c, s in affinities.items() if s <= -EVIDENCE)
+    kept = [c for c in imported if c not in disliked and c not in liked]
+    return Taste(tuple([*liked, *kept][:MAX_PREFERRED]), disliked)
