@@ -22,7 +22,7 @@ DISLIKED_PENALTY = 0.3  # score multiplier for offers in a category the customer
 
 def decayed(score: float, age_s: float, half_life_s: float) -> float:
     """`score` after `age_s` seconds of a half-life of `half_life_s`."""
-    return score * 0.5 ** (max(age_s, 0.0) / half_life_s)
+    return float(score * 0.5 ** (max(age_s, 0.0) / half_life_s))
 
 
 @dataclass(frozen=True, slots=True)

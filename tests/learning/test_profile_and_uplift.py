@@ -34,4 +34,5 @@ def test_small_groups_say_not_enough_data() -> None:
 
 
 def test_wilson_stays_inside_zero_and_one() -> None:
-    assert wilson(0, 10)[0] == 0.0 and wilson(10, 10)[1] == 1.0
+    assert wilson(0, 10)[0] == 0.0 and wilson(10, 10)[1] == pytest.approx(1.0)
+    assert all(0.0 <= bound <= 1.0 for n in range(1, 30) for x in range(n + 1) for bound in wilson(x, n))
