@@ -102,6 +102,14 @@ class OfferRow(_Row):
     value: str = ""
 
 
+class ProductRow(_Row):
+    sku: Annotated[str, Field(min_length=1, max_length=64)]
+    title: str = ""
+    category: str = ""
+    price: Annotated[float | None, BeforeValidator(_decimal_comma), Field(ge=0)] = None
+    accessory_of: SemiList = []
+
+
 @dataclass(slots=True)
 class ImportReport:
     imported: int = 0
@@ -291,6 +299,17 @@ def _store_offer(conn: sqlite3.Connection, o: OfferRow, report: ImportReport) ->
             o.ends.isoformat() if o.ends else None,
         ),
     )
+    report.imported += 1
+
+
+def import_products(
+    conn: sqlite3.Connection, path: Path, *, strict: bool = False, progress: Callable[[int], None] | None = None
+) -> ImportReport:
+    return import_file(conn, path, ProductRow, _store_product, strict=strict, progress=progress)
+
+
+def _store_product(conn: sqlite3.Connection, p: ProductRow, report: ImportReport) -> None:
+    table.upsert_product(conn, (p.sku, p.title, p.category, p.price, p.accessory_of))
     report.imported += 1
 
 

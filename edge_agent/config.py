@@ -207,6 +207,19 @@ class DevicesConfig(_Model):
     burst: Annotated[int, Field(ge=1)] = 200
 
 
+class OutcomesConfig(_Model):
+    attribution_window_s: Annotated[float, Field(gt=0)] = 7200
+
+
+class LearningConfig(_Model):
+    half_life_days: Annotated[float, Field(gt=0)] = 30
+    min_support: Annotated[int, Field(ge=1)] = 3
+
+    @property
+    def half_life_s(self) -> float:
+        return self.half_life_days * 86400
+
+
 class AgentConfig(_Model):
     store_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
     data_dir: Path = Path("/var/lib/edge-agent")
@@ -221,6 +234,8 @@ class AgentConfig(_Model):
     checkin: CheckinConfig
     aggregates: AggregatesConfig = AggregatesConfig()
     devices: DevicesConfig = DevicesConfig()
+    outcomes: OutcomesConfig = OutcomesConfig()
+    learning: LearningConfig = LearningConfig()
 
     @model_validator(mode="after")
     def _zones_unique(self) -> AgentConfig:
@@ -383,6 +398,15 @@ aggregates:
 
 devices:
   auto_register: false
+  rate_per_s: 20                   # per-device budget for mirror and till events (beyond: counted)
+  burst: 200
+
+outcomes:
+  attribution_window_s: 7200       # a sale up to 2 h after an entry belongs to that visit
+
+learning:
+  half_life_days: 30               # learned tastes fade by half in this time
+  min_support: 3                   # an "also liked" pair needs this many sessions or sales
 """
 
 

@@ -70,11 +70,11 @@ def query_status(path: Path, timeout: float = 3.0, command: str = "status") -> d
         sock.settimeout(timeout)
         try:
             sock.connect(str(path))
-        except (FileNotFoundError, ConnectionRefusedError):
+            sock.sendall(command.encode() + b"\n")
+            chunks = []
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        except OSError:  # no agent there, or one that does not answer in time
             return None
-        sock.sendall(command.encode() + b"\n")
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
     result: dict[str, Any] = json.loads(b"".join(chunks))
     return result

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+HTTP_API = "http-api"  # the device id of inputs through the agent's own authenticated HTTP API
+
 BeaconKind = Literal["ibeacon", "eddystone", "altbeacon", "rotating", "checkin"]
 
 
@@ -108,6 +110,40 @@ class AlertAction:
 
 
 @dataclass(frozen=True, slots=True)
+class SaleLine:
+    sku: str
+    qty: int
+    amount: float
+
+
+@dataclass(frozen=True, slots=True)
+class Sale:
+    """A completed sale at a till (SPEC §14), de-duplicated by `sale_id`."""
+
+    device_id: str
+    sale_id: str
+    ts: float
+    lines: tuple[SaleLine, ...]
+    customer_ref: str | None = None
+    offer_ids: tuple[str, ...] = ()
+
+    @property
+    def amount(self) -> float:
+        return sum(line.amount for line in self.lines)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentChange:
+    """A customer gives or withdraws consent (signed app token or the CLI)."""
+
+    customer_id: str
+    consent: bool
+    ts: float
+    nonce: str = ""
+    exp: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class PresenceChange:
     """A beacon entered or left a zone."""
 
@@ -174,6 +210,7 @@ class Alert:
     zone: str
     offers: tuple[ScoredOffer, ...]
     visits_90d: int | None = None  # for the tablet's customer card; not part of the MQTT payload
+    hints: tuple[dict[str, str], ...] = ()  # [{"kind", "text"}] for staff (SPEC §14)
 
     def card(self) -> dict[str, Any]:
         """The tablet's customer card: the MQTT payload plus what only staff see."""
@@ -191,6 +228,7 @@ class Alert:
             zone=card["zone"],
             offers=tuple(ScoredOffer(o["offer_id"], o["title"], o["score"], o["reason"]) for o in card["offers"]),
             visits_90d=card.get("visits_90d"),
+            hints=tuple(card.get("hints", ())),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -205,10 +243,11 @@ class Alert:
                 {"offer_id": o.offer_id, "title": o.title, "score": round(o.score, 4), "reason": o.reason}
                 for o in self.offers
             ],
+            "hints": [dict(h) for h in self.hints],
         }
 
 
-Event = Advertisement | SensorReading | MirrorEvent | DeadLetter | CheckIn | AlertAction
+Event = Advertisement | SensorReading | MirrorEvent | DeadLetter | CheckIn | AlertAction | Sale | ConsentChange
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,7 +92,7 @@ class DeviceProfile(_Model):
     name: Name
     description: str = ""
     manufacturer: str | None = None
-    role: Literal["beacon", "sensor", "scanner", "mirror", "counter"]
+    role: Literal["beacon", "sensor", "scanner", "mirror", "counter", "pos"]
     transport: Literal["ble", "serial", "mqtt"]
     decoder: Literal["ibeacon", "eddystone", "altbeacon", "json", "line", "modbus"]
     ble: BleMatch | None = None

@@ -97,7 +97,10 @@ async def test_known_customer_entering_reaches_broker_store_aggregates_and_outbo
     (alert,) = received
     assert alert["customer_id"] == "c-ada" and alert["display_name"] == "Ada L."
     assert alert["tier"] == "gold" and alert["zone"] == "entrance"
-    assert set(alert) == {"alert_id", "ts", "customer_id", "display_name", "tier", "zone", "offers"}
+    assert set(alert) == {"alert_id", "ts", "customer_id", "display_name", "tier", "zone", "offers", "hints"}
+    assert alert["hints"] == [
+        {"kind": "first_visit", "text": "First visit to this store — a warm welcome goes a long way"}
+    ]
     offers = alert["offers"]
     assert isinstance(offers, list) and offers[0]["offer_id"] == "o-shoes" and "likes shoes" in offers[0]["reason"]
 

@@ -23,6 +23,11 @@ DWELL_BOUNDS = (60, 300, 900, 1800, 3600)
 # Metrics that count people; below k-anonymity they are suppressed.
 PERSON_METRICS = frozenset(
     {
+        "visits_decided",
+        "visits_converted",
+        "sales_amount",
+        "offers_redeemed",
+        "mirror_size_requests",
         "footfall_visitors",
         "dwell_seconds_bucket",
         "alerts_sent",
@@ -90,7 +95,8 @@ class Aggregator:
         rows.extend(bucket.counts)
         for labels, lo, total, hi, n in bucket.sensors:
             rows += [("sensor_min", labels, lo), ("sensor_mean", labels, total / n), ("sensor_max", labels, hi)]
-        kept = [(n, lb, v) for n, lb, v in _bounded(rows) if not (n in PERSON_METRICS and v < self._k)]
+        bounded = _bounded(rows)
+        kept = [(n, lb, v) for n, lb, v in bounded if not (n in PERSON_METRICS and v < self._k)]
         metrics: list[dict[str, Any]] = [{"name": n, "labels": dict(lb), "value": _number(v)} for n, lb, v in kept]
         batch_id = uuid.uuid4().hex
         payload = {
@@ -102,7 +108,8 @@ class Aggregator:
         return Batch(
             batch_id=batch_id,
             end=end,
-            metrics=[(m["name"], json.dumps(m["labels"], sort_keys=True), m["value"]) for m in metrics],
+            # The box keeps every count for its own insights; k-anonymity applies to what leaves it.
+            metrics=[(n, json.dumps(dict(lb), sort_keys=True), _number(v)) for n, lb, v in bounded],
             payload=json.dumps(payload, separators=(",", ":")),
         )
 

@@ -11,7 +11,7 @@ import typer
 
 from .. import __version__
 from ..errors import CatalogError, ConfigError, DeviceError, EdgeAgentError, ProfileError
-from . import customers, daemon, devices, doctor, models, profiles, sync
+from . import customers, daemon, devices, doctor, insights, models, profiles, sync
 from .common import State, err_console
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ app.add_typer(devices.app, name="device")
 app.add_typer(profiles.app, name="profile")
 app.add_typer(customers.customers, name="customer")
 app.add_typer(customers.offers, name="offer")
+app.add_typer(customers.products, name="product")
 app.add_typer(models.app, name="model")
 app.add_typer(sync.app, name="sync")
 app.command()(daemon.init)
@@ -32,6 +33,7 @@ app.command()(daemon.run)
 app.command()(daemon.status)
 app.command()(daemon.demo)
 app.command()(doctor.doctor)
+app.command()(insights.insights)
 
 
 def _version(value: bool) -> None:

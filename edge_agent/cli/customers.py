@@ -1,7 +1,8 @@
-"""`edge-agent customer import|list|forget` and `edge-agent offer import|list`."""
+"""`edge-agent customer import|list|show|forget|consent`, `offer import|list`, `product import|list`."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -10,13 +11,17 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from ..catalog import ImportReport, count_rows, forget_customer, import_customers, import_offers
+from ..catalog import ImportReport, count_rows, forget_customer, import_customers, import_offers, import_products
 from ..config import AgentConfig
+from ..control import query_status
+from ..errors import EdgeAgentError
 from ..store import catalog as catalog_table
+from ..store import outcomes
 from .common import ConfigOpt, JsonOpt, console, err_console, get_config, open_store, print_json
 
 customers = typer.Typer(help="Known customers (pseudonymous, consent-gated).", no_args_is_help=True)
 offers = typer.Typer(help="The store's offer catalog.", no_args_is_help=True)
+products = typer.Typer(help="The product catalog (SKU → title, category, what it accessorises).", no_args_is_help=True)
 
 FileArg = Annotated[Path, typer.Argument(help="CSV with a header row, or a JSON list of objects.")]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Fail the whole import on any bad row.")]
@@ -104,3 +109,60 @@ def offer_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
             d["offer_id"], d["title"], d["category"], d["kind"], d["min_tier"], "yes" if d["in_stock"] else "no"
         )
     console.print(table)
+
+
+@products.command("import")
+def product_import(
+    file: FileArg, strict: StrictOpt = False, config: ConfigOpt = None, as_json: JsonOpt = False
+) -> None:
+    """Import or update products (sku, title, category, price, accessory_of)."""
+    _run_import(get_config(config), file, import_products, strict, as_json, "products")
+
+
+@products.command("list")
+def product_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """List the product catalog."""
+    with open_store(get_config(config)) as conn:
+        data = catalog_table.products(conn)
+    if as_json:
+        print_json(data)
+        return
+    table = Table("sku", "title", "category", "price", "accessory of")
+    for d in data:
+        price = "" if d["price"] is None else f"{d['price']:.2f}"
+        table.add_row(d["sku"], d["title"], d["category"], price, ", ".join(d["accessory_of"]))
+    console.print(table)
+
+
+@customers.command("show")
+def customer_show(customer_id: str, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Everything the box holds about one customer (a subject-access export)."""
+    with open_store(get_config(config)) as conn:
+        row = catalog_table.customer(conn, customer_id)
+        if row is None:
+            raise EdgeAgentError(f"no customer {customer_id!r} (see `edge-agent customer list`)")
+        data = {"customer": row, **outcomes.export_customer(conn, customer_id)}
+    if as_json:
+        print_json(data)
+        return
+    console.print_json(json.dumps(data, default=str))
+
+
+@customers.command("consent")
+def customer_consent(
+    customer_id: str,
+    withdraw: Annotated[bool, typer.Option("--withdraw", help="Withdraw consent: erase what was learned.")] = False,
+    give: Annotated[bool, typer.Option("--give", help="Give consent (again).")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Give or withdraw a customer's consent; withdrawal erases their learned profile and visit history."""
+    if withdraw == give:
+        raise typer.BadParameter("say --withdraw or --give")
+    cfg = get_config(config)
+    with open_store(cfg) as conn:
+        if catalog_table.customer(conn, customer_id) is None:
+            raise EdgeAgentError(f"no customer {customer_id!r} (see `edge-agent customer list`)")
+        catalog_table.change_consent(conn, customer_id, give)
+    refreshed = query_status(cfg.socket_path, command="refresh") is not None
+    where = "the running agent applied it at once" if refreshed else "the agent picks it up when it starts"
+    typer.echo(f"consent {'given' if give else 'withdrawn'} for {customer_id}; {where}")

@@ -31,9 +31,12 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def make_token(key_hex: str, customer_id: str, store_id: str, exp: int, nonce: str) -> str:
-    """What the store app sends (used by tests and app developers)."""
-    body = _b64(json.dumps({"cid": customer_id, "sid": store_id, "exp": exp, "nonce": nonce}).encode())
+def make_token(key_hex: str, customer_id: str, store_id: str, exp: int, nonce: str, consent: bool | None = None) -> str:
+    """What the store app sends (used by tests and app developers); `consent` makes a consent token."""
+    payload: dict[str, object] = {"cid": customer_id, "sid": store_id, "exp": exp, "nonce": nonce}
+    if consent is not None:
+        payload["consent"] = consent
+    body = _b64(json.dumps(payload).encode())
     mac = hmac.new(bytes.fromhex(key_hex), body.encode(), hashlib.sha256).digest()
     return f"{body}.{_b64(mac)}"
 
@@ -45,6 +48,7 @@ class CheckinToken:
     customer_id: str
     nonce: str
     exp: float
+    consent: bool | None = None  # on a consent token (SPEC §14): true gives, false withdraws
 
 
 class CheckinVerifier:
@@ -85,4 +89,5 @@ class CheckinVerifier:
             raise CheckinRefused("ttl_too_long")
         if len(nonce) > 200:
             raise CheckinRefused("malformed")
-        return CheckinToken(cid, nonce, float(exp))
+        consent = payload.get("consent")
+        return CheckinToken(cid, nonce, float(exp), consent if isinstance(consent, bool) else None)

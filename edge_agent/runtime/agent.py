@@ -101,7 +101,7 @@ class Agent:
             extra_sinks=tuple(self.extra_sinks),
             snapshot=self.snapshot,
             health=self.failed_tasks,
-            commands={"sync": self._sync_now},
+            commands={"sync": self._sync_now, "refresh": self._refresh},
             transport=self._transport,
         )
 
@@ -127,6 +127,12 @@ class Agent:
         if self.runtime is None or not self.runtime.writer.alive:
             failed.append("store-writer")
         return failed
+
+    def _refresh(self) -> dict[str, Any]:
+        """The CLI changed customers (consent, forget): apply it before the next advertisement."""
+        if self.runtime is not None:
+            self.runtime.pipeline.refresh()
+        return {"ok": True}
 
     def _sync_now(self) -> dict[str, Any]:
         if self.uplink is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from ..config import AgentConfig
+from ..events import HTTP_API
 from ..store import rows
 
 
@@ -52,7 +53,7 @@ class DeviceDirectory:
             self._zones[device_id] = None
 
     def accepts(self, device_id: str) -> bool:
-        return device_id in self._zones
+        return device_id in self._zones or device_id == HTTP_API
 
     def accepts_scanner(self, scanner: str) -> bool:
         return scanner in self._scanners or scanner in self._zones

@@ -9,17 +9,25 @@ from collections.abc import Callable, Sequence
 
 from ..aggregation.rollup import count
 from ..events import AlertAction, DeadLetter, MirrorEvent, Offer, SensorReading
+from ..learning.profile import SIGNALS
 from ..presence.identity import IdentityResolver
 from ..scoring.mirror import MirrorAdvisor
-from ..store import Count, Sample, rows
+from ..store import Count, Sample, Write, outcomes, rows
 from .directory import BurstLog, DeviceDirectory, Sampler
+from .learned import Learned
+from .outcomes import source_key
 from .ports import Ports, after_commit
 
 log = logging.getLogger(__name__)
 
 Ack = Callable[[bool], None]
 
-MIRROR_COUNTS = {"session_start": "mirror_sessions", "try_on": "mirror_try_ons", "like": "mirror_likes"}
+MIRROR_COUNTS = {
+    "session_start": "mirror_sessions",
+    "try_on": "mirror_try_ons",
+    "like": "mirror_likes",
+    "size_request": "mirror_size_requests",
+}
 
 
 def dedup_key(kind: str, device_id: str, body: str | bytes) -> str:
@@ -38,12 +46,15 @@ class MirrorHandler:
         identity: IdentityResolver,
         devices: DeviceDirectory,
         offers: Callable[[], Sequence[Offer]],
+        learned: Learned,
     ) -> None:
         self._ports = ports
         self._advisor = advisor
         self._identity = identity
         self._devices = devices
         self._offers = offers
+        self._learned = learned
+        self._half_life_s = ports.config.learning.half_life_s
 
     async def handle(self, event: MirrorEvent, ack: Ack | None) -> None:
         self._ports.stats.device_event(event.device_id, event.ts)
@@ -66,16 +77,45 @@ class MirrorHandler:
         zone = self._devices.zone_of(event.device_id) or "fitting-rooms"
         customer = self._identity.customer_by_id(event.customer_ref)
         suggestions = self._advisor.observe(event, customer, self._offers(), zone)
+        also = self._also_liked(event) if suggestions is not None else []
 
         def suggest() -> None:
-            if suggestions:
-                self._ports.suggestions((event, suggestions))
+            if suggestions is not None and (suggestions or also):
+                self._ports.suggestions((event, suggestions, also))
 
         await self._ports.apply(
             guard=rows.event(event.ts, event.device_id, "mirror", body, event.customer_ref, key),
+            writes=self._teach(event, customer.customer_id if customer else None),
             counts=counts,
             on_commit=after_commit(ack, suggest),
         )
+
+    def _teach(self, event: MirrorEvent, customer_id: str | None) -> tuple[Write, ...]:
+        """A consenting customer's taste moves; SKUs tried or liked in one session become a pair."""
+        if event.sku is None:
+            return ()
+        writes: list[Write] = []
+        signal = SIGNALS.get(event.event)
+        if customer_id is not None and signal is not None:
+            writes.append(outcomes.learn_from_sku(customer_id, event.sku, signal, event.ts, self._half_life_s))
+        session = self._advisor.session(event.device_id, event.session_id)
+        if event.event in ("try_on", "like") and session is not None:
+            source = source_key("mirror", f"{event.device_id}/{event.session_id}")
+            others = {*session.try_ons, *session.likes} - {event.sku} - set(session.dislikes)
+            writes += [outcomes.pair(source, event.sku, other, event.ts) for other in sorted(others)]
+        return tuple(writes)
+
+    def _also_liked(self, event: MirrorEvent) -> list[tuple[str, str, int]]:
+        """Often liked with what was tried; never a disliked SKU or its category back in this session."""
+        session = self._advisor.session(event.device_id, event.session_id)
+        if session is None or event.sku is None:
+            return []
+        products = self._learned.categories()
+        disliked_categories = {products[s][1] for s in session.dislikes if s in products}
+        exclude = frozenset(
+            {*session.dislikes, *session.try_ons, *(s for s, (_, c) in products.items() if c in disliked_categories)}
+        )
+        return self._learned.also_liked([event.sku], event.ts, exclude)
 
 
 async def sensor_reading(ports: Ports, event: SensorReading) -> None:
@@ -88,9 +128,14 @@ async def staff_action(ports: Ports, event: AlertAction, ack: Ack | None) -> Non
     counts = [count("alert_actions", action=event.action)]
     if event.action == "accepted" and event.offer_id:
         counts.append(count("offers_accepted", offer_id=event.offer_id, group="treatment"))
+    writes = [rows.alert_action(event.alert_id, event.action, event.ts, event.offer_id)]
+    signal = SIGNALS.get(event.action)
+    if signal is not None:  # what staff saw the customer take or turn down teaches their profile too
+        half_life_s = ports.config.learning.half_life_s
+        writes.append(outcomes.learn_from_staff(event.alert_id, event.offer_id, signal, event.ts, half_life_s))
     await ports.apply(
         guard=rows.staff_action(event.alert_id, event.action, event.ts, event.offer_id),
-        writes=(rows.alert_action(event.alert_id, event.action, event.ts, event.offer_id),),
+        writes=tuple(writes),
         counts=tuple(counts),
         on_commit=ack,
         urgent=True,

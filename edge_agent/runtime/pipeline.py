@@ -17,9 +17,11 @@ from ..events import (
     Advertisement,
     AlertAction,
     CheckIn,
+    ConsentChange,
     DeadLetter,
     MirrorEvent,
     Offer,
+    Sale,
     SensorReading,
     SourceEvent,
 )
@@ -30,6 +32,8 @@ from ..scoring.policy import AlertPolicy, load_offers
 from ..store import rows
 from .directory import DeviceDirectory, RateLimiter
 from .inputs import DeadLetters, MirrorHandler, sensor_reading, staff_action
+from .learned import Learned
+from .outcomes import SaleHandler, consent_change
 from .ports import Ports
 from .presence import PresenceHandler
 
@@ -64,11 +68,13 @@ class Pipeline:
         self._offers: list[Offer] = []
         self._catalog_version: str | None = "never loaded"
         self._last_purge = 0.0
+        self._learned = Learned(reader, config.learning)
         self.presence = PresenceHandler(
-            ports, presence, self._identity, policy, self.offers, lambda n: rows.nonce_used(reader, n)
+            ports, presence, self._identity, policy, self.offers, lambda n: rows.nonce_used(reader, n), self._learned
         )
         advisor = MirrorAdvisor(policy.scorer, top_k=config.scoring.top_k)
-        self._mirror = MirrorHandler(ports, advisor, self._identity, self._devices, self.offers)
+        self._mirror = MirrorHandler(ports, advisor, self._identity, self._devices, self.offers, self._learned)
+        self._sales = SaleHandler(ports, self._identity, config)
         self._dead_letters = DeadLetters(ports, self._devices)
         self._limiter = RateLimiter(config.devices.rate_per_s, config.devices.burst)
         self.refresh()
@@ -85,6 +91,7 @@ class Pipeline:
         self._identity.load()
         self._offers = load_offers(self._reader)
         self._devices.load(self._reader)
+        self._learned.reload()
         known = self._identity.customer_ids
         self._policy.retain(known)
         if self._on_catalog is not None:
@@ -128,6 +135,13 @@ class Pipeline:
                 await self.presence.checkin(event, ack)
             case AlertAction():
                 await staff_action(self._ports, event, ack)
+            case Sale():
+                if self._devices.accepts(event.device_id) or await self._admit(
+                    event.device_id, "pos-terminal", event.ts, ack, event.sale_id.encode()
+                ):
+                    await self._sales.handle(event, ack)
+            case ConsentChange():
+                await consent_change(self._ports, event, ack, self.refresh)
 
     async def tick(self, now: float) -> None:
         """Periodic work: exits decided by silence, bucket roll-over, catalog refresh, retention."""

@@ -12,7 +12,8 @@ from ..events import Alert, MirrorEvent, ScoredOffer
 from ..stats import AgentStats
 from ..store import Effects, StoreWriter
 
-Suggestion = tuple[MirrorEvent, list[ScoredOffer] | tuple[ScoredOffer, ...]]
+# (the mirror event, scored accessory offers, also-liked (sku, title, support))
+Suggestion = tuple[MirrorEvent, list[ScoredOffer] | tuple[ScoredOffer, ...], list[tuple[str, str, int]]]
 
 
 @dataclass(frozen=True, slots=True)

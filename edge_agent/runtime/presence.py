@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from ..aggregation.rollup import count, dwell
@@ -15,7 +17,8 @@ from ..presence.engine import PresenceEngine
 from ..presence.identity import IdentityResolver
 from ..scoring.policy import AlertPolicy
 from ..scoring.rules import Context
-from ..store import Count, Visitor, Write, rows
+from ..store import Count, Visitor, Write, outcomes, rows
+from .learned import Learned, keep_away
 from .ports import Ports, after_commit
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,7 @@ class PresenceHandler:
         policy: AlertPolicy,
         offers: Callable[[], Sequence[Offer]],
         nonce_used: Callable[[str], bool],
+        learned: Learned,
     ) -> None:
         self._ports = ports
         self._presence = presence
@@ -41,6 +45,7 @@ class PresenceHandler:
         self._policy = policy
         self._offers = offers
         self._nonce_used = nonce_used
+        self._learned = learned
         self._zones = ports.config.scanner_zones()
         self._salt = ports.config.privacy.salt.encode()
         self.temperature: float | None = None  # latest reading of any temperature sensor
@@ -106,20 +111,26 @@ class PresenceHandler:
             zone=zone, hour=local.hour, weekday=local.weekday(), dwell_s=change.dwell_s or 0.0,
             temperature_c=self.temperature,
         )  # fmt: skip
-        outcome = self._policy.decide(customer, self._offers(), context, change.ts)
+        now = time.time()
+        personal, taste = self._learned.personalised(customer, now)
+        offers = self._offers()
+        outcome = self._policy.decide(
+            personal, offers, context, change.ts, rerank=lambda ranked: keep_away(ranked, offers, taste)
+        )
         self._ports.stats.counters[f"entries_{outcome.decision}"] += 1
-        writes: list[Write] = [rows.visit(customer.customer_id, zone, change.ts)]
-        counts: list[Count] = []
         alert = outcome.alert
-        if alert is not None:
-            group = "holdout" if outcome.decision == "holdout" else "treatment"
-            counts += [count("offers_shown", offer_id=o.offer_id, group=group) for o in alert.offers]
-        if alert is not None and outcome.decision != "holdout":  # holdout: scored and counted, never shown
+        group = {"alert": "treatment", "holdout": "holdout"}.get(outcome.decision)
+        shown = [o.offer_id for o in alert.offers] if alert is not None else []
+        writes: list[Write] = [*outcomes.entry(customer.customer_id, zone, change.ts, group, shown)]
+        counts: list[Count] = [count("visits_decided", group=group)] if group else []
+        counts += [count("offers_shown", offer_id=o, group=group or "none") for o in shown]
+        emit = None
+        if alert is not None and outcome.decision == "alert":  # holdout: scored and counted, never shown
+            hints = self._learned.hints(customer.customer_id, alert.offers, offers, now)
+            alert = replace(alert, hints=tuple(h.to_json() for h in hints))
             writes.append(rows.alert(alert.alert_id, alert.ts, alert.customer_id, alert.zone, alert.card()))
             counts.append(count("alerts_sent"))
             emit = self._emitter(alert)
-        else:
-            emit = None
         await self._ports.apply(
             guard=guard,
             writes=tuple(writes),

@@ -29,6 +29,10 @@ class MirrorAdvisor:
         self._max_sessions = max_sessions
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
 
+    def session(self, device_id: str, session_id: str) -> _Session | None:
+        """What this session tried, liked and disliked so far."""
+        return self._sessions.get(f"{device_id}/{session_id}")
+
     def observe(
         self, event: MirrorEvent, customer: Customer | None, offers: Sequence[Offer], zone: str
     ) -> list[ScoredOffer] | None:

@@ -7,13 +7,13 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from ..config import ScoringConfig
-from ..events import Alert, Customer, Offer
+from ..events import Alert, Customer, Offer, ScoredOffer
 from ..store import rows
 from .rules import Context, Scorer, eligible
 
@@ -59,7 +59,14 @@ class AlertPolicy:
         """Drop the history of customers who were forgotten or withdrew consent."""
         self._history = {c: h for c, h in self._history.items() if c in customer_ids}
 
-    def decide(self, customer: Customer, offers: Sequence[Offer], context: Context, ts: float) -> Outcome:
+    def decide(
+        self,
+        customer: Customer,
+        offers: Sequence[Offer],
+        context: Context,
+        ts: float,
+        rerank: Callable[[list[ScoredOffer]], list[ScoredOffer]] | None = None,
+    ) -> Outcome:
         history = [t for t in self._history.get(customer.customer_id, ()) if ts - t < 86400]
         if history and ts - max(history) < self._config.cooldown_s:
             return Outcome("cooldown")
@@ -70,7 +77,8 @@ class AlertPolicy:
         if len(history) >= self._config.max_alerts_per_day:
             return Outcome("frequency_cap")
         candidates = [o for o in offers if eligible(customer, o, local.date())]
-        scored = self.scorer.score(customer, candidates, context)[: self._config.top_k]
+        ranked = self.scorer.score(customer, candidates, context)
+        scored = (rerank(ranked) if rerank is not None else ranked)[: self._config.top_k]
         self._history[customer.customer_id] = [*history, ts]
         alert = Alert(
             alert_id=uuid.uuid4().hex,

@@ -39,8 +39,11 @@ class MqttSuggestions:
         self._publisher = publisher
         self._prefix = topic_prefix
 
-    async def deliver(self, item: tuple[MirrorEvent, list[ScoredOffer] | tuple[ScoredOffer, ...]]) -> None:
-        event, suggestions = item
+    async def deliver(
+        self,
+        item: tuple[MirrorEvent, list[ScoredOffer] | tuple[ScoredOffer, ...], list[tuple[str, str, int]]],
+    ) -> None:
+        event, suggestions, also_liked = item
         payload = {
             "session_id": event.session_id,
             "ts": time.time(),
@@ -49,5 +52,6 @@ class MqttSuggestions:
                 {"offer_id": s.offer_id, "title": s.title, "score": round(s.score, 4), "reason": s.reason}
                 for s in suggestions
             ],
+            "also_liked": [{"sku": sku, "title": title, "support": n} for sku, title, n in also_liked],
         }
         self._publisher.publish(f"{self._prefix}/mirror/{event.device_id}/suggestions", json.dumps(payload).encode())

@@ -10,7 +10,7 @@ from ..devices import list_devices
 from ..errors import ProfileError
 from ..profiles import ProfileRegistry
 from .base import Source
-from .mqtt import mirror_source, remote_scanner_source
+from .mqtt import mirror_source, pos_source, remote_scanner_source
 from .serial import SerialLineSource
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,7 @@ def build_sources(
     sources: list[Source] = []
     if mqtt:
         sources.append(mirror_source(config))
+        sources.append(pos_source(config))
         if config.ble.remote_scanners:
             sources.append(remote_scanner_source(config))
     if radio and config.ble.mode != "off":

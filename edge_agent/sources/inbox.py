@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from ..events import Acked, AlertAction, CheckIn, SourceEvent
+from ..events import Acked, AlertAction, CheckIn, ConsentChange, Sale, SourceEvent
 from ..lifecycle import Resource
 
 SUBMIT_TIMEOUT_S = 5.0
@@ -19,7 +19,7 @@ class InboxSource(Resource):
     def __init__(self, maxsize: int = 1000) -> None:
         self._queue: asyncio.Queue[SourceEvent] = asyncio.Queue(maxsize)
 
-    async def submit(self, event: CheckIn | AlertAction) -> bool:
+    async def submit(self, event: CheckIn | AlertAction | Sale | ConsentChange) -> bool:
         """Hand an event to the pipeline and wait until its effects are committed (TimeoutError after 5 s).
 
         False when it changed nothing: a replayed nonce, an action already recorded.

@@ -57,6 +57,23 @@ def upsert_offer(conn: sqlite3.Connection, values: Sequence[Any]) -> None:
     conn.execute(f"INSERT OR REPLACE INTO offers({', '.join(OFFER_KEYS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
 
 
+PRODUCT_KEYS = ("sku", "title", "category", "price", "accessory_of")
+
+
+def upsert_product(conn: sqlite3.Connection, values: Sequence[Any]) -> None:
+    """`values` in PRODUCT_KEYS order (accessory_of as a list)."""
+    sku, title, category, price, accessory_of = values
+    conn.execute(
+        "INSERT OR REPLACE INTO products(sku, title, category, price, accessory_of) VALUES (?, ?, ?, ?, ?)",
+        (sku, title, category, price, json.dumps(list(accessory_of))),
+    )
+
+
+def products(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(f"SELECT {', '.join(PRODUCT_KEYS)} FROM products ORDER BY sku").fetchall()
+    return [dict(zip(PRODUCT_KEYS, r, strict=True)) | {"accessory_of": json.loads(r[4])} for r in rows]
+
+
 def customers_summary(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     rows = conn.execute(
         "SELECT c.customer_id, c.display_name, c.tier, c.consent, c.visits_90d, "
@@ -83,7 +100,9 @@ def offers(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     return [dict(zip(OFFER_KEYS, r, strict=True)) | {"in_stock": bool(r[5]), "skus": json.loads(r[6])} for r in rows]
 
 
-PERSONAL_TABLES = ("alerts", "visits", "events", "customer_identifiers")
+PERSONAL_TABLES = (
+    "alerts", "visits", "events", "customer_identifiers", "affinities", "owned", "visit_days", "sales",
+)  # fmt: skip
 
 
 def forget(conn: sqlite3.Connection, customer_id: str) -> dict[str, int]:
@@ -104,3 +123,13 @@ def forget(conn: sqlite3.Connection, customer_id: str) -> dict[str, int]:
         counts["customers"] = conn.execute("DELETE FROM customers WHERE customer_id = ?", (customer_id,)).rowcount
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return counts
+
+
+def change_consent(conn: sqlite3.Connection, customer_id: str, consent: bool) -> None:
+    """The CLI's consent change: the same operation as a signed consent token, then the WAL emptied."""
+    from .outcomes import set_consent
+
+    conn.execute("PRAGMA secure_delete = ON")
+    with transaction(conn):
+        set_consent(customer_id, consent)(conn)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

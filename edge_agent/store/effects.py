@@ -63,6 +63,7 @@ class Effects:
     bucket: float = 0.0
     on_commit: Callable[[bool], None] | None = None
     urgent: bool = False  # someone waits (an alert, an HTTP answer): commit without the batching delay
+    checkpoint: bool = False  # an erasure: move it into the database file and empty the WAL after COMMIT
 
     @property
     def has_aggregates(self) -> bool:
@@ -117,6 +118,13 @@ class _OpenBucket:
 
 def _labels_text(labels: Labels) -> str:
     return json.dumps(dict(labels), sort_keys=True, separators=(",", ":"))
+
+
+def add_counts(conn: sqlite3.Connection, bucket: float, counts: list[tuple[str, dict[str, str], float]]) -> None:
+    """Counter deltas decided inside an operation (e.g. a sale's attribution), into the open bucket."""
+    pending = _OpenBucket()
+    pending.add(Effects(bucket=bucket, counts=tuple(Count(n, labels_of(**lb), v) for n, lb, v in counts)))
+    pending.flush(conn)
 
 
 def apply_all(conn: sqlite3.Connection, units: list[Effects]) -> list[bool]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 CATALOG_TABLES = ("customers", "customer_identifiers", "offers", "devices")
 
 
-def _catalog_triggers() -> str:
+def _catalog_triggers(tables: tuple[str, ...] = CATALOG_TABLES) -> str:
     """Bump `state.catalog_version` on any change to what the running agent caches."""
     bump = (
         "INSERT INTO state(key, value) VALUES ('catalog_version', '1') "
@@ -13,7 +13,7 @@ def _catalog_triggers() -> str:
     )
     return "\n".join(
         f"CREATE TRIGGER {table}_{op.lower()}_bump AFTER {op} ON {table} BEGIN {bump} END;"
-        for table in CATALOG_TABLES
+        for table in tables
         for op in ("INSERT", "UPDATE", "DELETE")
     )
 
@@ -210,6 +210,61 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE outbox_v2 RENAME TO outbox;
     DELETE FROM state WHERE key = 'aggregator.open_bucket';
     """,
+    # 3: outcomes and learning (SPEC §14): products, sales, learned profiles, also-liked pairs
+    """
+    CREATE TABLE products (
+        sku TEXT PRIMARY KEY,
+        title TEXT NOT NULL DEFAULT '',
+        category TEXT NOT NULL DEFAULT '',
+        price REAL,
+        accessory_of TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE TABLE sales (
+        sale_id TEXT PRIMARY KEY,
+        ts REAL NOT NULL,
+        device_id TEXT NOT NULL,
+        customer_id TEXT REFERENCES customers(customer_id) ON DELETE CASCADE,
+        amount REAL NOT NULL,
+        lines TEXT NOT NULL,
+        offer_ids TEXT NOT NULL DEFAULT '[]',
+        visit_id INTEGER,
+        grp TEXT
+    );
+    CREATE INDEX sales_customer ON sales(customer_id) WHERE customer_id IS NOT NULL;
+    CREATE INDEX sales_ts ON sales(ts);
+    CREATE TABLE affinities (
+        customer_id TEXT NOT NULL REFERENCES customers(customer_id) ON DELETE CASCADE,
+        category TEXT NOT NULL,
+        score REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (customer_id, category)
+    );
+    CREATE TABLE owned (
+        customer_id TEXT NOT NULL REFERENCES customers(customer_id) ON DELETE CASCADE,
+        sku TEXT NOT NULL,
+        bought_at REAL NOT NULL,
+        PRIMARY KEY (customer_id, sku)
+    );
+    CREATE TABLE visit_days (
+        customer_id TEXT NOT NULL REFERENCES customers(customer_id) ON DELETE CASCADE,
+        day INTEGER NOT NULL,
+        PRIMARY KEY (customer_id, day)
+    ) WITHOUT ROWID;
+    CREATE TABLE cooccurrence (
+        source TEXT NOT NULL,
+        a TEXT NOT NULL,
+        b TEXT NOT NULL,
+        ts REAL NOT NULL,
+        PRIMARY KEY (source, a, b)
+    ) WITHOUT ROWID;
+    CREATE INDEX cooccurrence_a ON cooccurrence(a, b);
+    ALTER TABLE visits ADD COLUMN entry INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE visits ADD COLUMN grp TEXT;
+    ALTER TABLE visits ADD COLUMN offers TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE visits ADD COLUMN converted INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX visits_entries ON visits(customer_id, entered_at) WHERE entry = 1;
+    """
+    + _catalog_triggers(("products",)),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

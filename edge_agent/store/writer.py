@@ -145,6 +145,8 @@ class StoreWriter:
             return
         self.batches += 1
         self.rows += len(units)
+        if any(unit.checkpoint for unit in units):
+            await asyncio.to_thread(self._conn.execute, "PRAGMA wal_checkpoint(TRUNCATE)")
         for pending, one in zip(batch, fresh, strict=True):
             _resolve(pending, one)
 

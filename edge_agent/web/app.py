@@ -18,8 +18,9 @@ from typing import Any
 from aiohttp import web
 
 from ..decoders.jsonsafe import loads_object
+from ..decoders.pos import decode_sale_object
 from ..errors import DecodeError
-from ..events import AlertAction, CheckIn
+from ..events import HTTP_API, AlertAction, CheckIn, ConsentChange
 from ..presence.checkin import CheckinRefused, CheckinVerifier
 from ..sinks.tablets import AlertHub
 from ..sources.inbox import InboxSource
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 
 COOKIE = "edge_agent_session"
 SESSION_S = 30 * 86400
-OPEN_PATHS = frozenset({"/healthz", "/metrics", "/api/checkin", "/login", "/logout"})
+OPEN_PATHS = frozenset({"/healthz", "/metrics", "/api/checkin", "/api/consent", "/login", "/logout"})
 ACTIONS = ("ack", "accepted", "dismissed")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SECURITY_HEADERS = {
@@ -140,6 +141,8 @@ class WebApi:
                 web.get("/api/alerts/stream", self.stream),
                 web.post("/api/alerts/{alert_id}/ack", self.ack),
                 web.post("/api/checkin", self.checkin),
+                web.post("/api/consent", self.consent),
+                web.post("/api/pos/sales", self.sale),
                 web.get("/api/status", self.status),
                 web.get("/healthz", self.healthz),
                 web.get("/metrics", self.metrics),
@@ -275,6 +278,36 @@ class WebApi:
         if not fresh:
             return web.json_response({"error": "replayed"}, status=403)
         return web.json_response({"ok": True})  # never says whether the customer was recognised
+
+    async def consent(self, request: web.Request) -> web.Response:
+        """A signed consent token (like a check-in, with `"consent": true|false`)."""
+        body = await read_json(request)
+        try:
+            token = self._checkin.verify(body.get("token"))
+        except CheckinRefused as exc:
+            return bad_request(exc.reason, 400 if exc.reason == "malformed" else 403)
+        if token.consent is None:
+            return bad_request("malformed: the token carries no consent field")
+        event = ConsentChange(token.customer_id, token.consent, time.time(), token.nonce, token.exp)
+        return await self._submit(event, {"ok": True, "consent": token.consent}, "replayed")
+
+    async def sale(self, request: web.Request) -> web.Response:
+        """A sale from a back office or a till without MQTT (staff token)."""
+        body = await read_json(request)
+        try:
+            sale = decode_sale_object(HTTP_API, body)
+        except DecodeError as exc:
+            return bad_request(f"{exc.reason}: {exc.detail}"[:200])
+        return await self._submit(sale, {"ok": True, "sale_id": sale.sale_id, "duplicate": False}, None)
+
+    async def _submit(self, event: Any, answer: dict[str, Any], refused_when_stale: str | None) -> web.Response:
+        try:
+            fresh = await self._inbox.submit(event)
+        except TimeoutError:
+            return bad_request("busy, try again", 503)
+        if not fresh and refused_when_stale is not None:
+            return bad_request(refused_when_stale, 403)
+        return web.json_response({**answer, "duplicate": not fresh} if "duplicate" in answer else answer)
 
     async def status(self, request: web.Request) -> web.Response:
         return web.json_response(self._status(), dumps=lambda d: json.dumps(d, default=str))

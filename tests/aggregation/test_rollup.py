@@ -50,8 +50,9 @@ async def test_bucket_closes_into_rows_and_a_batch(tmp_path: Path) -> None:
     assert metrics[("sensor_mean", (("device", "th-1"), ("resource", "temperature")))] == 21.0
     assert metrics[("sensor_max", (("device", "th-1"), ("resource", "temperature")))] == 22.0
     assert metrics[("dead_letters", (("device", "m1"), ("reason", "bad_json")))] == 1  # not a person count
-    rows = conn.execute("SELECT COUNT(*) FROM aggregates WHERE bucket_start = 3600").fetchone()[0]
-    assert rows == len(bucket_json["metrics"])
+    kept = {r[0]: r[1] for r in conn.execute("SELECT name || labels, value FROM aggregates WHERE bucket_start = 3600")}
+    assert len(kept) == len(bucket_json["metrics"]) + 1  # the box keeps what k-anonymity holds back from the cloud
+    assert kept['footfall_visitors{"kind": "known"}'] == 1
     assert not open_counts(conn)  # the close cleared the open bucket in the same transaction
     assert conn.execute("SELECT COUNT(*) FROM open_visitors").fetchone()[0] == 0
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from ...config import AgentConfig
 from ...decoders.mirror import decode_mirror
+from ...decoders.pos import decode_sale
 from ...decoders.theengs import decode_theengs, redact_ble
-from ...events import Advertisement, MirrorEvent
+from ...events import Advertisement, MirrorEvent, Sale
 from .subscriber import MqttSubscriber
 
 
@@ -36,6 +37,28 @@ def mirror_source(config: AgentConfig) -> MqttSubscriber:
     )
 
 
+def pos_source(config: AgentConfig) -> MqttSubscriber:
+    """`{topic_prefix}/pos/{device_id}/sales`, QoS 1, persistent session, acked after storing (SPEC §14)."""
+    prefix = config.topic_prefix
+    device_index = len(prefix.split("/")) + 1
+
+    def device_of(topic: str) -> str:
+        return topic_level(topic, device_index)
+
+    def decode(topic: str, payload: bytes) -> Sale:
+        return decode_sale(device_of(topic), payload)
+
+    return MqttSubscriber(
+        "mqtt-pos",
+        config.mqtt,
+        [f"{prefix}/pos/+/sales"],
+        client_id=f"edge-agent-{config.store_id}-pos",
+        decode=decode,
+        device_of=device_of,
+        persistent=True,
+    )
+
+
 def remote_scanner_source(config: AgentConfig) -> MqttSubscriber:
     """Theengs Gateway / OpenMQTTGateway JSON on `ble.remote_topic`; the scanner is level two."""
 
@@ -57,4 +80,4 @@ def remote_scanner_source(config: AgentConfig) -> MqttSubscriber:
     )
 
 
-__all__ = ["MqttSubscriber", "mirror_source", "remote_scanner_source"]
+__all__ = ["MqttSubscriber", "mirror_source", "pos_source", "remote_scanner_source"]

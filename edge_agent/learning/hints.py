@@ -1,0 +1,57 @@
+"""Hints for staff on an alert, worded for a person: first visit, regular, lapsed, owns."""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+DAY = 86400
+
+
+@dataclass(frozen=True, slots=True)
+class Hint:
+    kind: str
+    text: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "text": self.text}
+
+
+def _ago(days: int) -> str:
+    if days < 14:
+        return f"{days} days ago"
+    if days < 91:
+        return f"{days // 7} weeks ago"
+    return f"{round(days / 30.4)} months ago"
+
+
+def visit_hints(days: Sequence[int], today: int) -> list[Hint]:
+    """From the days the customer was seen before today."""
+    previous = sorted(d for d in set(days) if d < today)
+    if not previous:
+        return [Hint("first_visit", "First visit to this store — a warm welcome goes a long way")]
+    since = today - previous[-1]
+    gaps = [b - a for a, b in itertools.pairwise(previous)]
+    usual = round(statistics.median(gaps)) if gaps else None
+    if usual and since >= 3 * usual and since >= 21:
+        return [Hint("lapsed", f"Welcome back — usually every {usual} days, last seen {_ago(since)}")]
+    recent = [d for d in previous if today - d <= 90]
+    if len(recent) >= 3 and usual:
+        return [Hint("regular", f"Regular — {len(recent)} visits in the last 90 days, usually every {usual} days")]
+    return []
+
+
+def owns_hints(
+    owned: Sequence[tuple[str, str, float]], offers: Sequence[tuple[str, Sequence[str]]], now: float
+) -> list[Hint]:
+    """Owned items (sku, title, bought_at) that an offer (title, skus) goes with or cares for."""
+    hints = []
+    for sku, title, bought_at in owned:
+        for offer_title, skus in offers:
+            if sku in skus:
+                when = _ago(max(0, int((now - bought_at) // DAY)))
+                hints.append(Hint("owns", f"Bought the {title} {when} — “{offer_title}” goes with it"))
+                break
+    return hints[:2]

@@ -1,0 +1,64 @@
+"""What the store has learned about a customer, read for one decision (taste, hints, also-liked)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import replace
+
+from ..config import LearningConfig
+from ..events import Customer, Offer, ScoredOffer
+from ..learning.hints import Hint, owns_hints, visit_hints
+from ..learning.profile import DISLIKED_PENALTY, Taste, blend
+from ..store import outcomes
+
+YEAR_S = 365 * 86400
+
+
+class Learned:
+    """Reads the learned profile; the writes are effects of the inputs that taught it."""
+
+    def __init__(self, reader: sqlite3.Connection, config: LearningConfig) -> None:
+        self._reader = reader
+        self._config = config
+        self._products: dict[str, tuple[str, str]] = {}
+
+    def reload(self) -> None:
+        """Pick up a changed product catalog."""
+        self._products = outcomes.product_titles(self._reader)
+
+    def taste(self, customer: Customer, now: float) -> Taste:
+        found = outcomes.affinities(self._reader, customer.customer_id, now, self._config.half_life_s)
+        return blend(customer.preferred_categories, found)
+
+    def personalised(self, customer: Customer, now: float) -> tuple[Customer, Taste]:
+        """The customer as scoring should see them: learned likes first, disliked categories dropped."""
+        taste = self.taste(customer, now)
+        return replace(customer, preferred_categories=taste.preferred), taste
+
+    def hints(self, customer_id: str, shown: Sequence[ScoredOffer], offers: Sequence[Offer], now: float) -> list[Hint]:
+        days = outcomes.visit_days(self._reader, customer_id)
+        by_id = {o.offer_id: o for o in offers}
+        pairs = [(s.title, by_id[s.offer_id].skus) for s in shown if s.offer_id in by_id]
+        owned = outcomes.owned_items(self._reader, customer_id, now - YEAR_S)
+        return [*visit_hints(days, int(now // 86400)), *owns_hints(owned, pairs, now)]
+
+    def also_liked(self, skus: Sequence[str], now: float, exclude: frozenset[str]) -> list[tuple[str, str, int]]:
+        found = outcomes.also_liked(self._reader, skus, now, self._config.half_life_s, self._config.min_support, 10)
+        return [(sku, title, n) for sku, title, n in found if sku not in exclude][:5]
+
+    def categories(self) -> dict[str, tuple[str, str]]:
+        """sku → (title, category)."""
+        return self._products
+
+
+def keep_away(scored: list[ScoredOffer], offers: Sequence[Offer], taste: Taste) -> list[ScoredOffer]:
+    """Offers in a category the customer showed they dislike sink (scores scaled down), then re-rank."""
+    if not taste.disliked:
+        return scored
+    category = {o.offer_id: o.category for o in offers}
+    adjusted = [
+        replace(s, score=s.score * DISLIKED_PENALTY) if category.get(s.offer_id) in taste.disliked else s
+        for s in scored
+    ]
+    return sorted(adjusted, key=lambda s: -s.score)
