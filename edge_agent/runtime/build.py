@@ -151,5 +151,6 @@ def _web(config: AgentConfig, reader: sqlite3.Connection, wiring: Wiring) -> Web
         health=wiring.health,
         metrics=lambda: render_metrics(wiring.snapshot),
         store_id=config.store_id,
+        min_support=config.learning.min_support,
     )
     return WebServer(api, config.http.host, config.http.port)

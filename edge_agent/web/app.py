@@ -21,6 +21,7 @@ from ..decoders.jsonsafe import loads_object
 from ..decoders.pos import decode_sale_object
 from ..errors import DecodeError
 from ..events import HTTP_API, AlertAction, CheckIn, ConsentChange
+from ..insights import insights as compute_insights
 from ..presence.checkin import CheckinRefused, CheckinVerifier
 from ..sinks.tablets import AlertHub
 from ..sources.inbox import InboxSource
@@ -30,7 +31,10 @@ log = logging.getLogger(__name__)
 
 COOKIE = "edge_agent_session"
 SESSION_S = 30 * 86400
-OPEN_PATHS = frozenset({"/healthz", "/metrics", "/api/checkin", "/api/consent", "/login", "/logout"})
+OPEN_PATHS = frozenset({"/healthz", "/metrics", "/api/checkin", "/api/consent", "/login", "/logout", "/favicon.ico"})
+FAVICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><circle cx="8" cy="8" r="7" fill="#2f6fed"/></svg>'
+)
 ACTIONS = ("ack", "accepted", "dismissed")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SECURITY_HEADERS = {
@@ -118,6 +122,7 @@ class WebApi:
         health: Callable[[], list[str]],
         metrics: Callable[[], bytes],
         store_id: str,
+        min_support: int = 3,
     ) -> None:
         self._token = staff_token
         self._hub = hub
@@ -129,6 +134,7 @@ class WebApi:
         self._metrics = metrics
         self._store_id = store_id
         self._sessions = Sessions(staff_token)
+        self._min_support = min_support
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._auth], client_max_size=64 * 1024)
@@ -144,7 +150,10 @@ class WebApi:
                 web.post("/api/consent", self.consent),
                 web.post("/api/pos/sales", self.sale),
                 web.get("/api/status", self.status),
+                web.get("/insights", self.insights_page),
+                web.get("/api/insights", self.insights),
                 web.get("/healthz", self.healthz),
+                web.get("/favicon.ico", self.favicon),
                 web.get("/metrics", self.metrics),
             ]
         )
@@ -309,8 +318,21 @@ class WebApi:
             return bad_request(refused_when_stale, 403)
         return web.json_response({**answer, "duplicate": not fresh} if "duplicate" in answer else answer)
 
+    async def insights_page(self, request: web.Request) -> web.Response:
+        return web.Response(text=_page("insights.html").replace("{{store}}", self._store_id), content_type="text/html")
+
+    async def insights(self, request: web.Request) -> web.Response:
+        days = request.query.get("days", "28")
+        if not (days.isascii() and days.isdigit() and 1 <= int(days[:5]) <= 3650):
+            return bad_request("days must be a whole number from 1 to 3650")
+        data = await asyncio.to_thread(compute_insights, self._reader, days=int(days), min_support=self._min_support)
+        return web.json_response(data)
+
     async def status(self, request: web.Request) -> web.Response:
         return web.json_response(self._status(), dumps=lambda d: json.dumps(d, default=str))
+
+    async def favicon(self, request: web.Request) -> web.Response:
+        return web.Response(text=FAVICON, content_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
 
     async def healthz(self, request: web.Request) -> web.Response:
         failed = self._health()
