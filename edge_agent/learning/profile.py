@@ -16,6 +16,7 @@ SIGNALS: Mapping[str, float] = {
     "dismissed": -0.5,
 }
 EVIDENCE = 1.5  # |affinity| needed before a category counts as liked or disliked
+CLOSE_TO_TOP = 0.8  # a learned like counts only if it is at least this share of the strongest one
 MAX_PREFERRED = 3
 DISLIKED_PENALTY = 0.3  # score multiplier for offers in a category the customer showed they dislike
 
@@ -35,7 +36,10 @@ class Taste:
 
 def blend(imported: Sequence[str], affinities: Mapping[str, float]) -> Taste:
     """Learned likes lead; an imported preference stays unless behaviour showed a dislike of it."""
-    liked = sorted((c for c, s in affinities.items() if s >= EVIDENCE), key=lambda c: (-affinities[c], c))
+    top = max(affinities.values(), default=0.0)
+    floor = max(EVIDENCE, CLOSE_TO_TOP * top)
+    liked = sorted((c for c, s in affinities.items() if s >= floor), key=lambda c: (-affinities[c], c))
     disliked = frozenset(c for c, s in affinities.items() if s <= -EVIDENCE)
-    kept = [c for c in imported if c not in disliked and c not in liked]
+    # A clear learned favourite outranks the import; the import fills in while evidence is thin.
+    kept = [c for c in imported if c not in disliked and c not in liked and not liked]
     return Taste(tuple([*liked, *kept][:MAX_PREFERRED]), disliked)

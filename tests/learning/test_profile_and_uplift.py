@@ -18,7 +18,8 @@ def test_behaviour_overrides_a_stale_import() -> None:
     taste = blend(["shoes"], {"outerwear": 9.0, "shoes": -6.0})
     assert taste.preferred == ("outerwear",) and taste.disliked == frozenset({"shoes"})
     assert blend(["shoes"], {"outerwear": 0.5}).preferred == ("shoes",)  # too little evidence yet
-    assert blend(["shoes", "bags"], {"outerwear": 3.0}).preferred == ("outerwear", "shoes", "bags")
+    assert blend(["shoes", "bags"], {"outerwear": 3.0}).preferred == ("outerwear",)  # a clear favourite leads alone
+    assert blend(["shoes"], {"outerwear": 9.0, "bags": 8.0, "kids": 2.0}).preferred == ("outerwear", "bags")
 
 
 def test_newcombe_matches_the_published_example() -> None:
