@@ -26,6 +26,7 @@ from edge_agent.runtime import Agent
 from edge_agent.sim.adverts import ibeacon_advert
 from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.sources.base import SourceEvent
+from edge_agent.sources.mqtt import mirror_source
 from edge_agent.store import connect
 from edge_agent.testing.config import write_config
 from edge_agent.testing.wait import eventually
@@ -105,35 +106,59 @@ async def main(quick: bool) -> dict[str, object]:
         conn = connect(config.db_path)
         import_customers(conn, tmp / "c.json")
         import_offers(conn, tmp / "o.json")
+        conn.execute(
+            "INSERT INTO devices(id, profile, transport, zone, created_at) "
+            "VALUES ('m1', 'smart-mirror', 'mqtt', 'fitting-rooms', 0)"
+        )
         conn.close()
         arrivals = Arrivals(customers, gap_s=0.05)
         received: dict[int, float] = {}
-        async with aiomqtt.Client("127.0.0.1", broker.port) as sub:
+        sizes: dict[str, float] = {}
+        sent: dict[str, float] = {}
+        async with aiomqtt.Client("127.0.0.1", broker.port) as sub, aiomqtt.Client("127.0.0.1", broker.port) as mirror:
             await sub.subscribe(f"{config.topic_prefix}/alerts", qos=1)
 
             async def listen() -> None:
                 async for message in sub.messages:
                     assert isinstance(message.payload, bytes)
-                    received[int(json.loads(message.payload)["customer_id"][2:])] = time.time()
+                    alert = json.loads(message.payload)
+                    if alert.get("kind") == "size_request":
+                        sizes[alert["session_id"]] = time.time()
+                    else:
+                        received[int(alert["customer_id"][2:])] = time.time()
 
             listener = asyncio.create_task(listen())
-            agent = Agent(config, [arrivals])
+            agent = Agent(config, [arrivals, mirror_source(config)])
             stop = asyncio.Event()
             task = asyncio.create_task(agent.run(stop))
             await eventually(lambda: agent.ready.is_set() and agent.snapshot()["mqtt"]["state"] == "connected")
+            await eventually(lambda: agent.snapshot()["sources"].get("mqtt-mirror", {}).get("link") == "connected")
             arrivals.go.set()
             await eventually(lambda: len(received) == customers, within=120)
+            for i in range(customers // 3):  # a shopper asks for another size; staff must hear at once
+                body = {"event": "size_request", "session_id": f"s{i}", "sku": "COAT-1", "size": "M", "ts": time.time()}
+                sent[f"s{i}"] = time.time()
+                await mirror.publish(f"{config.topic_prefix}/mirror/m1/events", json.dumps(body), qos=1)
+                await asyncio.sleep(0.05)
+            await eventually(lambda: len(sizes) == len(sent), within=60)
+            scorer = agent.scorer.status()["model"] if agent.scorer else None
             stop.set()
             await task
             listener.cancel()
         latencies = sorted((received[i] - arrivals.decided[i]) * 1000 for i in range(customers))
+        size_latencies = sorted((sizes[k] - sent[k]) * 1000 for k in sent)
         return {
+            "size_request_latency_ms_p50": round(statistics.median(size_latencies), 2),
+            "size_request_latency_ms_p99": round(
+                size_latencies[min(len(size_latencies) - 1, int(0.99 * len(size_latencies)))], 2
+            ),
+            "size_requests": len(size_latencies),
             "alert_latency_ms_p50": round(statistics.median(latencies), 2),
             "alert_latency_ms_p99": round(latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], 2),
             "alert_latency_ms_max": round(latencies[-1], 2),
             "alerts": customers,
             "offers_scored_per_alert": 64,
-            "scorer": (agent.scorer.status()["model"] if agent.scorer else None) or "rules",
+            "scorer": scorer or "rules",
         }
 
 

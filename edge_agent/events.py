@@ -198,6 +198,9 @@ class ScoredOffer:
     reason: str
 
 
+DETAIL_KEYS = ("sku", "title", "size", "device_id", "session_id")
+
+
 @dataclass(frozen=True, slots=True)
 class Alert:
     """A staff alert about a known customer's entry."""
@@ -211,6 +214,8 @@ class Alert:
     offers: tuple[ScoredOffer, ...]
     visits_90d: int | None = None  # for the tablet's customer card; not part of the MQTT payload
     hints: tuple[dict[str, str], ...] = ()  # [{"kind", "text"}] for staff (SPEC §14)
+    kind: str = "entry"  # or "size_request" (SPEC §15): then `details` says what is asked for
+    details: tuple[tuple[str, str | None], ...] = ()
 
     def card(self) -> dict[str, Any]:
         """The tablet's customer card: the MQTT payload plus what only staff see."""
@@ -229,6 +234,8 @@ class Alert:
             offers=tuple(ScoredOffer(o["offer_id"], o["title"], o["score"], o["reason"]) for o in card["offers"]),
             visits_90d=card.get("visits_90d"),
             hints=tuple(card.get("hints", ())),
+            kind=card.get("kind", "entry"),
+            details=tuple((k, card.get(k)) for k in DETAIL_KEYS if k in card),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -244,6 +251,7 @@ class Alert:
                 for o in self.offers
             ],
             "hints": [dict(h) for h in self.hints],
+            **({"kind": self.kind, **dict(self.details)} if self.kind != "entry" else {}),
         }
 
 

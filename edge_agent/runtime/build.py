@@ -127,6 +127,7 @@ def _runtime(
         ),
         alerts=Fanout(alert_sinks),
         suggestions=suggestion_sink.offer,
+        updates=wiring.hub.update,
     )
     pipeline = Pipeline(
         ports,

@@ -5,10 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
+import uuid
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..aggregation.rollup import count
-from ..events import AlertAction, DeadLetter, MirrorEvent, Offer, SensorReading
+from ..events import Alert, AlertAction, Customer, DeadLetter, MirrorEvent, Offer, SensorReading
 from ..learning.profile import SIGNALS
 from ..presence.identity import IdentityResolver
 from ..scoring.mirror import MirrorAdvisor
@@ -79,16 +82,61 @@ class MirrorHandler:
         suggestions = self._advisor.observe(event, customer, self._offers(), zone)
         also = self._also_liked(event) if suggestions is not None else []
 
-        def suggest() -> None:
+        staff_alert = self._size_request(event, zone, customer) if event.event == "size_request" else None
+
+        def after() -> None:
             if suggestions is not None and (suggestions or also):
                 self._ports.suggestions((event, suggestions, also))
+            if staff_alert is not None:
+                self._ports.alerts(staff_alert)
+            if customer is not None and event.sku and event.event in ("try_on", "like", "dislike"):
+                self._ports.updates(None, customer.customer_id, self._activity(event))
 
+        writes = self._teach(event, customer.customer_id if customer else None)
+        if staff_alert is not None:
+            card = staff_alert.card()
+            writes += (rows.alert(staff_alert.alert_id, staff_alert.ts, staff_alert.customer_id or None, zone, card),)
         await self._ports.apply(
             guard=rows.event(event.ts, event.device_id, "mirror", body, event.customer_ref, key),
-            writes=self._teach(event, customer.customer_id if customer else None),
+            writes=writes,
             counts=counts,
-            on_commit=after_commit(ack, suggest),
+            on_commit=after_commit(ack, after),
+            urgent=staff_alert is not None,
         )
+
+    def _size_request(self, event: MirrorEvent, zone: str, customer: Customer | None) -> Alert:
+        """A shopper in a fitting room asks for another size: a staff alert of its own (SPEC §15)."""
+        title = self._learned.categories().get(event.sku or "", (event.sku or "", ""))[0] or (event.sku or "")
+        details = {"sku": event.sku, "title": title, "size": event.size, "device_id": event.device_id}
+        return Alert(
+            alert_id=uuid.uuid4().hex,
+            ts=time.time(),
+            customer_id=customer.customer_id if customer else "",
+            display_name=customer.display_name if customer else "",
+            tier=customer.tier if customer else "",
+            zone=zone,
+            offers=(),
+            kind="size_request",
+            details=(*details.items(), ("session_id", event.session_id)),
+        )
+
+    def _activity(self, event: MirrorEvent) -> dict[str, Any]:
+        """What this visit tried, liked and disliked, with titles, for the live card."""
+        session = self._advisor.session(event.device_id, event.session_id)
+        titles = self._learned.categories()
+
+        def named(skus: Sequence[str]) -> list[dict[str, str]]:
+            return [{"sku": s, "title": titles.get(s, (s, ""))[0] or s} for s in skus]
+
+        if session is None:
+            return {}
+        return {
+            "mirror": {
+                "tried": named(session.try_ons),
+                "liked": named(session.likes),
+                "disliked": named(session.dislikes),
+            }
+        }
 
     def _teach(self, event: MirrorEvent, customer_id: str | None) -> tuple[Write, ...]:
         """A consenting customer's taste moves; SKUs tried or liked in one session become a pair."""
@@ -137,7 +185,8 @@ async def staff_action(ports: Ports, event: AlertAction, ack: Ack | None) -> Non
         guard=rows.staff_action(event.alert_id, event.action, event.ts, event.offer_id),
         writes=tuple(writes),
         counts=tuple(counts),
-        on_commit=ack,
+        # Every tablet sees the card taken (e.g. a size request: one "on my way" is enough).
+        on_commit=after_commit(ack, lambda: ports.updates(event.alert_id, None, {"action": event.action})),
         urgent=True,
     )
 

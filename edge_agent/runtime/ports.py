@@ -26,6 +26,8 @@ class Ports:
     aggregator: Aggregator
     alerts: Callable[[Alert], None]
     suggestions: Callable[[Suggestion], None]
+    # live card updates for tablets: (alert_id or None, customer_id or None, fields)
+    updates: Callable[[str | None, str | None, dict[str, Any]], None] = lambda alert, customer, fields: None
 
     def effects(self, **fields: Any) -> Effects:
         """Effects counted into the open bucket."""

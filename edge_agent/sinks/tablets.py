@@ -36,10 +36,24 @@ class AlertHub:
         self._last_id = event_id
         card = {**alert.card(), "event_id": event_id}
         self._recent.append((event_id, card))
+        self._push((event_id, card))
+
+    def update(self, alert_id: str | None, customer_id: str | None, fields: dict[str, Any]) -> None:
+        """A live change to a card (an action, the zone, mirror activity, left the store), pushed as `update`."""
+        for i in range(len(self._recent) - 1, -1, -1):
+            event_id, card = self._recent[i]
+            if (alert_id and card["alert_id"] == alert_id) or (
+                customer_id and card.get("customer_id") == customer_id and card.get("kind", "entry") == "entry"
+            ):
+                self._recent[i] = (event_id, {**card, **fields})
+                self._push((event_id, {"alert_id": card["alert_id"], **fields, "update": True}))
+                return
+
+    def _push(self, item: tuple[int, dict[str, Any]]) -> None:
         for queue in list(self._clients):
-            if queue.full():  # a stalled tablet loses its oldest alert, not the others' stream
+            if queue.full():  # a stalled tablet loses its oldest event, not the others' stream
                 queue.get_nowait()
-            queue.put_nowait((event_id, card))
+            queue.put_nowait(item)
 
     def since(self, last_id: int) -> list[tuple[int, dict[str, Any]]]:
         return [(i, card) for i, card in self._recent if i > last_id]

@@ -71,7 +71,7 @@ def visit(customer_id: str, zone: str, ts: float) -> Write:
     return Write("INSERT INTO visits(customer_id, zone, entered_at) VALUES (?, ?, ?)", (customer_id, zone, ts))
 
 
-def alert(alert_id: str, ts: float, customer_id: str, zone: str, card: dict[str, Any]) -> Write:
+def alert(alert_id: str, ts: float, customer_id: str | None, zone: str, card: dict[str, Any]) -> Write:
     """A decided alert, not yet confirmed by the store broker (`published = 0`)."""
     return Write(
         "INSERT INTO alerts(alert_id, ts, customer_id, zone, payload, published) VALUES (?, ?, ?, ?, ?, 0)",

@@ -345,6 +345,10 @@ class WebApi:
 
 
 async def _send(response: web.StreamResponse, event_id: int, card: dict[str, Any]) -> None:
+    if card.get("update"):  # no id: a replay after a reconnect sends the updated card instead
+        fields = {k: v for k, v in card.items() if k != "update"}
+        await response.write(f"event: update\ndata: {json.dumps(fields)}\n\n".encode())
+        return
     await response.write(f"id: {event_id}\nevent: alert\ndata: {json.dumps(card)}\n\n".encode())
 
 

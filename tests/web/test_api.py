@@ -145,3 +145,24 @@ async def test_checkin_refuses_bad_tokens(tmp_path: Path) -> None:
             assert r.status == 200
         await eventually(lambda: agent.stats.counters["checkins_unrecognised"] == 1)
         assert agent.stats.counters["entries_alert"] == 1
+
+
+async def test_an_action_on_one_tablet_reaches_every_other_tablet_as_an_update(tmp_path: Path) -> None:
+    config = seeded_config(tmp_path)
+    async with running_agent(config) as agent, aiohttp.ClientSession(headers=bearer(config)) as http:
+        url = agent.http_url
+        token = make_token(config.checkin.key, "c-grace", config.store_id, int(time.time()) + 60, "u-1")
+        async with http.post(f"{url}/api/checkin", json={"token": token}) as r:
+            assert r.status == 200
+        async with http.get(f"{url}/api/alerts/stream") as other_tablet:
+            ((_, card),) = await read_events(other_tablet, 1)
+            async with http.post(f"{url}/api/alerts/{card['alert_id']}/ack", json={"action": "dismissed"}) as r:
+                assert r.status == 200
+            async with asyncio.timeout(10):
+                while (await other_tablet.content.readline()).decode() != "event: update\n":
+                    pass
+                data = json.loads((await other_tablet.content.readline()).decode().removeprefix("data: "))
+        assert data == {"alert_id": card["alert_id"], "action": "dismissed"}
+        async with http.get(f"{url}/api/alerts/stream") as later:  # a tablet connecting later sees the action too
+            ((_, replayed),) = await read_events(later, 1)
+        assert replayed["action"] == "dismissed"

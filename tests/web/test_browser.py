@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 from playwright.async_api import async_playwright
 
+from edge_agent.events import MirrorEvent
 from edge_agent.sim.adverts import arrivals
 from edge_agent.sim.ble import SimulatedBleSource
 from edge_agent.store import connect
@@ -105,3 +108,56 @@ async def test_a_page_on_another_port_cannot_act_for_a_signed_in_tablet(tmp_path
     db = connect(config.db_path)
     assert db.execute("SELECT action FROM alerts WHERE alert_id = ?", (alert_id,)).fetchone() == (None,)
     assert db.execute("SELECT COUNT(*) FROM alert_actions").fetchone() == (0,)
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test installs it)")
+async def test_a_size_request_reaches_two_tablets_and_one_on_my_way_takes_it_from_both(tmp_path: Path) -> None:
+    config = seeded_config(tmp_path)
+    conn = connect(config.db_path)
+    conn.execute(
+        "INSERT INTO devices(id, profile, transport, zone, created_at) "
+        "VALUES ('m1', 'smart-mirror', 'mqtt', 'fitting-rooms', 0)"
+    )
+    conn.execute("INSERT INTO products(sku, title, category) VALUES ('COAT-1', 'Wool coat', 'outerwear')")
+    conn.close()
+    async with running_agent(config, [SizeRequest()]) as agent, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        pages = []
+        for _ in range(2):
+            context = await browser.new_context(viewport={"width": 1280, "height": 800})
+            page = await context.new_page()
+            await page.goto(agent.http_url or "")
+            await page.fill("#token", config.http.staff_token)
+            await page.click("button[type=submit]")
+            await page.wait_for_selector("#live:not(.down)", timeout=15_000)
+            pages.append(page)
+        SizeRequest.go.set()
+        cards = [page.locator(".card.size-request").first for page in pages]
+        for card in cards:
+            await card.wait_for(timeout=15_000)
+            assert "Size M · Wool coat" in await card.locator("h2").inner_text()
+            assert "fitting rooms" in await card.locator(".zone").inner_text()
+        await pages[0].screenshot(path=str(tmp_path / "size-request.png"))
+        await cards[0].locator("button[data-action=ack]").click()
+        for card in cards:  # the second tablet sees it taken too, live
+            await card.locator(".status").wait_for(timeout=10_000)
+            assert await card.locator(".status").inner_text() == "Someone is on the way"
+        await browser.close()
+    assert connect(config.db_path).execute("SELECT COUNT(*) FROM alert_actions").fetchone() == (1,)
+
+
+class SizeRequest:
+    """A mirror in the fitting rooms: a shopper asks for a size M of the wool coat (once the tablets are open)."""
+
+    name = "size-request"
+    go = asyncio.Event()
+
+    async def __aenter__(self) -> SizeRequest:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def events(self):  # type: ignore[no-untyped-def]
+        await SizeRequest.go.wait()
+        yield MirrorEvent("m1", "size_request", "s-1", time.time(), "COAT-1", None, "M")
