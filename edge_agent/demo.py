@@ -8,25 +8,28 @@ import json
 import random
 import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
+import aiomqtt
 from rich.console import Console
 
-from .catalog import import_customers, import_offers
+from .catalog import import_customers, import_offers, import_products
 from .config import AgentConfig, AggregatesConfig, DevicesConfig, MqttConfig, ZoneConfig, default_config
 from .decoders.line import with_checksum
 from .devices import add_device, build_device
-from .events import Alert
+from .events import Alert, BeaconId
 from .profiles import ProfileRegistry
 from .runtime import Agent
 from .sim.ble import BeaconScript, Keyframe, Scenario, SimulatedBleSource
 from .sim.broker import MosquittoBroker, mosquitto_binary
 from .sim.mirror import MirrorSimulator
+from .sim.pos import TillSimulator
 from .sim.scenarios import LOYALTY_UUID
 from .sim.serial import PtyPort
-from .sim.storeworld import SCANNERS, make_visitor, mean_rssi
+from .sim.storeworld import DOOR, SCANNERS, STREET_Y, Person, make_visitor, mean_rssi
 from .sources.build import build_sources
 from .store import connect
 
@@ -113,17 +116,40 @@ OFFERS = [
 ]
 
 
+PRODUCTS = [
+    {"sku": "SKU-RUN-1", "title": "Trail running shoe", "category": "shoes", "price": 120},
+    {"sku": "SKU-RUN-2", "title": "Road running shoe", "category": "shoes", "price": 110},
+    {"sku": "SKU-COAT-7", "title": "Wool coat", "category": "outerwear", "price": 240},
+    {
+        "sku": "SKU-SCARF-3",
+        "title": "Cashmere scarf",
+        "category": "accessories",
+        "price": 70,
+        "accessory_of": "SKU-COAT-7",
+    },
+    {"sku": "SKU-BAG-2", "title": "Leather tote", "category": "bags", "price": 180},
+]
+FIRST_CUSTOMER = "c-1001"  # Ada: walks in within seconds, tries a coat, asks for a size, buys it
+
+
 class ConsoleAlerts:
-    """Prints each alert as it is decided (the tablet page shows the same)."""
+    """One line per story beat on the terminal (the tablet page shows the same, live)."""
 
     def __init__(self, console: Console) -> None:
         self._console = console
 
+    def beat(self, text: str) -> None:
+        self._console.print(f"{time.strftime('%H:%M:%S')}  {text}", markup=False, highlight=False)
+
     async def deliver(self, alert: Alert) -> None:
-        offers = "; ".join(f"{o.title} ({o.score:.2f}: {o.reason})" for o in alert.offers) or "no eligible offers"
-        self._console.print(
-            f"ALERT {alert.display_name} [{alert.tier}] entered {alert.zone} → {offers}", markup=False, highlight=False
-        )
+        if alert.kind == "size_request":
+            d = dict(alert.details)
+            who = f" for {alert.display_name}" if alert.display_name else ""
+            self.beat(f"SIZE REQUEST  size {d.get('size')} of the {d.get('title')}{who} in {alert.zone} → tablets")
+            return
+        offers = "; ".join(f"{o.title} ({o.reason})" for o in alert.offers) or "no eligible offers"
+        hints = " ".join(f"[{h['text']}]" for h in alert.hints)
+        self.beat(f"ALERT  {alert.display_name} ({alert.tier}) entered {alert.zone} → {offers} {hints}".rstrip())
 
 
 @contextlib.contextmanager
@@ -138,10 +164,15 @@ def _maybe_broker(console: Console) -> Iterator[str | None]:
 
 
 def seed(config: AgentConfig, counter_port: Path) -> None:
-    """Demo customers, offers and devices, through the same code as the CLI."""
+    """Demo customers, offers, products and devices, through the same code as the CLI."""
     conn = connect(config.db_path)
     try:
-        for name, rows, importer in (("customers", CUSTOMERS, import_customers), ("offers", OFFERS, import_offers)):
+        imports = (
+            ("customers", CUSTOMERS, import_customers),
+            ("offers", OFFERS, import_offers),
+            ("products", PRODUCTS, import_products),
+        )
+        for name, rows, importer in imports:
             path = config.data_dir / f"demo-{name}.json"
             path.write_text(json.dumps(rows))
             importer(conn, path)
@@ -150,6 +181,8 @@ def seed(config: AgentConfig, counter_port: Path) -> None:
             config, profiles, "door-counter", "serial-people-counter", zone=config.zones[0].id, port=str(counter_port)
         )
         add_device(conn, counter)
+        add_device(conn, build_device(config, profiles, "mirror-1", "smart-mirror", zone="fitting-rooms"))
+        add_device(conn, build_device(config, profiles, "till-1", "pos-terminal", zone="entrance"))
     finally:
         conn.close()
 
@@ -173,9 +206,19 @@ DEMO_ZONES = [
 ]
 
 
+def first_visitor() -> Person:
+    """Ada: at the door within seconds, the aisles, the fitting rooms for a while, then out."""
+    path = [
+        (0.5, 2.0, STREET_Y), (3.0, *DOOR), (5.0, 1.0, 0.0), (22.0, 15.0, 2.0), (36.0, 26.0, 6.0),
+        (115.0, 26.0, 6.0), (130.0, 15.0, 2.0), (142.0, *DOOR), (146.0, 2.0, STREET_Y), (165.0, 25.0, STREET_Y),
+    ]  # fmt: skip
+    return Person(BeaconId("ibeacon", "first"), True, True, 0.0, path)
+
+
 def walking_store(
     known: list[str],
     *,
+    first: str | None = None,
     anonymous: int,
     duration_s: float,
     seed: int = 7,
@@ -189,11 +232,12 @@ def walking_store(
     rng.shuffle(idents)
     rate = len(idents) / (duration_s * 0.6)
     beacons, t = [], 0.0
+    people: list[tuple[str | None, Person]] = [(first, first_visitor())] if first else []
     for i, ident in enumerate(idents):
         t += rng.expovariate(rate)
-        person = make_visitor(
-            rng, i, ident is not None, t0=min(t, duration_s * 0.6), stay_s=(60, 150), browse_s=(10, 30)
-        )
+        t0 = min(t, duration_s * 0.6)
+        people.append((ident, make_visitor(rng, i, ident is not None, t0=t0, stay_s=stay_s, browse_s=browse_s)))
+    for ident, person in people:
         end = person.waypoints[-1][0]
         frames = [
             Keyframe(t=step, rssi=max(-130.0, min(0.0, mean_rssi(person, step, scanner))), scanner=scanner)
@@ -201,7 +245,8 @@ def walking_store(
             for step in [person.waypoints[0][0] + 2.0 * k for k in range(int((end - person.waypoints[0][0]) / 2) + 1)]
         ]
         address = ":".join(f"{b:02X}" for b in rng.randbytes(6))
-        beacon = ident or f"{LOYALTY_UUID[:-4]}{rng.randrange(16**4):04x}:{rng.randrange(65536)}:{rng.randrange(65536)}"
+        stranger = f"{LOYALTY_UUID[:-4]}{rng.randrange(16**4):04x}:{rng.randrange(65536)}:{rng.randrange(65536)}"
+        beacon = ident or stranger
         beacons.append(BeaconScript(address=address, ibeacon=beacon, noise_db=4, drop_rate=0.15, path=frames))
     return Scenario(duration_s=duration_s, seed=seed, beacons=beacons)
 
@@ -218,6 +263,91 @@ def port_free(port: int) -> bool:
 async def announce(agent: Agent, console: Console) -> None:
     await agent.ready.wait()
     console.print(f"tablet page: [bold]{agent.http_url}/[/]   staff token: [bold]{agent.config.http.staff_token}[/]")
+    console.print(f"insights:    [bold]{agent.http_url}/insights[/]")
+
+
+def ada_session(customer_ref: str | None) -> list[dict[str, object]]:
+    sid = f"demo-{customer_ref or 'walk-in'}"
+    events: list[dict[str, object]] = [
+        {"event": "session_start", "session_id": sid},
+        {"event": "try_on", "session_id": sid, "sku": "SKU-COAT-7"},
+        {"event": "like", "session_id": sid, "sku": "SKU-COAT-7"},
+        {"event": "try_on", "session_id": sid, "sku": "SKU-SCARF-3"},
+        {"event": "like", "session_id": sid, "sku": "SKU-SCARF-3"},
+        {"event": "size_request", "session_id": sid, "sku": "SKU-COAT-7", "size": "M"},
+        {"event": "session_end", "session_id": sid},
+    ]
+    if customer_ref is None:
+        return events[:2] + events[-1:]  # another shopper tries the same coat
+    return [{**e, "customer_ref": customer_ref} for e in events]
+
+
+async def story(mqtt_url: str, config: AgentConfig, beats: ConsoleAlerts, speed: float) -> None:
+    """Ada's visit: the fitting room, the mirror, a size request, another shopper, the till."""
+    mirror = MirrorSimulator(mqtt_url, config.topic_prefix)
+    till = TillSimulator(mqtt_url, config.topic_prefix)
+    await asyncio.sleep(40 / speed)
+    beats.beat("MIRROR  Ada tries on the wool coat and a cashmere scarf at mirror-1, likes both")
+    await mirror.play(ada_session(FIRST_CUSTOMER), step_s=2 / speed)
+    await asyncio.sleep(6 / speed)
+    beats.beat("MIRROR  another shopper tries on the same wool coat")
+    await mirror.play(ada_session(None), step_s=2 / speed)
+    await asyncio.sleep(20 / speed)
+    await till.sell("T-0001", [("SKU-COAT-7", 1, 240.0)], customer_ref=FIRST_CUSTOMER)
+    beats.beat("TILL  Ada buys the wool coat (240.00), attributed to her visit; her profile now leans to outerwear")
+    await mirror.run(["SKU-RUN-1", "SKU-RUN-2", "SKU-COAT-7", "SKU-SCARF-3"], every_s=30 / speed, step_s=2 / speed)
+
+
+async def listen(mqtt_url: str, config: AgentConfig, beats: ConsoleAlerts) -> None:
+    """What the mirror shows and what reaches the (stand-in) cloud."""
+    host, port = mqtt_url.removeprefix("mqtt://").split(":")
+    cloud = config.uplink.topic.format(store_id=config.store_id)
+    async with aiomqtt.Client(host, int(port), identifier="demo-listener") as client:
+        await client.subscribe([(f"{config.topic_prefix}/mirror/+/suggestions", 1), (cloud, 1)])
+        async for message in client.messages:
+            body = json.loads(message.payload) if isinstance(message.payload, bytes) else {}
+            if message.topic.value == cloud:
+                metrics = sum(len(b["metrics"]) for b in body.get("buckets", []))
+                beats.beat(f"CLOUD  batch {body.get('batch_id', '')[:8]} arrived: {metrics} privacy-safe metrics")
+            elif body.get("also_liked"):
+                liked = ", ".join(f"{a['title']} (seen together {a['support']}x)" for a in body["also_liked"])
+                beats.beat(f"MIRROR  suggests to go with the {body['trigger']['sku']}: {liked}")
+
+
+async def follow(agent: Agent, beats: ConsoleAlerts, speed: float) -> None:
+    """The tablet card follows Ada: the zone she is in, and when she leaves."""
+    last: dict[str, object] = {}
+    while True:
+        await asyncio.sleep(0.5 / speed)
+        card = next((c for c in reversed(agent.hub.recent()) if c.get("customer_id") == FIRST_CUSTOMER), None)
+        if card is None:
+            continue
+        for key, text in (("zone", "ZONE  Ada's card follows her: {}"), ("left", "LEFT  Ada left the store{}")):
+            if card.get(key) and card.get(key) != last.get(key) and (key != "zone" or last):
+                beats.beat(text.format(str(card[key]).replace("-", " ") if key == "zone" else ""))
+        last = card
+
+
+def demo_config(tmp: Path, mqtt_url: str | None) -> AgentConfig:
+    base = default_config(tmp)
+    uplink = (
+        base.uplink.model_copy(update={"url": mqtt_url, "interval_s": 5.0, "downlink": False})
+        if mqtt_url
+        else base.uplink.model_copy(update={"kind": "off"})
+    )
+    return base.model_copy(
+        update={
+            "mqtt": MqttConfig(url=mqtt_url or "mqtt://127.0.0.1:1"),
+            "uplink": uplink,  # a stand-in cloud on the same private broker: nothing leaves this machine
+            "aggregates": AggregatesConfig(bucket_s=60),
+            "devices": DevicesConfig(auto_register=True),
+            "privacy": base.privacy.model_copy(update={"k_anonymity": 1}),
+            "scoring": base.scoring.model_copy(update={"cooldown_s": 120, "holdout_pct": 0}),
+            "learning": base.learning.model_copy(update={"min_support": 1}),
+            "http": base.http.model_copy(update={"port": 8080 if port_free(8080) else 0}),
+            "zones": DEMO_ZONES,
+        }
+    )
 
 
 async def run_demo(stop: asyncio.Event, *, speed: float, duration: float | None, console: Console) -> AgentConfig:
@@ -226,28 +356,18 @@ async def run_demo(stop: asyncio.Event, *, speed: float, duration: float | None,
         _maybe_broker(console) as mqtt_url,
         PtyPort(Path(tmp) / "ttyDEMO0") as counter_port,
     ):
-        base = default_config(Path(tmp))
-        config = base.model_copy(
-            update={
-                "mqtt": MqttConfig(url=mqtt_url or "mqtt://127.0.0.1:1"),
-                "aggregates": AggregatesConfig(bucket_s=60),
-                "devices": DevicesConfig(auto_register=True),
-                "privacy": base.privacy.model_copy(update={"k_anonymity": 1}),
-                "scoring": base.scoring.model_copy(update={"cooldown_s": 120}),
-                "http": base.http.model_copy(update={"port": 8080 if port_free(8080) else 0}),
-                "zones": DEMO_ZONES,
-            }
-        )
+        config = demo_config(Path(tmp), mqtt_url)
         seed(config, counter_port.path)
-        known = [str(c["ibeacon"]) for c in CUSTOMERS]
-        scenario = walking_store(known, anonymous=12, duration_s=240)
+        ada = next(str(c["ibeacon"]) for c in CUSTOMERS if c["customer_id"] == FIRST_CUSTOMER)
+        known = [str(c["ibeacon"]) for c in CUSTOMERS if str(c["ibeacon"]) != ada]
+        scenario = walking_store(known, first=ada, anonymous=12, duration_s=240)
         with closing(connect(config.db_path)) as conn:
             sources = build_sources(config, conn, radio=False, mqtt=mqtt_url is not None)
         sources.append(SimulatedBleSource(scenario, speed=speed, loop_forever=True))
         agent = Agent(config, sources)
-        agent.extra_sinks.append(ConsoleAlerts(console))
+        beats = ConsoleAlerts(console)
+        agent.extra_sinks.append(beats)
         console.print(f"[bold]edge-agent demo[/] — store {config.store_id}, data in {tmp}")
-
         console.print(
             f"{len(scenario.beacons)} visitors per {scenario.duration_s:.0f} s loop, speed ×{speed:g}; "
             f"door counter on {counter_port.path}; Ctrl-C to stop"
@@ -255,18 +375,16 @@ async def run_demo(stop: asyncio.Event, *, speed: float, duration: float | None,
         if duration is not None:
             asyncio.get_running_loop().call_later(duration, stop.set)
         async with asyncio.TaskGroup() as tg:
-            devices = [
+            helpers = [
                 tg.create_task(feed_counter(counter_port, 5 / speed), name="demo-counter"),
                 tg.create_task(announce(agent, console), name="demo-announce"),
+                tg.create_task(follow(agent, beats, speed), name="demo-follow"),
             ]
             if mqtt_url is not None:
-                mirror = MirrorSimulator(mqtt_url, config.topic_prefix)
-                skus = ["SKU-RUN-1", "SKU-RUN-2", "SKU-COAT-7", "SKU-SCARF-3"]
-                devices.append(
-                    tg.create_task(mirror.run(skus, every_s=30 / speed, step_s=2 / speed), name="demo-mirror")
-                )
+                helpers.append(tg.create_task(story(mqtt_url, config, beats, speed), name="demo-story"))
+                helpers.append(tg.create_task(listen(mqtt_url, config, beats), name="demo-listen"))
             await agent.run(stop)
-            for task in devices:
+            for task in helpers:
                 task.cancel()
         snap = agent.stats.snapshot()
         console.print(

@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
 
-def test_demo_runs_a_simulated_store() -> None:
+def test_demo_tells_the_whole_story_without_log_noise() -> None:
+    """At speed 10, twenty seconds are two store minutes: every beat of Ada's visit is there."""
     proc = subprocess.run(
-        [sys.executable, "-m", "edge_agent", "demo", "--speed", "20", "--duration", "10"],
+        [sys.executable, "-m", "edge_agent", "demo", "--speed", "10", "--duration", "20"],
         capture_output=True,
         text=True,
         timeout=120,
+        env={"COLUMNS": "400", "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"},
     )
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "staff token:" in out and "tablet page: http://" in out
-    assert "ALERT" in out and "entered entrance" in out
+    beats = [line for line in out.splitlines() if re.match(r"\d\d:\d\d:\d\d  ", line)]
+    story = "\n".join(beats)
+    assert re.search(r"ALERT  Ada L\. \(gold\) entered entrance", story), out
+    expected = (
+        "MIRROR  Ada tries on",
+        "SIZE REQUEST  size M of the Wool coat for Ada L.",
+        "ZONE  Ada's card follows her",
+        "suggests to go with the SKU-COAT-7: Cashmere scarf",
+        "TILL  Ada buys the wool coat",
+        "CLOUD  batch",
+    )
+    for beat in expected:
+        assert beat in story, f"missing {beat!r} in:\n{out}"
     assert "Not Consented" not in out  # a customer without consent is never recognised
     assert "stopped:" in out
-    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == "", proc.stderr  # no warnings, no log noise

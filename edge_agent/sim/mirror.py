@@ -34,6 +34,14 @@ class MirrorSimulator:
                 e["customer_ref"] = customer_ref
         return events
 
+    async def play(self, events: list[dict[str, object]], *, step_s: float) -> None:
+        """Publish one scripted session (QoS 1)."""
+        async with aiomqtt.Client(self._host, self._port, identifier=f"sim-{self.topic}-script") as client:
+            for event in events:
+                await client.publish(self.topic, json.dumps({**event, "ts": time.time()}), qos=1)
+                self.published += 1
+                await asyncio.sleep(step_s)
+
     async def run(self, skus: list[str], *, every_s: float = 20.0, step_s: float = 2.0) -> None:
         """Publish sessions forever (QoS 1), reconnecting when the broker goes away."""
         while True:

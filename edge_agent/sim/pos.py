@@ -1,0 +1,38 @@
+"""A till: publishes completed sales to a real broker (QoS 1), as a POS terminal would."""
+
+from __future__ import annotations
+
+import json
+import time
+from urllib.parse import urlsplit
+
+import aiomqtt
+
+
+class TillSimulator:
+    """One till on `{topic_prefix}/pos/{device_id}/sales`."""
+
+    def __init__(self, broker_url: str, topic_prefix: str, device_id: str = "till-1") -> None:
+        parts = urlsplit(broker_url)
+        self._host, self._port = parts.hostname or "127.0.0.1", parts.port or 1883
+        self.topic = f"{topic_prefix}/pos/{device_id}/sales"
+        self.sold = 0
+
+    async def sell(
+        self,
+        sale_id: str,
+        lines: list[tuple[str, int, float]],
+        customer_ref: str | None = None,
+        offer_ids: tuple[str, ...] = (),
+    ) -> dict[str, object]:
+        sale = {
+            "sale_id": sale_id,
+            "ts": time.time(),
+            "customer_ref": customer_ref,
+            "lines": [{"sku": sku, "qty": qty, "amount": amount} for sku, qty, amount in lines],
+            "offer_ids": list(offer_ids),
+        }
+        async with aiomqtt.Client(self._host, self._port, identifier=f"sim-{self.topic}") as client:
+            await client.publish(self.topic, json.dumps(sale), qos=1)
+        self.sold += 1
+        return sale
