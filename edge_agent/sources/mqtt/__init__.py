@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ...config import AgentConfig
 from ...decoders.mirror import decode_mirror
 from ...decoders.pos import decode_sale
 from ...decoders.theengs import decode_theengs, redact_ble
-from ...events import Advertisement, MirrorEvent, Sale
+from ...events import Advertisement, Event
 from .subscriber import MqttSubscriber
 
 
@@ -15,48 +17,35 @@ def topic_level(topic: str, index: int) -> str:
     return parts[index] if len(parts) > index else "unknown"
 
 
-def mirror_source(config: AgentConfig) -> MqttSubscriber:
-    """`{topic_prefix}/mirror/{device_id}/events`, QoS 1, persistent session, acked after storing."""
+def _device_topic_source(
+    config: AgentConfig, name: str, kind: str, leaf: str, decode: Callable[[str, bytes], Event]
+) -> MqttSubscriber:
+    """`{topic_prefix}/{kind}/{device_id}/{leaf}`, QoS 1, persistent session, acked after storing."""
     prefix = config.topic_prefix
     device_index = len(prefix.split("/")) + 1
 
     def device_of(topic: str) -> str:
         return topic_level(topic, device_index)
 
-    def decode(topic: str, payload: bytes) -> MirrorEvent:
-        return decode_mirror(device_of(topic), payload)
-
     return MqttSubscriber(
-        "mqtt-mirror",
+        name,
         config.mqtt,
-        [f"{prefix}/mirror/+/events"],
-        client_id=config.mqtt.client_id or f"edge-agent-{config.store_id}-mirror",
-        decode=decode,
+        [f"{prefix}/{kind}/+/{leaf}"],
+        client_id=(config.mqtt.client_id if kind == "mirror" else None) or f"edge-agent-{config.store_id}-{kind}",
+        decode=lambda topic, payload: decode(device_of(topic), payload),
         device_of=device_of,
         persistent=True,
     )
+
+
+def mirror_source(config: AgentConfig) -> MqttSubscriber:
+    """Smart mirrors: `{topic_prefix}/mirror/{device_id}/events` (SPEC §6)."""
+    return _device_topic_source(config, "mqtt-mirror", "mirror", "events", decode_mirror)
 
 
 def pos_source(config: AgentConfig) -> MqttSubscriber:
-    """`{topic_prefix}/pos/{device_id}/sales`, QoS 1, persistent session, acked after storing (SPEC §14)."""
-    prefix = config.topic_prefix
-    device_index = len(prefix.split("/")) + 1
-
-    def device_of(topic: str) -> str:
-        return topic_level(topic, device_index)
-
-    def decode(topic: str, payload: bytes) -> Sale:
-        return decode_sale(device_of(topic), payload)
-
-    return MqttSubscriber(
-        "mqtt-pos",
-        config.mqtt,
-        [f"{prefix}/pos/+/sales"],
-        client_id=f"edge-agent-{config.store_id}-pos",
-        decode=decode,
-        device_of=device_of,
-        persistent=True,
-    )
+    """Tills: `{topic_prefix}/pos/{device_id}/sales` (SPEC §14)."""
+    return _device_topic_source(config, "mqtt-pos", "pos", "sales", decode_sale)
 
 
 def remote_scanner_source(config: AgentConfig) -> MqttSubscriber:
