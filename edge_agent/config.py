@@ -121,6 +121,7 @@ class PresenceConfig(_Model):
     zone_margin_db: Annotated[float, Field(ge=0, le=40)] = 6.0
     zone_dwell_s: Annotated[float, Field(ge=0, le=600)] = 4.0
     scanner_silence_s: Annotated[float, Field(gt=0, le=3600)] = 15.0
+    unknown_expiry_s: Annotated[float, Field(gt=0, le=86400)] = 1800.0  # forget tracks of stalled scanners
     rotation_s: Annotated[int, Field(ge=30, le=86400)] = 300
     rotating_uuid: str | None = None
 

@@ -151,7 +151,11 @@ class PresenceEngine:
                     del self._tracks[key]
                 continue
             if all(self._stalled(s, now) for s in track.links):
-                continue  # every scanner that heard it is silent: unknown, not exited
+                # Every scanner that heard it is silent: unknown, not exited. Forgotten (no exit,
+                # no dwell) once the outage outlasts `unknown_expiry_s`, so memory stays bounded.
+                if silence > self._c.unknown_expiry_s:
+                    del self._tracks[key]
+                continue
             weak = all(
                 len(link.slow) >= 3 and statistics.median(link.slow) < self._c.exit_rssi
                 for link in track.links.values()
@@ -174,6 +178,16 @@ class PresenceEngine:
     @property
     def present(self) -> dict[BeaconId, str | None]:
         return {k: t.zone for k, t in self._tracks.items() if t.present}
+
+    def per_zone(self, now: float) -> dict[str, int]:
+        """People present per zone; those whose scanners all went quiet count as `unknown`."""
+        counts: dict[str, int] = {}
+        for track in self._tracks.values():
+            if not track.present:
+                continue
+            zone = "unknown" if all(self._stalled(s, now) for s in track.links) else (track.zone or "unknown")
+            counts[zone] = counts.get(zone, 0) + 1
+        return counts
 
     def unknown(self, now: float) -> list[BeaconId]:
         """Present keys whose scanners have all gone quiet."""

@@ -150,7 +150,7 @@ class Pipeline:
             self._last_purge = now
             await self.purge(now)
         await self.presence.tick(now)
-        self._ports.stats.present = self.presence.present_per_zone()
+        self._ports.stats.present = self.presence.present_per_zone(now)
         await self.roll(now)
 
     async def purge(self, now: float) -> None:

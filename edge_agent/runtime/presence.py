@@ -152,8 +152,5 @@ class PresenceHandler:
 
         return emit
 
-    def present_per_zone(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for zone in self._presence.present.values():
-            counts[zone or "unknown"] = counts.get(zone or "unknown", 0) + 1
-        return counts
+    def present_per_zone(self, now: float) -> dict[str, int]:
+        return self._presence.per_zone(now)

@@ -89,3 +89,14 @@ def test_zone_switch_needs_margin_held_for_the_dwell() -> None:
     (move,) = moves
     assert (move.state, move.zone, move.previous_zone) == ("moved", "fitting-rooms", "entrance")
     assert move.dwell_s is not None and move.dwell_s > 4
+
+
+def test_people_behind_silent_scanners_count_as_unknown_and_are_forgotten_after_a_bound() -> None:
+    e = engine(exit_min_s=5, missed_intervals=5, scanner_silence_s=10, unknown_expiry_s=600)
+    for i in range(10):
+        feed(e, -60, float(i))
+    assert e.per_zone(9.0) == {"entrance": 1}
+    assert e.tick(30.0) == [] and e.per_zone(30.0) == {"unknown": 1}  # not "present in the entrance"
+    assert e.tick(500.0) == [] and e.per_zone(500.0) == {"unknown": 1}
+    assert e.tick(700.0) == []  # the outage outlasted the bound: forgotten, without a made-up exit
+    assert e.per_zone(700.0) == {} and e.present == {}
