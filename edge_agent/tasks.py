@@ -19,6 +19,8 @@ async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]], *, rounds: int = 5
     """
     pending = [t for t in tasks if not t.done()]
     for attempt in range(rounds):
+        if not pending:
+            return
         for task in pending:
             task.cancel()
         _, still = await asyncio.wait(pending, timeout=1.0)
