@@ -15,7 +15,6 @@ from ..devices import add_device, build_device, get_device, list_devices, parse_
 from ..errors import DeviceError
 from ..scan import as_rows, probe_modbus, scan_ble, serial_ports
 from ..sim.ble import load_scenario
-from ..sim.radio import SimulatedScanner
 from .common import ConfigOpt, JsonOpt, console, err_console, get_config, open_store, print_json, profiles_for
 
 app = typer.Typer(help="Register and inspect devices.", no_args_is_help=True)
@@ -122,6 +121,8 @@ def scan(
     factory = None
     if simulate is not None:
         scenario = load_scenario(simulate)
+        from ..sim.radio import SimulatedScanner  # bleak's types, only when simulating a scan
+
         factory = lambda callback: SimulatedScanner(scenario, callback, speed=1.0)  # noqa: E731
     result: dict[str, Any] = {}
     if probe is not None:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import sqlite_utils
+if TYPE_CHECKING:
+    import sqlite_utils
+
 
 from ..errors import StoreError
 from .schema import MIGRATIONS, SCHEMA_VERSION
@@ -89,6 +92,9 @@ def _statements(script: str) -> list[str]:
 
 
 def open_db(path: Path, *, readonly: bool = False) -> sqlite_utils.Database:
+    # Imported here: sqlite-utils brings click, pluggy, tabulate and dateutil (~20 MB) that the daemon never needs.
+    import sqlite_utils
+
     """A sqlite-utils Database over `connect()`."""
     return sqlite_utils.Database(connect(path, readonly=readonly))
 
