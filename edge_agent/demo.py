@@ -328,7 +328,7 @@ async def follow(agent: Agent, beats: ConsoleAlerts, speed: float) -> None:
         last = card
 
 
-def demo_config(tmp: Path, mqtt_url: str | None) -> AgentConfig:
+def demo_config(tmp: Path, mqtt_url: str | None, speed: float = 1.0) -> AgentConfig:
     base = default_config(tmp)
     uplink = (
         base.uplink.model_copy(update={"url": mqtt_url, "interval_s": 5.0, "downlink": False})
@@ -339,7 +339,7 @@ def demo_config(tmp: Path, mqtt_url: str | None) -> AgentConfig:
         update={
             "mqtt": MqttConfig(url=mqtt_url or "mqtt://127.0.0.1:1"),
             "uplink": uplink,  # a stand-in cloud on the same private broker: nothing leaves this machine
-            "aggregates": AggregatesConfig(bucket_s=60),
+            "aggregates": AggregatesConfig(bucket_s=max(1, round(60 / speed))),  # a store minute per bucket
             "devices": DevicesConfig(auto_register=True),
             "privacy": base.privacy.model_copy(update={"k_anonymity": 1}),
             "scoring": base.scoring.model_copy(update={"cooldown_s": 120, "holdout_pct": 0}),
@@ -356,7 +356,7 @@ async def run_demo(stop: asyncio.Event, *, speed: float, duration: float | None,
         _maybe_broker(console) as mqtt_url,
         PtyPort(Path(tmp) / "ttyDEMO0") as counter_port,
     ):
-        config = demo_config(Path(tmp), mqtt_url)
+        config = demo_config(Path(tmp), mqtt_url, speed)
         seed(config, counter_port.path)
         ada = next(str(c["ibeacon"]) for c in CUSTOMERS if c["customer_id"] == FIRST_CUSTOMER)
         known = [str(c["ibeacon"]) for c in CUSTOMERS if str(c["ibeacon"]) != ada]

@@ -84,7 +84,11 @@ class MirrorHandler:
 
         staff_alert = self._size_request(event, zone, customer) if event.event == "size_request" else None
 
+        writes = self._teach(event, customer.customer_id if customer else None)
+        paired = [event.sku, *self._paired_with(event)] if event.sku else []
+
         def after() -> None:
+            self._learned.invalidate(paired)
             if suggestions is not None and (suggestions or also):
                 self._ports.suggestions((event, suggestions, also))
             if staff_alert is not None:
@@ -92,7 +96,6 @@ class MirrorHandler:
             if customer is not None and event.sku and event.event in ("try_on", "like", "dislike"):
                 self._ports.updates(None, customer.customer_id, self._activity(event))
 
-        writes = self._teach(event, customer.customer_id if customer else None)
         if staff_alert is not None:
             card = staff_alert.card()
             writes += (rows.alert(staff_alert.alert_id, staff_alert.ts, staff_alert.customer_id or None, zone, card),)
@@ -146,12 +149,16 @@ class MirrorHandler:
         signal = SIGNALS.get(event.event)
         if customer_id is not None and signal is not None:
             writes.append(outcomes.learn_from_sku(customer_id, event.sku, signal, event.ts, self._half_life_s))
-        session = self._advisor.session(event.device_id, event.session_id)
-        if event.event in ("try_on", "like") and session is not None:
-            source = source_key("mirror", f"{event.device_id}/{event.session_id}")
-            others = {*session.try_ons, *session.likes} - {event.sku} - set(session.dislikes)
-            writes += [outcomes.pair(source, event.sku, other, event.ts) for other in sorted(others)]
+        source = source_key("mirror", f"{event.device_id}/{event.session_id}")
+        writes += [outcomes.pair(source, event.sku, other, event.ts) for other in self._paired_with(event)]
         return tuple(writes)
+
+    def _paired_with(self, event: MirrorEvent) -> list[str]:
+        """The other SKUs tried or liked in this session (a try-on or like pairs with each of them)."""
+        session = self._advisor.session(event.device_id, event.session_id)
+        if event.event not in ("try_on", "like") or session is None or event.sku is None:
+            return []
+        return sorted({*session.try_ons, *session.likes} - {event.sku} - set(session.dislikes))
 
     def _also_liked(self, event: MirrorEvent) -> list[tuple[str, str, int]]:
         """Often liked with what was tried; never a disliked SKU or its category back in this session."""
@@ -163,7 +170,7 @@ class MirrorHandler:
         exclude = frozenset(
             {*session.dislikes, *session.try_ons, *(s for s, (_, c) in products.items() if c in disliked_categories)}
         )
-        return self._learned.also_liked([event.sku], event.ts, exclude)
+        return self._learned.also_liked(event.sku, event.ts, exclude)
 
 
 async def sensor_reading(ports: Ports, event: SensorReading) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -13,6 +14,7 @@ from ..learning.profile import DISLIKED_PENALTY, Taste, blend
 from ..store import outcomes
 
 YEAR_S = 365 * 86400
+ALSO_LIKED_TTL_S = 5.0
 
 
 class Learned:
@@ -22,6 +24,8 @@ class Learned:
         self._reader = reader
         self._config = config
         self._products: dict[str, tuple[str, str]] = {}
+        # Pairs change slowly; a burst of try-ons must not query the table once per event.
+        self._also: OrderedDict[str, tuple[float, list[tuple[str, str, int]]]] = OrderedDict()
 
     def reload(self) -> None:
         """Pick up a changed product catalog."""
@@ -43,9 +47,22 @@ class Learned:
         owned = outcomes.owned_items(self._reader, customer_id, now - YEAR_S)
         return [*visit_hints(days, int(now // 86400)), *owns_hints(owned, pairs, now)]
 
-    def also_liked(self, skus: Sequence[str], now: float, exclude: frozenset[str]) -> list[tuple[str, str, int]]:
-        found = outcomes.also_liked(self._reader, skus, now, self._config.half_life_s, self._config.min_support, 10)
-        return [(sku, title, n) for sku, title, n in found if sku not in exclude][:5]
+    def invalidate(self, skus: Sequence[str]) -> None:
+        """New pairs with these SKUs were committed: read them afresh next time."""
+        for sku in skus:
+            self._also.pop(sku, None)
+
+    def also_liked(self, sku: str, now: float, exclude: frozenset[str]) -> list[tuple[str, str, int]]:
+        cached = self._also.get(sku)
+        if cached is None or now - cached[0] > ALSO_LIKED_TTL_S:
+            found = outcomes.also_liked(
+                self._reader, [sku], now, self._config.half_life_s, self._config.min_support, 10
+            )
+            cached = self._also[sku] = (now, found)
+            if len(self._also) > 2000:
+                self._also.popitem(last=False)
+        self._also.move_to_end(sku)
+        return [(s, title, n) for s, title, n in cached[1] if s not in exclude][:5]
 
     def categories(self) -> dict[str, tuple[str, str]]:
         """sku → (title, category)."""
