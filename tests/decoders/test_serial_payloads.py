@@ -88,3 +88,11 @@ def test_fuzz_check_frame(data: bytes) -> None:
 def test_line_rejects_broken_checksums(line: bytes) -> None:
     with pytest.raises(DecodeError):
         decode_line(COUNTER, "door", line, 1.0)
+
+
+@pytest.mark.parametrize("value", ["1" + "0" * 400, "9" * 5000, "1e400", "-1e999", "nan", "inf"])
+def test_a_poison_number_on_a_serial_line_is_a_dead_letter_reason(value: str) -> None:
+    line = with_checksum(f"in={value},out=1,seq=1").rstrip(b"\n")
+    with pytest.raises(DecodeError) as info:
+        decode_line(COUNTER, "door", line, 5.0)
+    assert info.value.reason in {"bad_number", "bad_value", "out_of_range", "too_large"}

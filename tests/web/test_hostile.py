@@ -179,8 +179,31 @@ bodies = st.one_of(
     st.fixed_dictionaries({}, optional={"token": st.text(max_size=80), "action": st.text(max_size=20)}).map(
         lambda d: json.dumps(d).encode()
     ),
+    st.fixed_dictionaries(
+        {"sale_id": st.text(max_size=20)},
+        optional={
+            "lines": st.lists(
+                st.dictionaries(
+                    st.sampled_from(["sku", "qty", "amount"]), st.integers() | st.text(max_size=5) | st.floats()
+                ),
+                max_size=3,
+            ),
+            "customer_ref": st.text(max_size=10) | st.none(),
+        },
+    ).map(lambda d: json.dumps(d).encode()),
 )
-paths = st.sampled_from(["/api/checkin", "/api/alerts/abc/ack", "/api/alerts", "/login", "/logout", "/api/status"])
+paths = st.sampled_from(
+    [
+        "/api/checkin",
+        "/api/consent",
+        "/api/pos/sales",
+        "/api/alerts/abc/ack",
+        "/api/alerts",
+        "/login",
+        "/logout",
+        "/api/status",
+    ]
+)
 content_types = st.sampled_from(["application/json", "text/plain", "application/x-www-form-urlencoded", ""])
 
 
