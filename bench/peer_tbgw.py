@@ -1,0 +1,139 @@
+"""edge-agent's durable MQTT ingest side by side with ThingsBoard IoT Gateway's forwarding (SPEC §13).
+
+    python bench/peer_tbgw.py                 # N=20000, 3 gateway runs (median), then edge-agent
+    python bench/peer_tbgw.py --quick         # N=5000, 1 run
+    python bench/peer_tbgw.py --crash         # also: SIGKILL both 0.5 s after the burst is acknowledged
+
+The gateway side is the shared reference harness (`../shared/peers/tbgw_mqtt_throughput.sh`): it
+installs `thingsboard-gateway` 3.8.5 from PyPI into a temporary venv and runs its MQTT connector
+with SQLite storage between two private mosquittos and a stand-in cloud. The edge side runs
+`edge-agent run` against a private mosquitto and the same count of QoS 1 messages, published from
+their own process as fast as the broker accepts them (mirror events: the agent's durable MQTT
+input); the rate is messages stored in SQLite and acknowledged, from the first publish to the
+last commit. Prints one JSON object as its last line: tbgw_msgs_per_s, edge_msgs_per_s,
+edge_vs_tbgw (crash variant: tbgw_lost, edge_lost).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from edge_agent.config import load_config  # noqa: E402
+from edge_agent.control import query_status  # noqa: E402
+from edge_agent.sim.broker import MosquittoBroker  # noqa: E402
+from edge_agent.store import connect, rows  # noqa: E402
+from edge_agent.testing.config import write_config  # noqa: E402
+from edge_agent.testing.crash import open_session  # noqa: E402
+from edge_agent.testing.wait import wait_until  # noqa: E402
+
+HARNESS = ROOT.parent / "shared" / "peers" / "tbgw_mqtt_throughput.sh"
+BURST = """
+import json, sys, time
+import paho.mqtt.client as m
+from paho.mqtt.enums import CallbackAPIVersion
+port, topic, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+c = m.Client(CallbackAPIVersion.VERSION2, client_id="edge-burst")
+c.max_inflight_messages_set(1000)
+c.connect("127.0.0.1", port)
+c.loop_start()
+t0 = time.time()
+infos = [c.publish(topic, json.dumps({"event": "try_on", "session_id": "s%d" % i, "sku": "SKU-%d" % (i % 50),
+         "ts": time.time()}), qos=1) for i in range(n)]
+for info in infos:
+    info.wait_for_publish(120)
+print(json.dumps({"t_start": t0, "t_acked": time.time()}))
+c.loop_stop()
+c.disconnect()
+"""
+
+
+def tbgw(n: int, runs: int, crash: bool) -> dict[str, float | None]:
+    if not HARNESS.exists():
+        return {"tbgw_msgs_per_s": None, "tbgw_error": f"reference harness not found at {HARNESS}"}  # type: ignore[dict-item]
+    env = {**os.environ, "N": str(n), "RUNS": str(runs)}
+    if crash:
+        env["CRASH_AFTER_S"] = "0.5"
+    proc = subprocess.run(["bash", str(HARNESS)], env=env, capture_output=True, text=True, timeout=3600)
+    out = proc.stdout + proc.stderr
+    rate = re.findall(r"tbgw_mqtt_forward_msgs_per_s=([\d.]+)", out)
+    lost = re.findall(r"lost_total=(\d+)", out)
+    return {"tbgw_msgs_per_s": float(rate[-1]) if rate else None, "tbgw_lost": int(lost[-1]) if lost else None}
+
+
+def stored(db: Path) -> int:
+    conn = connect(db, readonly=True)
+    try:
+        return rows.events_stored(conn, "mirror")
+    finally:
+        conn.close()
+
+
+def edge(n: int, crash: bool) -> dict[str, float | int | None]:
+    with tempfile.TemporaryDirectory() as tmp, MosquittoBroker() as broker:
+        path = write_config(
+            Path(tmp) / "agent.yaml", data_dir=Path(tmp) / "data", mqtt={"url": broker.url},
+            devices={"auto_register": True}, ble={"remote_scanners": False},
+        )  # fmt: skip
+        config = load_config(path)
+        topic = f"{config.topic_prefix}/mirror/m1/events"
+        open_session(broker.port, f"edge-agent-{config.store_id}-mirror", f"{config.topic_prefix}/mirror/+/events")
+        agent = subprocess.Popen(
+            [sys.executable, "-m", "edge_agent", "run", "--config", str(path)], stderr=subprocess.DEVNULL
+        )
+        try:
+            wait_until(lambda: (query_status(config.socket_path) or {}).get("running") is True, within=60)
+            burst = subprocess.run(
+                [sys.executable, "-c", BURST, str(broker.port), topic, str(n)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            times = json.loads(burst.stdout)
+            if crash:
+                time.sleep(max(0.0, times["t_acked"] + 0.5 - time.time()))
+                os.kill(agent.pid, signal.SIGKILL)
+                agent.wait(10)
+                agent = subprocess.Popen(
+                    [sys.executable, "-m", "edge_agent", "run", "--config", str(path)], stderr=subprocess.DEVNULL
+                )
+            wait_until(lambda: stored(config.db_path) >= n, within=600, every=0.05)
+            done = time.time()
+            got = stored(config.db_path)
+        finally:
+            agent.send_signal(signal.SIGTERM)
+            agent.wait(20)
+    return {"edge_msgs_per_s": round(n / (done - times["t_start"])), "edge_lost": max(0, n - got)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--crash", action="store_true")
+    parser.add_argument("-n", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    n, runs = (5_000, 1) if args.quick else (args.n, args.runs)
+    peer = tbgw(n, runs, args.crash)
+    mine = edge(n, args.crash)
+    ratio = mine["edge_msgs_per_s"] / peer["tbgw_msgs_per_s"] if peer.get("tbgw_msgs_per_s") else None
+    result = {**peer, **mine, "edge_vs_tbgw": None if ratio is None else round(ratio, 2), "n": n, "tbgw_runs": runs}
+    if not args.crash:
+        result.pop("tbgw_lost", None)
+        result.pop("edge_lost", None)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
