@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -34,7 +34,12 @@ class MirrorAdvisor:
         return self._sessions.get(f"{device_id}/{session_id}")
 
     def observe(
-        self, event: MirrorEvent, customer: Customer | None, offers: Sequence[Offer], zone: str
+        self,
+        event: MirrorEvent,
+        customer: Customer | None,
+        offers: Sequence[Offer],
+        zone: str,
+        categories: Mapping[str, tuple[str, str]] | None = None,
     ) -> list[ScoredOffer] | None:
         """Update the session; the suggestions to publish, or None when the event asks for none."""
         key = f"{event.device_id}/{event.session_id}"
@@ -55,10 +60,15 @@ class MirrorAdvisor:
             return None
         who = customer or ANONYMOUS
         local = datetime.fromtimestamp(event.ts)
+        # A disliked SKU, and anything of its category, is never suggested back in this session.
+        avoid = {categories[s][1] for s in session.dislikes if categories and s in categories} - {""}
         candidates = [
             o
             for o in offers
-            if o.kind == "accessory" and eligible(who, o, local.date()) and not set(o.skus) & set(session.dislikes)
+            if o.kind == "accessory"
+            and eligible(who, o, local.date())
+            and not set(o.skus) & set(session.dislikes)
+            and o.category not in avoid
         ]
         context = Context(
             zone=zone,
