@@ -27,11 +27,15 @@ def _ago(days: int) -> str:
     return f"{round(days / 30.4)} months ago"
 
 
-def visit_hints(days: Sequence[int], today: int) -> list[Hint]:
-    """From the days the customer was seen before today."""
+def visit_hints(days: Sequence[int], today: int, imported_visits_90d: int = 0) -> list[Hint]:
+    """From the days the box saw the customer before today (and, before it knew them, the CRM's count)."""
     previous = sorted(d for d in set(days) if d < today)
-    if not previous:
+    if not previous and imported_visits_90d >= 3:
+        return [Hint("regular", f"Regular — {imported_visits_90d} visits in the last 90 days")]
+    if not previous and imported_visits_90d == 0:
         return [Hint("first_visit", "First visit to this store — a warm welcome goes a long way")]
+    if not previous:
+        return []
     since = today - previous[-1]
     gaps = [b - a for a, b in itertools.pairwise(previous)]
     usual = round(statistics.median(gaps)) if gaps else None

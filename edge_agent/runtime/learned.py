@@ -40,12 +40,15 @@ class Learned:
         taste = self.taste(customer, now)
         return replace(customer, preferred_categories=taste.preferred), taste
 
-    def hints(self, customer_id: str, shown: Sequence[ScoredOffer], offers: Sequence[Offer], now: float) -> list[Hint]:
+    def hints(
+        self, customer: Customer, shown: Sequence[ScoredOffer], offers: Sequence[Offer], now: float
+    ) -> list[Hint]:
+        customer_id = customer.customer_id
         days = outcomes.visit_days(self._reader, customer_id)
         by_id = {o.offer_id: o for o in offers}
         pairs = [(s.title, by_id[s.offer_id].skus) for s in shown if s.offer_id in by_id]
         owned = outcomes.owned_items(self._reader, customer_id, now - YEAR_S)
-        return [*visit_hints(days, int(now // 86400)), *owns_hints(owned, pairs, now)]
+        return [*visit_hints(days, int(now // 86400), customer.visits_90d), *owns_hints(owned, pairs, now)]
 
     def invalidate(self, skus: Sequence[str]) -> None:
         """New pairs with these SKUs were committed: read them afresh next time."""

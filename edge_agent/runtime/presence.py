@@ -126,7 +126,7 @@ class PresenceHandler:
         counts += [count("offers_shown", offer_id=o, group=group or "none") for o in shown]
         emit = None
         if alert is not None and outcome.decision == "alert":  # holdout: scored and counted, never shown
-            hints = self._learned.hints(customer.customer_id, alert.offers, offers, now)
+            hints = self._learned.hints(customer, alert.offers, offers, now)
             alert = replace(alert, hints=tuple(h.to_json() for h in hints))
             writes.append(rows.alert(alert.alert_id, alert.ts, alert.customer_id, alert.zone, alert.card()))
             counts.append(count("alerts_sent"))

@@ -16,6 +16,12 @@ def test_first_visit_regular_and_lapsed() -> None:
     assert visit_hints([0, 12], 20) == []  # neither new, nor regular, nor lapsed: nothing to say
 
 
+def test_before_the_box_knows_them_the_crm_count_speaks() -> None:
+    (hint,) = visit_hints([], 100, imported_visits_90d=12)
+    assert hint.kind == "regular" and hint.text == "Regular — 12 visits in the last 90 days"
+    assert visit_hints([], 100, imported_visits_90d=1) == []  # not new to the store, not a regular either
+
+
 def test_owns_names_the_item_and_the_offer_that_goes_with_it() -> None:
     (hint,) = owns_hints([("COAT-1", "wool coat", 0.0)], [("Coat care kit", ["COAT-1", "COAT-2"])], 40 * 86400)
     assert hint.kind == "owns" and hint.text == "Bought the wool coat 5 weeks ago — “Coat care kit” goes with it"
