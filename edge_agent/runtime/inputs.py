@@ -167,9 +167,8 @@ class MirrorHandler:
             return []
         products = self._learned.categories()
         disliked_categories = {products[s][1] for s in session.dislikes if s in products}
-        exclude = frozenset(
-            {*session.dislikes, *session.try_ons, *(s for s, (_, c) in products.items() if c in disliked_categories)}
-        )
+        of_disliked = (s for s, (_, c) in products.items() if c in disliked_categories) if disliked_categories else ()
+        exclude = frozenset({*session.dislikes, *session.try_ons, *of_disliked})
         return self._learned.also_liked(event.sku, event.ts, exclude)
 
 

@@ -42,6 +42,11 @@ log = logging.getLogger(__name__)
 PURGE_EVERY_S = 3600.0
 
 
+def _sample(event: MirrorEvent) -> bytes:
+    """What a dead letter keeps of a mirror event from a device nobody registered (and its dedup key)."""
+    return json.dumps([event.session_id, event.event, event.sku, event.ts]).encode()
+
+
 class Pipeline:
     """Routes each event to its handler; `tick()` does the periodic work."""
 
@@ -118,10 +123,9 @@ class Pipeline:
                     self.presence.temperature = event.value
                 await sensor_reading(self._ports, event)
             case MirrorEvent():
-                sample = json.dumps([event.session_id, event.event, event.sku, event.ts]).encode()
                 if not (
                     self._devices.accepts(event.device_id)
-                    or await self._admit(event.device_id, "smart-mirror", event.ts, ack, sample)
+                    or await self._admit(event.device_id, "smart-mirror", event.ts, ack, _sample(event))
                 ):
                     return
                 if not self._limiter.allow(event.device_id, now):

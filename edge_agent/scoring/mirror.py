@@ -70,6 +70,8 @@ class MirrorAdvisor:
             and not set(o.skus) & set(session.dislikes)
             and o.category not in avoid
         ]
+        if not candidates:
+            return []
         context = Context(
             zone=zone,
             hour=local.hour,
