@@ -319,7 +319,8 @@ async def follow(agent: Agent, beats: ConsoleAlerts, speed: float) -> None:
     last: dict[str, object] = {}
     while True:
         await asyncio.sleep(0.5 / speed)
-        card = next((c for c in reversed(agent.hub.recent()) if c.get("customer_id") == FIRST_CUSTOMER), None)
+        cards = agent.hub.recent()
+        card = next((c for c in reversed(cards) if c.get("customer_id") == FIRST_CUSTOMER and "kind" not in c), None)
         if card is None:
             continue
         for key, text in (("zone", "ZONE  Ada's card follows her: {}"), ("left", "LEFT  Ada left the store{}")):

@@ -97,6 +97,10 @@ class PresenceHandler:
             )
             if counts or writes:
                 await self._ports.apply(writes=writes, counts=counts)
+            if customer is not None:  # the card follows them: the zone, or "left the store"
+                self._ports.updates(
+                    None, customer.customer_id, {"zone": zone} if change.state == "moved" else {"left": True}
+                )
             return
         if customer is None:
             await self._ports.apply(visitors=(Visitor("anonymous", self._visitor_key(str(change.beacon))),))

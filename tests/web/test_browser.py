@@ -161,3 +161,23 @@ class SizeRequest:
     async def events(self):  # type: ignore[no-untyped-def]
         await SizeRequest.go.wait()
         yield MirrorEvent("m1", "size_request", "s-1", time.time(), "COAT-1", None, "M")
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test installs it)")
+async def test_a_customer_who_leaves_fades_into_the_history_list(tmp_path: Path) -> None:
+    config = seeded_config(tmp_path, presence={"exit_min_s": 2, "missed_intervals": 2})
+    source = SimulatedBleSource(arrivals(f"{UUID}:100:1", first_at_s=3, stay_s=4), speed=1)
+    async with running_agent(config, [source]) as agent, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        page = await browser.new_page(viewport={"width": 1280, "height": 800})
+        await page.goto(agent.http_url or "")
+        await page.fill("#token", config.http.staff_token)
+        await page.click("button[type=submit]")
+        live = page.locator("#alerts .card").first
+        await live.wait_for(timeout=20_000)  # Ada walks in: a live card
+        gone = page.locator("#history .card.left").first
+        await gone.wait_for(timeout=30_000)  # she walks out: the same card, faded, under "Left the store"
+        assert await gone.locator("h2").inner_text() == "Ada Lovelace"
+        assert await gone.locator(".zone").inner_text() == "left the store"
+        assert await page.locator("#alerts .card").count() == 0
+        await browser.close()
