@@ -151,6 +151,7 @@ class WebApi:
                 web.post("/api/pos/sales", self.sale),
                 web.get("/api/status", self.status),
                 web.get("/insights", self.insights_page),
+                web.get("/assets/chart.umd.min.js", self.chart_js),
                 web.get("/api/insights", self.insights),
                 web.get("/healthz", self.healthz),
                 web.get("/favicon.ico", self.favicon),
@@ -320,6 +321,13 @@ class WebApi:
 
     async def insights_page(self, request: web.Request) -> web.Response:
         return web.Response(text=_page("insights.html").replace("{{store}}", self._store_id), content_type="text/html")
+
+    async def chart_js(self, request: web.Request) -> web.Response:
+        """The vendored chart library (static/vendor/), served by the box itself."""
+        text = (resources.files("edge_agent.web") / "static" / "vendor" / "chart.umd.min.js").read_text("utf-8")
+        return web.Response(
+            text=text, content_type="application/javascript", headers={"Cache-Control": "max-age=86400"}
+        )
 
     async def insights(self, request: web.Request) -> web.Response:
         days = request.query.get("days", "28")
