@@ -7,13 +7,15 @@ import shutil
 import time
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp import web
-from playwright.async_api import async_playwright
+from playwright.async_api import async_playwright, expect
 
 from edge_agent.events import MirrorEvent
+from edge_agent.presence.checkin import make_token
 from edge_agent.sim.adverts import arrivals
-from edge_agent.sim.ble import SimulatedBleSource
+from edge_agent.sim.ble import BeaconScript, Keyframe, Scenario, SimulatedBleSource
 from edge_agent.store import connect
 from edge_agent.testing.store import UUID, running_agent, seeded_config
 from edge_agent.testing.wait import eventually
@@ -180,4 +182,84 @@ async def test_a_customer_who_leaves_fades_into_the_history_list(tmp_path: Path)
         assert await gone.locator("h2").inner_text() == "Ada Lovelace"
         assert await gone.locator(".zone").inner_text() == "left the store"
         assert await page.locator("#alerts .card").count() == 0
+        await browser.close()
+
+
+class AdaAtTheMirror:
+    """Ada (checked in) tries on a coat and likes it at the fitting-room mirror, once the tablet is open."""
+
+    name = "ada-at-the-mirror"
+    go = asyncio.Event()
+
+    async def __aenter__(self) -> AdaAtTheMirror:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def events(self):  # type: ignore[no-untyped-def]
+        await AdaAtTheMirror.go.wait()
+        for kind in ("try_on", "like"):
+            yield MirrorEvent("m1", kind, "s-9", time.time(), "COAT-1", "c-ada")
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test installs it)")
+async def test_the_card_shows_what_the_customer_tries_at_the_mirror_live(tmp_path: Path) -> None:
+    config = seeded_config(tmp_path)
+    conn = connect(config.db_path)
+    conn.execute(
+        "INSERT INTO devices(id, profile, transport, zone, created_at) "
+        "VALUES ('m1', 'smart-mirror', 'mqtt', 'fitting-rooms', 0)"
+    )
+    conn.execute("INSERT INTO products(sku, title, category) VALUES ('COAT-1', 'Wool coat', 'outerwear')")
+    conn.close()
+    token = make_token(config.checkin.key, "c-ada", config.store_id, int(time.time()) + 60, "mirror")
+    async with running_agent(config, [AdaAtTheMirror()]) as agent, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        page = await browser.new_page(viewport={"width": 1280, "height": 800})
+        await page.goto(agent.http_url or "")
+        await page.fill("#token", config.http.staff_token)
+        await page.click("button[type=submit]")
+        await page.wait_for_selector("#live:not(.down)", timeout=15_000)
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"{agent.http_url}/api/checkin", json={"token": token}) as r,
+        ):
+            assert r.status == 200
+        card = page.locator("#alerts .card").first
+        await card.wait_for(timeout=15_000)
+        AdaAtTheMirror.go.set()
+        activity = card.locator(".activity")
+        await activity.wait_for(timeout=15_000)
+        await page.wait_for_function(
+            "document.querySelector('.activity').textContent.includes('Liked')", timeout=15_000
+        )
+        assert await activity.inner_text() == "Tried: Wool coat · Liked: Wool coat"
+        await browser.close()
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test installs it)")
+async def test_the_card_follows_the_customer_to_the_fitting_rooms(tmp_path: Path) -> None:
+    config = seeded_config(
+        tmp_path, zones=[{"id": "entrance", "scanners": ["door"]}, {"id": "fitting-rooms", "scanners": ["back"]}]
+    )
+    frames = [
+        Keyframe(t=2, rssi=-55, scanner="door"), Keyframe(t=10, rssi=-55, scanner="door"),
+        Keyframe(t=14, rssi=-95, scanner="door"), Keyframe(t=60, rssi=-95, scanner="door"),
+        Keyframe(t=2, rssi=-95, scanner="back"), Keyframe(t=10, rssi=-95, scanner="back"),
+        Keyframe(t=14, rssi=-55, scanner="back"), Keyframe(t=60, rssi=-55, scanner="back"),
+    ]  # fmt: skip
+    ada = BeaconScript(address="AA:BB:CC:00:00:01", ibeacon=f"{UUID}:100:1", interval_s=0.5, path=frames)
+    source = SimulatedBleSource(Scenario(duration_s=60, beacons=[ada]), speed=1)
+    async with running_agent(config, [source]) as agent, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        page = await browser.new_page(viewport={"width": 1280, "height": 800})
+        await page.goto(agent.http_url or "")
+        await page.fill("#token", config.http.staff_token)
+        await page.click("button[type=submit]")
+        zone = page.locator("#alerts .card .zone").first
+        await zone.wait_for(timeout=20_000)
+        assert await zone.inner_text() == "entrance"
+        await expect(zone).to_have_text("fitting rooms", timeout=30_000)  # the same card, updated live over SSE
+        assert await page.locator("#alerts .card").count() == 1
         await browser.close()
