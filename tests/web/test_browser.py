@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import Browser, Page, async_playwright, expect
 
-from edge_agent.events import MirrorEvent
+from edge_agent.config import AgentConfig
+from edge_agent.events import MirrorEvent, SourceEvent
 from edge_agent.presence.checkin import make_token
 from edge_agent.sim.adverts import arrivals
 from edge_agent.sim.ble import BeaconScript, Keyframe, Scenario, SimulatedBleSource
@@ -31,6 +34,48 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+async def sign_in(browser: Browser, url: str, token: str, **page_options: Any) -> Page:
+    """A tablet (its own browser context, so its own session cookie) signed in with the staff token."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 800}, **page_options)
+    page = await context.new_page()
+    await page.goto(url)
+    await page.fill("#token", token)
+    await page.click("button[type=submit]")
+    return page
+
+
+def fitting_room(config: AgentConfig) -> None:
+    """A mirror `m1` in the fitting rooms and the wool coat in the product catalog."""
+    conn = connect(config.db_path)
+    conn.execute(
+        "INSERT INTO devices(id, profile, transport, zone, created_at) "
+        "VALUES ('m1', 'smart-mirror', 'mqtt', 'fitting-rooms', 0)"
+    )
+    conn.execute("INSERT INTO products(sku, title, category) VALUES ('COAT-1', 'Wool coat', 'outerwear')")
+    conn.close()
+
+
+class ScriptedMirror:
+    """Mirror `m1` playing `script` once `go` is set (when the tablets are open)."""
+
+    name = "scripted-mirror"
+
+    def __init__(self, *script: MirrorEvent) -> None:
+        self.script = script
+        self.go = asyncio.Event()
+
+    async def __aenter__(self) -> ScriptedMirror:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def events(self) -> AsyncIterator[SourceEvent]:
+        await self.go.wait()
+        for event in self.script:
+            yield event
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test installs it)")
@@ -115,25 +160,14 @@ async def test_a_page_on_another_port_cannot_act_for_a_signed_in_tablet(tmp_path
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test installs it)")
 async def test_a_size_request_reaches_two_tablets_and_one_on_my_way_takes_it_from_both(tmp_path: Path) -> None:
     config = seeded_config(tmp_path)
-    conn = connect(config.db_path)
-    conn.execute(
-        "INSERT INTO devices(id, profile, transport, zone, created_at) "
-        "VALUES ('m1', 'smart-mirror', 'mqtt', 'fitting-rooms', 0)"
-    )
-    conn.execute("INSERT INTO products(sku, title, category) VALUES ('COAT-1', 'Wool coat', 'outerwear')")
-    conn.close()
-    async with running_agent(config, [SizeRequest()]) as agent, async_playwright() as pw:
+    fitting_room(config)
+    mirror = ScriptedMirror(MirrorEvent("m1", "size_request", "s-1", time.time(), "COAT-1", None, "M"))
+    async with running_agent(config, [mirror]) as agent, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        pages = []
-        for _ in range(2):
-            context = await browser.new_context(viewport={"width": 1280, "height": 800})
-            page = await context.new_page()
-            await page.goto(agent.http_url or "")
-            await page.fill("#token", config.http.staff_token)
-            await page.click("button[type=submit]")
+        pages = [await sign_in(browser, agent.http_url or "", config.http.staff_token) for _ in range(2)]
+        for page in pages:
             await page.wait_for_selector("#live:not(.down)", timeout=15_000)
-            pages.append(page)
-        SizeRequest.go.set()
+        mirror.go.set()
         cards = [page.locator(".card.size-request").first for page in pages]
         for card in cards:
             await card.wait_for(timeout=15_000)
@@ -148,33 +182,13 @@ async def test_a_size_request_reaches_two_tablets_and_one_on_my_way_takes_it_fro
     assert connect(config.db_path).execute("SELECT COUNT(*) FROM alert_actions").fetchone() == (1,)
 
 
-class SizeRequest:
-    """A mirror in the fitting rooms: a shopper asks for a size M of the wool coat (once the tablets are open)."""
-
-    name = "size-request"
-    go = asyncio.Event()
-
-    async def __aenter__(self) -> SizeRequest:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-    async def events(self):  # type: ignore[no-untyped-def]
-        await SizeRequest.go.wait()
-        yield MirrorEvent("m1", "size_request", "s-1", time.time(), "COAT-1", None, "M")
-
-
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test installs it)")
 async def test_a_customer_who_leaves_fades_into_the_history_list(tmp_path: Path) -> None:
     config = seeded_config(tmp_path, presence={"exit_min_s": 2, "missed_intervals": 2})
     source = SimulatedBleSource(arrivals(f"{UUID}:100:1", first_at_s=3, stay_s=4), speed=1)
     async with running_agent(config, [source]) as agent, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        page = await browser.new_page(viewport={"width": 1280, "height": 800})
-        await page.goto(agent.http_url or "")
-        await page.fill("#token", config.http.staff_token)
-        await page.click("button[type=submit]")
+        page = await sign_in(browser, agent.http_url or "", config.http.staff_token)
         live = page.locator("#alerts .card").first
         await live.wait_for(timeout=20_000)  # Ada walks in: a live card
         gone = page.locator("#history .card.left").first
@@ -185,41 +199,15 @@ async def test_a_customer_who_leaves_fades_into_the_history_list(tmp_path: Path)
         await browser.close()
 
 
-class AdaAtTheMirror:
-    """Ada (checked in) tries on a coat and likes it at the fitting-room mirror, once the tablet is open."""
-
-    name = "ada-at-the-mirror"
-    go = asyncio.Event()
-
-    async def __aenter__(self) -> AdaAtTheMirror:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-    async def events(self):  # type: ignore[no-untyped-def]
-        await AdaAtTheMirror.go.wait()
-        for kind in ("try_on", "like"):
-            yield MirrorEvent("m1", kind, "s-9", time.time(), "COAT-1", "c-ada")
-
-
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test installs it)")
 async def test_the_card_shows_what_the_customer_tries_at_the_mirror_live(tmp_path: Path) -> None:
     config = seeded_config(tmp_path)
-    conn = connect(config.db_path)
-    conn.execute(
-        "INSERT INTO devices(id, profile, transport, zone, created_at) "
-        "VALUES ('m1', 'smart-mirror', 'mqtt', 'fitting-rooms', 0)"
-    )
-    conn.execute("INSERT INTO products(sku, title, category) VALUES ('COAT-1', 'Wool coat', 'outerwear')")
-    conn.close()
+    fitting_room(config)
     token = make_token(config.checkin.key, "c-ada", config.store_id, int(time.time()) + 60, "mirror")
-    async with running_agent(config, [AdaAtTheMirror()]) as agent, async_playwright() as pw:
+    mirror = ScriptedMirror(*(MirrorEvent("m1", k, "s-9", time.time(), "COAT-1", "c-ada") for k in ("try_on", "like")))
+    async with running_agent(config, [mirror]) as agent, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        page = await browser.new_page(viewport={"width": 1280, "height": 800})
-        await page.goto(agent.http_url or "")
-        await page.fill("#token", config.http.staff_token)
-        await page.click("button[type=submit]")
+        page = await sign_in(browser, agent.http_url or "", config.http.staff_token)
         await page.wait_for_selector("#live:not(.down)", timeout=15_000)
         async with (
             aiohttp.ClientSession() as http,
@@ -228,7 +216,7 @@ async def test_the_card_shows_what_the_customer_tries_at_the_mirror_live(tmp_pat
             assert r.status == 200
         card = page.locator("#alerts .card").first
         await card.wait_for(timeout=15_000)
-        AdaAtTheMirror.go.set()
+        mirror.go.set()
         activity = card.locator(".activity")
         await activity.wait_for(timeout=15_000)
         await page.wait_for_function(
@@ -253,10 +241,7 @@ async def test_the_card_follows_the_customer_to_the_fitting_rooms(tmp_path: Path
     source = SimulatedBleSource(Scenario(duration_s=60, beacons=[ada]), speed=1)
     async with running_agent(config, [source]) as agent, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        page = await browser.new_page(viewport={"width": 1280, "height": 800})
-        await page.goto(agent.http_url or "")
-        await page.fill("#token", config.http.staff_token)
-        await page.click("button[type=submit]")
+        page = await sign_in(browser, agent.http_url or "", config.http.staff_token)
         zone = page.locator("#alerts .card .zone").first
         await zone.wait_for(timeout=20_000)
         assert await zone.inner_text() == "entrance"
