@@ -117,7 +117,16 @@ class _OpenBucket:
 
 
 def _labels_text(labels: Labels) -> str:
-    return json.dumps(dict(labels), sort_keys=True, separators=(",", ":"))
+    text = _LABELS_TEXT.get(labels)
+    if text is None:
+        text = json.dumps(dict(labels), sort_keys=True, separators=(",", ":"))
+        if len(_LABELS_TEXT) >= 4096:  # label sets are bounded per metric; this only caps the cache
+            _LABELS_TEXT.clear()
+        _LABELS_TEXT[labels] = text
+    return text
+
+
+_LABELS_TEXT: dict[Labels, str] = {}
 
 
 def add_counts(conn: sqlite3.Connection, bucket: float, counts: list[tuple[str, dict[str, str], float]]) -> None:

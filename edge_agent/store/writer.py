@@ -125,16 +125,15 @@ class StoreWriter:
         return False
 
     async def _commit(self, batch: list[_Pending]) -> None:
-        assert self._conn is not None
         units = [pending.effects for pending in batch]
         try:
-            fresh = await asyncio.to_thread(self._apply, self._conn, units)
+            fresh = await self._transaction(units)
         except sqlite3.Error as exc:
             # A bad statement must not poison the rest: retry one by one, failing only its owner.
             log.error("batch of %d inputs failed (%s); retrying individually", len(units), exc)
             for pending in batch:
                 try:
-                    (one,) = await asyncio.to_thread(self._apply, self._conn, [pending.effects])
+                    (one,) = await self._transaction([pending.effects])
                 except sqlite3.Error as error:
                     self.failed += 1
                     log.error("input dropped, its effects were not stored: %s", error)
@@ -146,20 +145,36 @@ class StoreWriter:
         self.batches += 1
         self.rows += len(units)
         if any(unit.checkpoint for unit in units):
-            await asyncio.to_thread(self._conn.execute, "PRAGMA wal_checkpoint(TRUNCATE)")
+            await asyncio.to_thread(self._execute, "PRAGMA wal_checkpoint(TRUNCATE)")
         for pending, one in zip(batch, fresh, strict=True):
             _resolve(pending, one)
 
-    @staticmethod
-    def _apply(conn: sqlite3.Connection, units: list[Effects]) -> list[bool]:
+    async def _transaction(self, units: list[Effects]) -> list[bool]:
+        """Statements on the loop, COMMIT (the fsync) in a thread.
+
+        Each statement takes microseconds; run in a worker thread, every one of them would
+        wait to get the GIL back from the busy loop (measured: 181 µs instead of 14 µs per input).
+        """
+        conn = self._conn
+        assert conn is not None
         conn.execute("BEGIN IMMEDIATE")
         try:
             fresh = apply_all(conn, units)
+            done = asyncio.ensure_future(asyncio.to_thread(self._execute, "COMMIT"))
+            try:
+                await asyncio.shield(done)
+            except asyncio.CancelledError:
+                await asyncio.wait([done])  # let the COMMIT finish in its thread before anyone touches conn
+                raise
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
         return fresh
+
+    def _execute(self, sql: str) -> None:
+        assert self._conn is not None
+        self._conn.execute(sql)
 
 
 def _resolve(pending: _Pending, fresh: bool) -> None:

@@ -45,8 +45,10 @@ async def test_scanner_messages_become_an_alert_and_garbage_becomes_dead_letters
     await eventually(lambda: agent.snapshot()["sources"].get("mqtt-ble-scanners", {}).get("link") == "connected")
     async with aiomqtt.Client("127.0.0.1", mqtt_broker.port) as pub:
         advert = {"id": "D4:2A:11:22:33:44", "rssi": -60, "manufacturerdata": MFG}
-        for _ in range(3):  # the first sighting seeds the average; two strong ones make an entry
+        for n in range(1, 4):  # the first sighting seeds the average; two strong ones make an entry
             await pub.publish("home/scanner-1/BTtoMQTT/D42A11223344", json.dumps(advert))
+            # one at a time, like a scanner's cadence (sightings waiting together are coalesced)
+            await eventually(lambda n=n: agent.stats.counters["ble_adverts"] == n)  # type: ignore[misc]
         await pub.publish("home/scanner-1/BTtoMQTT/D42A11223344", b"\x00garbage")
         await pub.publish("home/scanner-9/BTtoMQTT/D42A11223344", json.dumps(advert))
         await eventually(lambda: agent.stats.counters["entries_alert"] == 1)

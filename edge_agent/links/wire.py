@@ -1,0 +1,193 @@
+"""MQTT 3.1.1 frames ↔ bytes for the inbound path: pure functions, no I/O, no state but a buffer.
+
+Only what a subscriber needs: CONNECT, SUBSCRIBE, PUBACK, PINGREQ and DISCONNECT out;
+CONNACK, SUBACK, PUBLISH and PINGRESP in (OASIS MQTT 3.1.1, section 2 and 3).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ..errors import EdgeAgentError
+
+CONNACK = 0x20
+PUBLISH = 0x30
+SUBACK = 0x90
+PINGRESP = 0xD0
+PINGREQ_BYTES = b"\xc0\x00"
+DISCONNECT_BYTES = b"\xe0\x00"
+
+MAX_FRAME = 1 << 20  # far above the 64 KiB a payload may have (SPEC §6); larger ones are skipped, not held
+_HEAD = 2 + 0xFFFF + 2  # enough of an oversized PUBLISH for its topic and packet id
+
+CONNACK_REFUSED = {
+    1: "unacceptable protocol version",
+    2: "client identifier rejected",
+    3: "server unavailable",
+    4: "bad user name or password",
+    5: "not authorised",
+}
+
+
+class ProtocolError(EdgeAgentError):
+    """The broker sent bytes that are not MQTT 3.1.1; the connection cannot continue."""
+
+
+class Frame(NamedTuple):
+    """One control packet: the first header byte and the rest after the length."""
+
+    first: int
+    body: bytes
+    skipped: int = 0  # bytes of an oversized PUBLISH that were dropped after `body`
+
+
+class Publish(NamedTuple):
+    """One received application message."""
+
+    topic: str
+    payload: bytes
+    qos: int
+    mid: int
+    oversized: bool = False
+
+
+def _string(value: str) -> bytes:
+    raw = value.encode()
+    if len(raw) > 0xFFFF:
+        raise ValueError("MQTT strings are at most 65535 bytes")
+    return len(raw).to_bytes(2, "big") + raw
+
+
+def _length(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        n, digit = divmod(n, 128)
+        out.append(digit | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _packet(first: int, body: bytes) -> bytes:
+    return bytes([first]) + _length(len(body)) + body
+
+
+def connect(client_id: str, *, clean: bool, keepalive: int, username: str | None, password: str | None) -> bytes:
+    flags = (0x02 if clean else 0) | (0x80 if username is not None else 0)
+    flags |= 0x40 if password is not None and username is not None else 0
+    body = _string("MQTT") + bytes([4, flags]) + keepalive.to_bytes(2, "big") + _string(client_id)
+    if username is not None:
+        body += _string(username)
+        if password is not None:
+            body += _string(password)
+    return _packet(0x10, body)
+
+
+def subscribe(mid: int, filters: list[tuple[str, int]]) -> bytes:
+    return _packet(0x82, mid.to_bytes(2, "big") + b"".join(_string(t) + bytes([q]) for t, q in filters))
+
+
+def publish_packet(topic: str, payload: bytes, qos: int = 0, mid: int = 0) -> bytes:
+    """A PUBLISH as a broker sends it (for simulators and tests of the reader)."""
+    return _packet(PUBLISH | qos << 1, _string(topic) + (mid.to_bytes(2, "big") if qos else b"") + payload)
+
+
+def pubacks(mids: list[int]) -> bytes:
+    """PUBACKs for several messages in one buffer (one socket write)."""
+    return b"".join(b"\x40\x02" + mid.to_bytes(2, "big") for mid in mids)
+
+
+def connack(body: bytes) -> bool:
+    """Session present; raises ProtocolError with the broker's reason when refused."""
+    if len(body) != 2:
+        raise ProtocolError("malformed CONNACK")
+    if body[1]:
+        raise ProtocolError(f"broker refused the connection: {CONNACK_REFUSED.get(body[1], f'code {body[1]}')}")
+    return bool(body[0] & 1)
+
+
+def suback(body: bytes) -> tuple[int, bytes]:
+    """(packet id, granted QoS per filter; 0x80 = refused)."""
+    if len(body) < 3:
+        raise ProtocolError("malformed SUBACK")
+    return int.from_bytes(body[:2], "big"), body[2:]
+
+
+def publish(frame: Frame) -> Publish:
+    body = frame.body
+    qos = (frame.first >> 1) & 3
+    if qos == 3 or len(body) < 2:
+        raise ProtocolError("malformed PUBLISH")
+    end = 2 + int.from_bytes(body[:2], "big")
+    if qos:
+        end += 2
+    if end > len(body):
+        raise ProtocolError("PUBLISH shorter than its topic")
+    try:
+        topic = body[2 : end - 2 if qos else end].decode()
+    except UnicodeDecodeError as exc:
+        raise ProtocolError("PUBLISH topic is not UTF-8") from exc
+    mid = int.from_bytes(body[end - 2 : end], "big") if qos else 0
+    return Publish(topic, body[end:], qos, mid, frame.skipped > 0)
+
+
+class FrameReader:
+    """Cuts a byte stream into frames; partial frames wait for the next chunk."""
+
+    def __init__(self, max_frame: int = MAX_FRAME) -> None:
+        self._buf = bytearray()
+        self._max = max_frame
+        self._skip = 0  # bytes still to drop of an oversized frame
+
+    def feed(self, data: bytes) -> list[Frame]:
+        if self._skip:
+            dropped = min(self._skip, len(data))
+            self._skip -= dropped
+            data = data[dropped:]
+        buf = self._buf
+        buf += data
+        frames: list[Frame] = []
+        pos, size = 0, len(buf)
+        while size - pos >= 2:
+            length, start = _remaining(buf, pos + 1, size)
+            if start < 0:
+                break
+            end = start + length
+            if length > self._max:
+                frame = self._oversized(buf, pos, start, end, size)
+                if frame is None:
+                    break
+                frames.append(frame)
+                pos = min(size, end)
+                continue
+            if end > size:
+                break
+            frames.append(Frame(buf[pos], bytes(buf[start:end])))
+            pos = end
+        del buf[:pos]
+        return frames
+
+    def _oversized(self, buf: bytearray, pos: int, start: int, end: int, size: int) -> Frame | None:
+        """Keep the head of a PUBLISH too large to hold, then drop its remaining bytes."""
+        if buf[pos] & 0xF0 != PUBLISH:
+            raise ProtocolError(f"control packet of {end - start} bytes")
+        head = min(_HEAD, end - start)
+        if size - start < head:
+            return None
+        kept = min(size, end)
+        self._skip = end - kept
+        return Frame(buf[pos], bytes(buf[start : start + head]), skipped=end - start - head)
+
+
+def _remaining(buf: bytearray, i: int, size: int) -> tuple[int, int]:
+    """(remaining length, index of the body) or (0, -1) when the length is not complete yet."""
+    length, shift = 0, 0
+    while i < size:
+        byte = buf[i]
+        length |= (byte & 0x7F) << shift
+        i += 1
+        if byte < 0x80:
+            return length, i
+        shift += 7
+        if shift > 21:
+            raise ProtocolError("remaining length longer than four bytes")
+    return 0, -1

@@ -1,0 +1,99 @@
+"""The receive-only MQTT session against a real mosquitto: acks, redelivery, refusal, loss, drops."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+import aiomqtt
+import pytest
+
+from edge_agent.links.inbound import Endpoint, InboundError, InboundSession
+from edge_agent.links.wire import Publish
+from edge_agent.sim.broker import MosquittoBroker
+
+
+async def publish(port: int, topic: str, count: int, qos: int) -> None:
+    async with aiomqtt.Client("127.0.0.1", port, max_inflight_messages=1000) as client:
+        for i in range(count):
+            await client.publish(topic, f"m{i}".encode(), qos=qos)
+
+
+async def take(session: InboundSession, count: int) -> list[Publish]:
+    out: list[Publish] = []
+    async with asyncio.timeout(20):
+        async for message in session.messages():
+            out.append(message)
+            if len(out) == count:
+                return out
+    return out
+
+
+def session(broker: MosquittoBroker, **options: object) -> InboundSession:
+    return InboundSession(Endpoint("127.0.0.1", broker.port), "edge-test", **options)  # type: ignore[arg-type]
+
+
+async def test_only_unacknowledged_messages_come_back_after_a_reconnect(mqtt_broker: MosquittoBroker) -> None:
+    async with session(mqtt_broker, clean=False) as s:
+        await s.subscribe([("t/#", 1)])
+    await publish(mqtt_broker.port, "t/a", 10, qos=1)
+    async with session(mqtt_broker, clean=False) as s:
+        await s.subscribe([("t/#", 1)])
+        first = await take(s, 10)
+        for message in first[:6]:
+            s.ack(message.mid)  # six acks of one loop iteration leave in one write
+        await asyncio.sleep(0)
+    async with session(mqtt_broker, clean=False) as s:
+        await s.subscribe([("t/#", 1)])
+        again = await take(s, 4)
+        for message in again:
+            s.ack(message.mid)
+    assert [m.payload for m in first] == [f"m{i}".encode() for i in range(10)]
+    assert [m.payload for m in again] == [b"m6", b"m7", b"m8", b"m9"]
+
+
+async def test_a_refused_login_says_why(tmp_path: Path) -> None:
+    passwd = tmp_path / "passwd"
+    passwd.write_text("")
+    with MosquittoBroker(extra_config=f"allow_anonymous false\npassword_file {passwd}\n") as broker:
+        s = InboundSession(Endpoint("127.0.0.1", broker.port, username="x", password="y"), "edge-test", clean=True)
+        with pytest.raises(InboundError, match=r"not authorised|bad user name"):
+            await s.__aenter__()
+
+
+async def test_a_broker_that_goes_away_ends_the_message_stream(mqtt_broker: MosquittoBroker) -> None:
+    async with session(mqtt_broker, clean=True) as s:
+        await s.subscribe([("t/#", 0)])
+        mqtt_broker.stop()
+        with pytest.raises(InboundError, match="connection"):
+            await take(s, 1)
+
+
+async def test_a_frozen_broker_is_noticed_by_keepalive(mqtt_broker: MosquittoBroker) -> None:
+    async with session(mqtt_broker, clean=True, keepalive=1) as s:
+        await s.subscribe([("t/#", 0)])
+        pid = mqtt_broker._proc.pid  # type: ignore[union-attr]
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            with pytest.raises(InboundError, match="keepalive"):
+                await take(s, 1)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+
+
+async def test_qos0_beyond_the_queue_is_dropped_and_every_drop_counted(mqtt_broker: MosquittoBroker) -> None:
+    drops: list[int] = []
+    async with session(mqtt_broker, clean=True, max_queued=50, on_drop=lambda: drops.append(1)) as s:
+        await s.subscribe([("t/#", 0)])
+        await publish(mqtt_broker.port, "t/a", 2000, qos=0)
+        received = 0
+        async with asyncio.timeout(20):
+            async for _ in s.messages():
+                received += 1
+                if received + len(drops) == 2000:
+                    break
+                if received % 10 == 0:
+                    await asyncio.sleep(0.01)  # a slow consumer: the queue fills
+    assert drops and received + len(drops) == 2000
