@@ -20,8 +20,9 @@ The simulated world (fixed before the learner was tuned, and not changed to suit
 Three policies see the same visitors and the same random draws: `static` (the import only:
 today's behaviour without learning), `learning` (this agent: affinities from mirror and till
 events with `learning.half_life_days`, blended with the import, disliked categories kept away,
-scored by the shipped ONNX model), and `oracle` (ranks by the hidden truth). The uplift
-estimate is the agent's own Newcombe interval over the learning policy's last four weeks.
+scored by the shipped ONNX model, which also sees the learned affinities as features), and
+`oracle` (ranks by the hidden truth). The uplift estimate is the agent's own Newcombe
+interval over the learning policy's last four weeks.
 
 Prints one JSON object as its last line with the SPEC §13 keys; with two seeds, per seed too.
 """
@@ -130,7 +131,7 @@ def rank(policy: str, person: Person, scorer: ModelScorer, learner: Learner, now
     if policy == "learning":
         taste = blend((person.imported,), learner.affinities(person.customer_id, now))
     customer = Customer(person.customer_id, "", "silver", True, taste.preferred, 4, 300.0)
-    context = Context(zone="entrance", hour=15, weekday=2)
+    context = Context(zone="entrance", hour=15, weekday=2, affinities=taste.affinities)
     ranked = keep_away(scorer.score(customer, OFFERS, context), OFFERS, taste)
     return ranked[0].offer_id
 

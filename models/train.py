@@ -29,7 +29,7 @@ from edge_agent.scoring.features import FEATURES, SCHEMA_VERSION
 from edge_agent.scoring.synthetic import auc, generate, log_loss
 
 HERE = Path(__file__).resolve().parent
-VERSION = "2026.11.1"
+VERSION = "2026.11.2"
 SEED = 20261127
 TRAIN_ROWS, CALIB_ROWS, TEST_ROWS = 80_000, 2_000, 40_000
 
@@ -129,7 +129,9 @@ def main(out: Path = HERE) -> None:
                 "bytes": path.stat().st_size,
                 "path": path,
             }
-        best = max(results, key=lambda n: (round(results[n]["auc"], 4), -results[n]["bytes"]))
+        # Within 0.0005 AUC (noise on 40k rows) the smaller file wins.
+        top = max(r["auc"] for r in results.values())
+        best = min((n for n in results if results[n]["auc"] >= top - 0.0005), key=lambda n: results[n]["bytes"])
         int8 = out / "offer_scorer.int8.onnx"
         int8.write_bytes(results[best]["path"].read_bytes())
 
@@ -208,7 +210,7 @@ Files: `offer_scorer.int8.onnx` (shipped, used at run time) and `offer_scorer.fp
 Quantization candidates measured: dynamic (int8 weights, activations quantized on the fly)
 AUC {cand["dynamic"]["auc"]:.4f}, {cand["dynamic"]["bytes"]:,} B; static QDQ with calibration
 AUC {cand["static"]["auc"]:.4f}, {cand["static"]["bytes"]:,} B. The shipped file is the one with
-the higher AUC (ties: the smaller file).
+the smaller of those within 0.0005 AUC of the best.
 
 **Latency** to score 64 offers in one run, 1 thread, on the training machine (2-core x86_64):
 int8 p50 {lat["int8"][0]:.3f} ms, p99 {lat["int8"][1]:.3f} ms; fp32 p50 {lat["fp32"][0]:.3f} ms,

@@ -10,10 +10,13 @@ from rich.table import Table
 
 from ..errors import EdgeAgentError
 from ..events import Customer
+from ..learning.profile import blend
+from ..runtime.learned import keep_away
 from ..scoring.onnx import Manifest, ModelError, ModelScorer, OnnxScorer, model_candidates
 from ..scoring.policy import load_offers
 from ..scoring.rules import Context, eligible
 from ..store import catalog as catalog_table
+from ..store import outcomes
 from .common import ConfigOpt, JsonOpt, console, get_config, open_store, print_json
 
 app = typer.Typer(help="The offer-scoring model.", no_args_is_help=True)
@@ -93,19 +96,24 @@ def score(
         if row is None:
             raise EdgeAgentError(f"no customer {customer!r} (see `edge-agent customer list`)")
         offers = load_offers(conn)
+        now = datetime.now()
+        # As staff would see it at the door: what the store has learned about them included.
+        learned = outcomes.affinities(conn, customer, now.timestamp(), cfg.learning.half_life_s)
+        owned = tuple(sku for sku, _, _ in outcomes.owned_items(conn, customer, now.timestamp() - 365 * 86400))
+    taste = blend(tuple(row["preferred_categories"]), learned)
     who = Customer(
         row["customer_id"],
         row["display_name"],
         row["tier"],
         row["consent"],
-        tuple(row["preferred_categories"]),
+        taste.preferred,
         row["visits_90d"],
         row["spend_90d"],
     )
-    now = datetime.now()
     candidates = [o for o in offers if eligible(who, o, now.date())]
     scorer = ModelScorer(model_candidates(cfg.data_dir, cfg.scoring.model))
-    ranked = scorer.score(who, candidates, Context(zone=zone, hour=now.hour, weekday=now.weekday()))
+    context = Context(zone=zone, hour=now.hour, weekday=now.weekday(), affinities=taste.affinities, owned=owned)
+    ranked = keep_away(scorer.score(who, candidates, context), candidates, taste)
     engine = scorer.active.manifest.version if scorer.active else f"rules ({scorer.fallback_reason})"
     if as_json:
         print_json(

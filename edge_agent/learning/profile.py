@@ -32,6 +32,7 @@ class Taste:
 
     preferred: tuple[str, ...]
     disliked: frozenset[str]
+    affinities: tuple[tuple[str, float], ...] = ()  # the decayed scores themselves, for the model
 
 
 def blend(imported: Sequence[str], affinities: Mapping[str, float]) -> Taste:
@@ -42,4 +43,4 @@ def blend(imported: Sequence[str], affinities: Mapping[str, float]) -> Taste:
     disliked = frozenset(c for c, s in affinities.items() if s <= -EVIDENCE)
     # A clear learned favourite outranks the import; the import fills in while evidence is thin.
     kept = [c for c in imported if c not in disliked and c not in liked and not liked]
-    return Taste(tuple([*liked, *kept][:MAX_PREFERRED]), disliked)
+    return Taste(tuple([*liked, *kept][:MAX_PREFERRED]), disliked, tuple(sorted(affinities.items())))

@@ -79,7 +79,10 @@ class MirrorHandler:
             counts = (count(metric, sku=event.sku),)
         zone = self._devices.zone_of(event.device_id) or "fitting-rooms"
         customer = self._identity.customer_by_id(event.customer_ref)
-        suggestions = self._advisor.observe(event, customer, self._offers(), zone, self._learned.categories())
+        often = [s for s, _, _ in self._learned.also_liked(event.sku, event.ts, frozenset())] if event.sku else []
+        suggestions = self._advisor.observe(
+            event, customer, self._offers(), zone, self._learned.categories(), also_liked=often
+        )
         also = self._also_liked(event) if suggestions is not None else []
 
         staff_alert = self._size_request(event, zone, customer) if event.event == "size_request" else None

@@ -40,6 +40,10 @@ class Learned:
         taste = self.taste(customer, now)
         return replace(customer, preferred_categories=taste.preferred), taste
 
+    def owned(self, customer: Customer, now: float) -> tuple[str, ...]:
+        """SKUs the customer bought within the last year."""
+        return tuple(sku for sku, _, _ in outcomes.owned_items(self._reader, customer.customer_id, now - YEAR_S))
+
     def hints(
         self, customer: Customer, shown: Sequence[ScoredOffer], offers: Sequence[Offer], now: float
     ) -> list[Hint]:

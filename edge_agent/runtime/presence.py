@@ -111,12 +111,12 @@ class PresenceHandler:
         self, customer: Customer, change: PresenceChange, zone: str, guard: Write | None, ack: Ack | None
     ) -> None:
         local = datetime.fromtimestamp(change.ts)
-        context = Context(
-            zone=zone, hour=local.hour, weekday=local.weekday(), dwell_s=change.dwell_s or 0.0,
-            temperature_c=self.temperature,
-        )  # fmt: skip
         now = time.time()
         personal, taste = self._learned.personalised(customer, now)
+        context = Context(
+            zone=zone, hour=local.hour, weekday=local.weekday(), dwell_s=change.dwell_s or 0.0,
+            temperature_c=self.temperature, affinities=taste.affinities, owned=self._learned.owned(customer, now),
+        )  # fmt: skip
         offers = self._offers()
         outcome = self._policy.decide(
             personal, offers, context, change.ts, rerank=lambda ranked: keep_away(ranked, offers, taste)

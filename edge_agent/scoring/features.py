@@ -14,9 +14,10 @@ import numpy as np
 import numpy.typing as npt
 
 from ..events import Customer, Offer
-from .rules import Context, tier_rank
+from ..learning.profile import EVIDENCE
+from .rules import AFFINITY_SCALE, Context, tier_rank
 
-SCHEMA_VERSION = "offer-features/v1"
+SCHEMA_VERSION = "offer-features/v2"
 KINDS = ("discount", "accessory", "service", "event")
 CATEGORIES = ("shoes", "bags", "outerwear", "accessories", "event", "beauty", "kids", "other")
 
@@ -41,6 +42,10 @@ FEATURES: tuple[str, ...] = (
     "temperature",
     "temperature_missing",
     *(f"offer_category_{c}" for c in CATEGORIES),
+    "learned_affinity",
+    "learned_disliked",
+    "owns_offer_sku",
+    "also_liked_match",
 )
 
 _PCT = re.compile(r"(\d+(?:\.\d+)?)\s*%")
@@ -67,6 +72,7 @@ def feature_row(customer: Customer, offer: Offer, context: Context, out: npt.NDA
     kind = zone_kind(context.zone)
     category = offer.category if offer.category in CATEGORIES else "other"
     temp = context.temperature_c
+    learned = context.affinity(offer.category)
     values = [
         tier_rank(customer.tier) / 3,
         math.log1p(max(customer.visits_90d, 0)) / 5,
@@ -88,6 +94,10 @@ def feature_row(customer: Customer, offer: Offer, context: Context, out: npt.NDA
         0.0 if temp is None else max(-2.0, min(2.0, (temp - 15) / 15)),
         float(temp is None),
         *(float(category == c) for c in CATEGORIES),
+        math.tanh(learned / AFFINITY_SCALE),
+        float(learned <= -EVIDENCE),
+        float(bool(skus & set(context.owned))),
+        float(bool(skus & set(context.also_liked))),
     ]
     out[:] = values
 

@@ -40,6 +40,7 @@ class MirrorAdvisor:
         offers: Sequence[Offer],
         zone: str,
         categories: Mapping[str, tuple[str, str]] | None = None,
+        also_liked: Sequence[str] = (),
     ) -> list[ScoredOffer] | None:
         """Update the session; the suggestions to publish, or None when the event asks for none."""
         key = f"{event.device_id}/{event.session_id}"
@@ -79,5 +80,6 @@ class MirrorAdvisor:
             try_ons=tuple(session.try_ons),
             likes=tuple(session.likes),
             dislikes=tuple(session.dislikes),
+            also_liked=tuple(also_liked),
         )
         return self._scorer.score(who, candidates, context)[: self._top_k]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -10,6 +11,7 @@ from typing import Protocol
 from ..events import Customer, Offer, ScoredOffer
 
 TIERS = ("bronze", "silver", "gold", "platinum")
+AFFINITY_SCALE = 3.0  # a learned affinity of ±3 (about two likes) is a clear signal: tanh(±1) ≈ ±0.76
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +26,14 @@ class Context:
     likes: tuple[str, ...] = ()
     dislikes: tuple[str, ...] = ()
     temperature_c: float | None = None
+    # What the store has learned about this customer (SPEC §14): decayed affinity per category,
+    # SKUs they bought, and SKUs often liked with what they tried in this visit.
+    affinities: tuple[tuple[str, float], ...] = ()
+    owned: tuple[str, ...] = ()
+    also_liked: tuple[str, ...] = ()
+
+    def affinity(self, category: str) -> float:
+        return next((a for c, a in self.affinities if c == category), 0.0)
 
 
 class Scorer(Protocol):
@@ -58,9 +68,19 @@ class RuleScorer:
             if set(offer.skus) & (set(context.try_ons) | set(context.likes)):
                 score += 0.2
                 reasons.insert(0, "matches what they tried on")
+            learned = context.affinity(offer.category)
+            if learned:
+                score += 0.25 * math.tanh(learned / AFFINITY_SCALE)
+                reasons.insert(0, f"{'showed they like' if learned > 0 else 'turned down'} {offer.category}")
+            if set(offer.skus) & set(context.also_liked):
+                score += 0.15
+                reasons.insert(0, "often liked with what they tried")
+            if set(offer.skus) & set(context.owned):
+                score += 0.05 if offer.kind == "accessory" else -0.15
+                reasons.append("owns it")
             if customer.visits_90d >= 5:
                 score += 0.05
                 reasons.append("frequent visitor")
-            out.append(ScoredOffer(offer.offer_id, offer.title, min(score, 0.99), ", ".join(reasons)))
+            out.append(ScoredOffer(offer.offer_id, offer.title, min(max(score, 0.01), 0.99), ", ".join(reasons)))
         out.sort(key=lambda s: (-s.score, s.offer_id))
         return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,7 @@ def test_shipped_model_is_verified_and_scores_a_batch() -> None:
     assert len(scored) == 64 and all(0.0 < s.score < 1.0 for s in scored)
     assert scored == sorted(scored, key=lambda s: (-s.score, s.offer_id))
     by_id = {s.offer_id: s for s in scored}
-    assert by_id["o0"].score > by_id["o1"].score  # a preferred category beats an unrelated one
+    assert by_id["o0"].score > by_id["o5"].score  # a preferred category beats an unrelated one (o1 was tried on)
     assert "likes shoes" in by_id["o0"].reason
     assert len({round(s.score, 6) for s in scored}) > 1
 
@@ -113,3 +114,22 @@ def test_hot_swap_is_atomic_and_a_broken_update_is_rolled_back(tmp_path: Path) -
     assert scorer.active is current  # kept the working model
     assert "does not match the manifest" in str(scorer.status()["last_error"])
     assert scorer.reload() is False  # nothing changed since: no work
+
+
+def test_what_the_store_learned_reaches_the_model_and_the_rules_alike() -> None:
+    """Same import, different behaviour since: the stronger learned affinity leads, a dislike sinks."""
+    from edge_agent.scoring.rules import RuleScorer
+
+    customer = Customer("c-2", "Bo", "silver", True, ("shoes",), 4, 300.0)
+    offers = [
+        Offer(f"o-{c}", c, c, "discount", skus=(f"SKU-{c}",), value="10%") for c in ("shoes", "outerwear", "bags")
+    ]
+    learned = Context(zone="entrance", hour=11, weekday=2, affinities=(("outerwear", 6.0), ("shoes", -4.0)))
+    row = feature_matrix(customer, offers[1:2], replace(learned, owned=("SKU-outerwear",)))[0]
+    named = dict(zip(FEATURES, row.tolist(), strict=True))
+    assert named["learned_affinity"] > 0.9 and named["owns_offer_sku"] == 1.0 and named["learned_disliked"] == 0.0
+    for scorer in (OnnxScorer(Manifest.read(SHIPPED)), RuleScorer()):
+        before = [s.offer_id for s in scorer.score(customer, offers, replace(learned, affinities=()))]
+        after = [s.offer_id for s in scorer.score(customer, offers, learned)]
+        assert before[0] == "o-shoes" and after[0] == "o-outerwear", type(scorer).__name__
+        assert after.index("o-shoes") > before.index("o-shoes")
