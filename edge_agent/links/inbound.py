@@ -161,6 +161,7 @@ class InboundSession:
                 yield inbox.popleft()
                 if self._paused and len(inbox) < self._max_queued // 2 and self._transport is not None:
                     self._paused = False
+                    self._received_at = asyncio.get_running_loop().time()  # silence while paused was ours
                     self._transport.resume_reading()
             if self._error is not None:
                 raise self._error
@@ -196,7 +197,7 @@ class InboundSession:
         loop = asyncio.get_running_loop()
         while self._transport is not None and not self._transport.is_closing():
             await asyncio.sleep(self._keepalive / 2)
-            if loop.time() - self._received_at > self._keepalive * 1.5:
+            if not self._paused and loop.time() - self._received_at > self._keepalive * 1.5:
                 self._fail(InboundError("broker stopped answering (keepalive)"))
                 return
             if self._transport is not None and not self._transport.is_closing():
@@ -213,18 +214,20 @@ class InboundSession:
             return
         if self._inbox:
             self._readable.set()
+            # QoS 1: pause reading instead of dropping; the broker keeps the rest. Not while a
+            # SUBACK is due: a resumed session's backlog arrives before it and would hide it.
+            full = len(self._inbox) >= self._max_queued
+            if full and not self._paused and not self._waiting and self._transport is not None:
+                self._paused = True
+                self._transport.pause_reading()
 
     def _frame(self, frame: wire.Frame) -> None:
         kind = frame.first & 0xF0
         if kind == wire.PUBLISH:
             message = wire.publish(frame)
-            if len(self._inbox) >= self._max_queued:
-                if message.qos == 0:
-                    self._on_drop()
-                    return
-                if not self._paused and self._transport is not None:
-                    self._paused = True
-                    self._transport.pause_reading()  # the broker holds the rest (in-flight window)
+            if len(self._inbox) >= self._max_queued and message.qos == 0:
+                self._on_drop()
+                return
             self._inbox.append(message)
         elif kind == wire.CONNACK:
             self._answer(0, frame.body)

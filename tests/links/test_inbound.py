@@ -97,3 +97,26 @@ async def test_qos0_beyond_the_queue_is_dropped_and_every_drop_counted(mqtt_brok
                 if received % 10 == 0:
                     await asyncio.sleep(0.01)  # a slow consumer: the queue fills
     assert drops and received + len(drops) == 2000
+
+
+async def test_a_resumed_session_with_a_backlog_larger_than_the_queue_still_subscribes(
+    mqtt_broker: MosquittoBroker,
+) -> None:
+    """mosquitto sends a resumed session its whole backlog before the SUBACK; reading pauses only after it."""
+    async with session(mqtt_broker, clean=False) as s:
+        await s.subscribe([("t/#", 1)])
+    await publish(mqtt_broker.port, "t/a", 600, qos=1)
+    async with session(mqtt_broker, clean=False, max_queued=100) as s:
+        await s.subscribe([("t/#", 1)])
+        first = await take(s, 50)
+        for message in first:
+            s.ack(message.mid)
+        await asyncio.sleep(0)
+        assert s._transport is not None
+        s._transport.abort()  # killed with 550 unacknowledged
+    async with session(mqtt_broker, clean=False, max_queued=100) as s:
+        await s.subscribe([("t/#", 1)])
+        rest = await take(s, 550)
+        for message in rest:
+            s.ack(message.mid)
+    assert sorted(int(m.payload[1:]) for m in rest) == list(range(50, 600))
