@@ -10,9 +10,11 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
+from edge_agent.config import MqttConfig, TlsConfig
 from edge_agent.links.inbound import Endpoint, InboundError, InboundSession
 from edge_agent.links.wire import Publish
 from edge_agent.sim.broker import MosquittoBroker
+from edge_agent.testing.pki import Pki
 
 
 async def publish(port: int, topic: str, count: int, qos: int) -> None:
@@ -120,3 +122,21 @@ async def test_a_resumed_session_with_a_backlog_larger_than_the_queue_still_subs
         for message in rest:
             s.ack(message.mid)
     assert sorted(int(m.payload[1:]) for m in rest) == list(range(50, 600))
+
+
+async def test_tls_with_a_client_certificate_as_the_config_describes_it(tmp_path: Path) -> None:
+    pki = Pki(tmp_path)
+    with MosquittoBroker(tls=pki.server, workdir=tmp_path) as broker:
+        tls = TlsConfig(ca=pki.ca_pem, cert=pki.client_cert, key=pki.client_key)
+        endpoint = Endpoint.of(MqttConfig(url=broker.url, tls=tls))
+        assert endpoint.tls is not None
+        async with InboundSession(endpoint, "edge-tls", clean=True) as s:
+            await s.subscribe([("t/#", 1)])
+            async with aiomqtt.Client("127.0.0.1", broker.port, tls_context=pki.context()) as client:
+                await client.publish("t/a", b"over tls", qos=1)
+            (message,) = await take(s, 1)
+            s.ack(message.mid)
+        assert message.payload == b"over tls"
+        wrong = Endpoint.of(MqttConfig(url=broker.url))  # no client certificate: refused
+        with pytest.raises(InboundError):
+            await InboundSession(wrong, "edge-tls-2", clean=True).__aenter__()

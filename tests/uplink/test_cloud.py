@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,36 +16,11 @@ from edge_agent.runtime import Agent
 from edge_agent.sim.broker import MosquittoBroker, free_port
 from edge_agent.store import StoreWriter, Write, connect
 from edge_agent.testing.config import write_config
+from edge_agent.testing.pki import Pki
 from edge_agent.testing.wait import eventually
 from edge_agent.uplink.outbox import outbox_status
 
 TOPIC = "retail/store-test/aggregates"
-
-
-class Pki:
-    def __init__(self, folder: Path) -> None:
-        self.ca = trustme.CA()
-        self.folder = folder
-        self.ca_pem = self._write("ca.pem", self.ca.cert_pem.bytes())
-        server = self.ca.issue_cert("127.0.0.1", "localhost")
-        self.server = (
-            self.ca_pem,
-            self._write("server.pem", server.cert_chain_pems[0].bytes()),
-            self._write("server.key", server.private_key_pem.bytes()),
-        )
-        client = self.ca.issue_cert("store-test", common_name="store-test")
-        self.client_cert = self._write("client.pem", client.cert_chain_pems[0].bytes())
-        self.client_key = self._write("client.key", client.private_key_pem.bytes())
-
-    def _write(self, name: str, data: bytes) -> Path:
-        path = self.folder / name
-        path.write_bytes(data)
-        return path
-
-    def context(self) -> ssl.SSLContext:
-        ctx = ssl.create_default_context(cafile=str(self.ca_pem))
-        ctx.load_cert_chain(str(self.client_cert), str(self.client_key))
-        return ctx
 
 
 @pytest.fixture
