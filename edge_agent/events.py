@@ -71,6 +71,8 @@ class MirrorEvent:
     sku: str | None = None
     customer_ref: str | None = None
     size: str | None = None  # on size_request: the size asked for
+    # The payload as received: stored in its row, and a redelivery has the same bytes (dedup key).
+    raw: str = field(default="", compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,9 @@ def _float(text: str) -> float:
     return value
 
 
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_int=_int, parse_float=_float)
+
+
 def loads_object(payload: bytes) -> dict[str, Any]:
     """Parse a JSON object from bytes, or raise DecodeError with a short reason."""
     if len(payload) > MAX_PAYLOAD:
@@ -39,7 +42,7 @@ def loads_object(payload: bytes) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise DecodeError("bad_utf8", str(exc)) from None
     try:
-        data = json.loads(text, parse_constant=_reject_constant, parse_int=_int, parse_float=_float)
+        data = _DECODER.decode(text)
     except RecursionError:
         raise DecodeError("too_deep", "nesting exceeds the parser's limit") from None
     except json.JSONDecodeError as exc:

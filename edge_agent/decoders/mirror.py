@@ -52,4 +52,4 @@ def decode_mirror(device_id: str, payload: bytes, now: float | None = None) -> M
     size = get_str(data, "size", required=False, max_len=32)
     ts = parse_ts(data["ts"], now) if "ts" in data else now
     assert event is not None and session_id is not None
-    return MirrorEvent(device_id, event, session_id, ts, sku, customer_ref, size)
+    return MirrorEvent(device_id, event, session_id, ts, sku, customer_ref, size, raw=payload.decode())

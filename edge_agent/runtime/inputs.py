@@ -61,7 +61,7 @@ class MirrorHandler:
 
     async def handle(self, event: MirrorEvent, ack: Ack | None) -> None:
         self._ports.stats.device_event(event.device_id, event.ts)
-        body = json.dumps(
+        body = event.raw or json.dumps(
             {
                 "event": event.event,
                 "session_id": event.session_id,
@@ -79,7 +79,9 @@ class MirrorHandler:
             counts = (count(metric, sku=event.sku),)
         zone = self._devices.zone_of(event.device_id) or "fitting-rooms"
         customer = self._identity.customer_by_id(event.customer_ref)
-        often = [s for s, _, _ in self._learned.also_liked(event.sku, event.ts, frozenset())] if event.sku else []
+        often: list[str] = []
+        if event.sku is not None and event.event in ("try_on", "like"):
+            often = [s for s, _, _ in self._learned.also_liked(event.sku, event.ts, frozenset())]
         suggestions = self._advisor.observe(
             event, customer, self._offers(), zone, self._learned.categories(), also_liked=often
         )
