@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -33,6 +34,22 @@ MIRROR_COUNTS = {
 }
 
 
+def _normalised(event: MirrorEvent) -> str:
+    """The row of a mirror event that came without its payload (e.g. from a simulator)."""
+    fields = ("event", "session_id", "sku", "ts", "customer_ref")
+    return json.dumps({name: getattr(event, name) for name in fields})
+
+
+@functools.lru_cache(maxsize=4096)  # a few metrics x bounded SKUs and devices; Count is immutable
+def _mirror_counts(kind: str, device_id: str, sku: str | None) -> tuple[Count, ...]:
+    metric = MIRROR_COUNTS.get(kind)
+    if metric == "mirror_sessions":
+        return (count(metric, device=device_id),)
+    if metric is not None and sku:
+        return (count(metric, sku=sku),)
+    return ()
+
+
 def dedup_key(kind: str, device_id: str, body: str | bytes) -> str:
     """The same input redelivered (e.g. an unacked QoS 1 message after a crash) has the same key."""
     raw = body.encode() if isinstance(body, str) else body
@@ -61,22 +78,9 @@ class MirrorHandler:
 
     async def handle(self, event: MirrorEvent, ack: Ack | None) -> None:
         self._ports.stats.device_event(event.device_id, event.ts)
-        body = event.raw or json.dumps(
-            {
-                "event": event.event,
-                "session_id": event.session_id,
-                "sku": event.sku,
-                "ts": event.ts,
-                "customer_ref": event.customer_ref,
-            }
-        )
+        body = event.raw or _normalised(event)
         key = dedup_key("mirror", event.device_id, body)
-        metric = MIRROR_COUNTS.get(event.event)
-        counts: tuple[Count, ...] = ()
-        if metric == "mirror_sessions":
-            counts = (count(metric, device=event.device_id),)
-        elif metric is not None and event.sku:
-            counts = (count(metric, sku=event.sku),)
+        counts = _mirror_counts(event.event, event.device_id, event.sku)
         zone = self._devices.zone_of(event.device_id) or "fitting-rooms"
         customer = self._identity.customer_by_id(event.customer_ref)
         often: list[str] = []
@@ -85,12 +89,13 @@ class MirrorHandler:
         suggestions = self._advisor.observe(
             event, customer, self._offers(), zone, self._learned.categories(), also_liked=often
         )
-        also = self._also_liked(event) if suggestions is not None else []
+        also = self._also_liked(event) if often else []
 
         staff_alert = self._size_request(event, zone, customer) if event.event == "size_request" else None
 
-        writes = self._teach(event, customer.customer_id if customer else None)
-        paired = [event.sku, *self._paired_with(event)] if event.sku else []
+        others = self._paired_with(event)
+        writes = self._teach(event, customer.customer_id if customer else None, others)
+        paired = [event.sku, *others] if event.sku else []
 
         def after() -> None:
             self._learned.invalidate(paired)
@@ -146,7 +151,7 @@ class MirrorHandler:
             }
         }
 
-    def _teach(self, event: MirrorEvent, customer_id: str | None) -> tuple[Write, ...]:
+    def _teach(self, event: MirrorEvent, customer_id: str | None, others: list[str]) -> tuple[Write, ...]:
         """A consenting customer's taste moves; SKUs tried or liked in one session become a pair."""
         if event.sku is None:
             return ()
@@ -154,8 +159,9 @@ class MirrorHandler:
         signal = SIGNALS.get(event.event)
         if customer_id is not None and signal is not None:
             writes.append(outcomes.learn_from_sku(customer_id, event.sku, signal, event.ts, self._half_life_s))
-        source = source_key("mirror", f"{event.device_id}/{event.session_id}")
-        writes += [outcomes.pair(source, event.sku, other, event.ts) for other in self._paired_with(event)]
+        if others:
+            source = source_key("mirror", f"{event.device_id}/{event.session_id}")
+            writes += [outcomes.pair(source, event.sku, other, event.ts) for other in others]
         return tuple(writes)
 
     def _paired_with(self, event: MirrorEvent) -> list[str]:

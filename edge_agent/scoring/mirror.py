@@ -59,6 +59,8 @@ class MirrorAdvisor:
                 target.append(event.sku)
         if event.event not in ("try_on", "like"):
             return None
+        if not any(o.kind == "accessory" for o in offers):
+            return []
         who = customer or ANONYMOUS
         local = datetime.fromtimestamp(event.ts)
         # A disliked SKU, and anything of its category, is never suggested back in this session.
