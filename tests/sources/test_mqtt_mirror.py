@@ -134,3 +134,23 @@ async def test_broker_restart_mid_stream_loses_nothing(tmp_path: Path, mqtt_brok
             raise
         assert agent.stats.source("mqtt-mirror").state == "running"
     assert scalar(config, "SELECT COUNT(DISTINCT dedup_key) FROM events") == 400
+
+
+async def test_an_event_without_ts_sent_twice_is_stored_once_as_received(
+    tmp_path: Path, mqtt_broker: MosquittoBroker
+) -> None:
+    """The de-duplication key is the payload as received, so a missing ts (filled with the
+    time of arrival) cannot make a redelivery look new."""
+    config = make_config(tmp_path, mqtt_broker, devices={"auto_register": True})
+    topic = f"{config.topic_prefix}/mirror/mirror-1/events"
+    payload = b'{"event": "try_on", "session_id": "s1", "sku": "SKU-1"}'
+    async with running(Agent(config, [mirror_source(config)])) as agent:
+        await publish(mqtt_broker, topic, [payload])
+        await eventually(lambda: scalar(config, "SELECT COUNT(*) FROM events") == 1)
+        await publish(mqtt_broker, topic, [payload, event(1)])
+        await eventually(lambda: agent.stats.device_events["mirror-1"] == 3)
+        await eventually(lambda: scalar(config, "SELECT COUNT(*) FROM events") == 2)
+    conn = connect(config.db_path)
+    stored = [r[0] for r in conn.execute("SELECT payload FROM events ORDER BY id")]
+    conn.close()
+    assert stored == [payload.decode(), event(1).decode()]
