@@ -1,4 +1,4 @@
-"""The store-broker link: one connection, queued publishes, reconnect with backoff."""
+"""The store-broker link for publishing: one connection, queued publishes, reconnect with backoff."""
 
 from __future__ import annotations
 
@@ -37,8 +37,6 @@ def make_client(
     identifier: str | None = None,
     clean_session: bool | None = None,
     timeout: float = 10.0,
-    max_queued_incoming: int | None = None,
-    queue_type: type[asyncio.Queue[aiomqtt.Message]] | None = None,
 ) -> aiomqtt.Client:
     """An aiomqtt client for an `mqtt://` or `mqtts://` URL."""
     parts = urlsplit(url)
@@ -53,8 +51,6 @@ def make_client(
         tls_context=tls_context(tls or TlsConfig()) if secure else None,
         timeout=timeout,
         keepalive=30,
-        max_queued_incoming_messages=max_queued_incoming,
-        queue_type=queue_type,
     )
 
 
