@@ -117,7 +117,7 @@ def publish(frame: Frame) -> Publish:
     qos = (frame.first >> 1) & 3
     if qos == 3 or len(body) < 2:
         raise ProtocolError("malformed PUBLISH")
-    end = 2 + int.from_bytes(body[:2], "big")
+    end = 2 + (body[0] << 8 | body[1])
     if qos:
         end += 2
     if end > len(body):
@@ -126,7 +126,7 @@ def publish(frame: Frame) -> Publish:
         topic = body[2 : end - 2 if qos else end].decode()
     except UnicodeDecodeError as exc:
         raise ProtocolError("PUBLISH topic is not UTF-8") from exc
-    mid = int.from_bytes(body[end - 2 : end], "big") if qos else 0
+    mid = (body[end - 2] << 8 | body[end - 1]) if qos else 0
     return Publish(topic, body[end:], qos, mid, frame.skipped > 0)
 
 

@@ -95,7 +95,7 @@ class MirrorHandler:
 
         others = self._paired_with(event)
         writes = self._teach(event, customer.customer_id if customer else None, others)
-        paired = [event.sku, *others] if event.sku else []
+        paired = [event.sku, *others] if event.sku and others else []  # cached also-liked to read afresh
 
         def after() -> None:
             self._learned.invalidate(paired)

@@ -74,7 +74,11 @@ class StoreWriter:
 
     async def apply(self, effects: Effects) -> None:
         """Queue one input's effects (waits only when the queue is full: backpressure)."""
-        await self._queue.put(_Pending(effects))
+        item = _Pending(effects)
+        try:
+            self._queue.put_nowait(item)
+        except asyncio.QueueFull:
+            await self._queue.put(item)
 
     async def commit(self, effects: Effects) -> bool:
         """Queue effects and wait until committed; False when their guard found a redelivery."""
