@@ -206,9 +206,10 @@ class InboundSession:
     def _received(self, data: bytes) -> None:
         self._received_at = asyncio.get_running_loop().time()
         try:
-            frames = self._reader.feed(data)
-            for frame in frames:
+            for frame in self._reader.feed(data):
                 self._frame(frame)
+            if self._reader.broken is not None:
+                raise self._reader.broken
         except wire.ProtocolError as exc:
             self._fail(InboundError(f"broker sent an invalid packet: {exc}"))
             return

@@ -137,15 +137,30 @@ class FrameReader:
         self._buf = bytearray()
         self._max = max_frame
         self._skip = 0  # bytes still to drop of an oversized frame
+        self.broken: ProtocolError | None = None
 
     def feed(self, data: bytes) -> list[Frame]:
+        """The frames completed by `data`, in order; once bytes are not MQTT, `broken` says why
+        (the frames before them still come out) and nothing more is read."""
+        if self.broken is not None:
+            return []
         if self._skip:
             dropped = min(self._skip, len(data))
             self._skip -= dropped
             data = data[dropped:]
-        buf = self._buf
-        buf += data
+        self._buf += data
         frames: list[Frame] = []
+        try:
+            pos = self._cut(frames)
+        except ProtocolError as exc:
+            self.broken = exc
+            self._buf.clear()
+            return frames
+        del self._buf[:pos]
+        return frames
+
+    def _cut(self, frames: list[Frame]) -> int:
+        buf = self._buf
         pos, size = 0, len(buf)
         while size - pos >= 2:
             length, start = _remaining(buf, pos + 1, size)
@@ -163,8 +178,7 @@ class FrameReader:
                 break
             frames.append(Frame(buf[pos], bytes(buf[start:end])))
             pos = end
-        del buf[:pos]
-        return frames
+        return pos
 
     def _oversized(self, buf: bytearray, pos: int, start: int, end: int, size: int) -> Frame | None:
         """Keep the head of a PUBLISH too large to hold, then drop its remaining bytes."""

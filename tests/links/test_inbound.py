@@ -9,8 +9,11 @@ from pathlib import Path
 
 import aiomqtt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edge_agent.config import MqttConfig, TlsConfig
+from edge_agent.links import wire
 from edge_agent.links.inbound import Endpoint, InboundError, InboundSession
 from edge_agent.links.wire import Publish
 from edge_agent.sim.broker import MosquittoBroker
@@ -140,3 +143,44 @@ async def test_tls_with_a_client_certificate_as_the_config_describes_it(tmp_path
         wrong = Endpoint.of(MqttConfig(url=broker.url))  # no client certificate: refused
         with pytest.raises(InboundError):
             await InboundSession(wrong, "edge-tls-2", clean=True).__aenter__()
+
+
+async def _session_against(replies: bytes, received: list[Publish]) -> None:
+    """A stand-in broker that accepts, answers CONNACK and SUBACK, sends `replies`, hangs up."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1024)  # CONNECT
+        writer.write(b"\x20\x02\x00\x00")
+        await reader.read(1024)  # SUBSCRIBE
+        writer.write(b"\x90\x03\x00\x01\x01" + replies)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with InboundSession(Endpoint("127.0.0.1", port), "fuzz", clean=True, timeout=5) as s:
+            await s.subscribe([("t/#", 1)])
+            async with asyncio.timeout(5):
+                async for message in s.messages():
+                    received.append(message)
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+frames = st.builds(lambda t: ("frame", wire.publish_packet(t, b"{}")), st.text(max_size=8))
+junk = st.builds(lambda b: ("junk", b), st.binary(max_size=64))
+
+
+@given(st.lists(st.one_of(frames, junk), max_size=8))
+@settings(max_examples=60, deadline=None)
+def test_whatever_a_broker_sends_ends_in_messages_or_an_inbound_error(chunks: list[tuple[str, bytes]]) -> None:
+    """Valid frames, garbage and cut frames, then the broker hangs up: the stream always ends in
+    an InboundError (never another exception, never a hang), and the valid frames before the
+    first garbage are delivered."""
+    received: list[Publish] = []
+    with pytest.raises(InboundError):
+        asyncio.run(_session_against(b"".join(data for _, data in chunks), received))
+    leading = next((i for i, (kind, _) in enumerate(chunks) if kind == "junk"), len(chunks))
+    assert len(received) >= leading
