@@ -11,7 +11,7 @@ from rich.table import Table
 from ..errors import EdgeAgentError
 from ..events import Customer
 from ..learning.profile import blend
-from ..runtime.learned import keep_away
+from ..runtime.learned import YEAR_S, keep_away
 from ..scoring.onnx import Manifest, ModelError, ModelScorer, OnnxScorer, model_candidates
 from ..scoring.policy import load_offers
 from ..scoring.rules import Context, eligible
@@ -99,7 +99,7 @@ def score(
         now = datetime.now()
         # As staff would see it at the door: what the store has learned about them included.
         learned = outcomes.affinities(conn, customer, now.timestamp(), cfg.learning.half_life_s)
-        owned = tuple(sku for sku, _, _ in outcomes.owned_items(conn, customer, now.timestamp() - 365 * 86400))
+        owned = tuple(sku for sku, _, _ in outcomes.owned_items(conn, customer, now.timestamp() - YEAR_S))
     taste = blend(tuple(row["preferred_categories"]), learned)
     who = Customer(
         row["customer_id"],

@@ -14,6 +14,7 @@ from ..learning.profile import DISLIKED_PENALTY, Taste, blend
 from ..store import outcomes
 
 YEAR_S = 365 * 86400
+Owned = list[tuple[str, str, float]]
 ALSO_LIKED_TTL_S = 5.0
 
 
@@ -40,18 +41,16 @@ class Learned:
         taste = self.taste(customer, now)
         return replace(customer, preferred_categories=taste.preferred), taste
 
-    def owned(self, customer: Customer, now: float) -> tuple[str, ...]:
-        """SKUs the customer bought within the last year."""
-        return tuple(sku for sku, _, _ in outcomes.owned_items(self._reader, customer.customer_id, now - YEAR_S))
+    def owned(self, customer: Customer, now: float) -> Owned:
+        """(sku, title, bought_at) of what the customer bought within the last year."""
+        return outcomes.owned_items(self._reader, customer.customer_id, now - YEAR_S)
 
     def hints(
-        self, customer: Customer, shown: Sequence[ScoredOffer], offers: Sequence[Offer], now: float
+        self, customer: Customer, shown: Sequence[ScoredOffer], offers: Sequence[Offer], owned: Owned, now: float
     ) -> list[Hint]:
-        customer_id = customer.customer_id
-        days = outcomes.visit_days(self._reader, customer_id)
+        days = outcomes.visit_days(self._reader, customer.customer_id)
         by_id = {o.offer_id: o for o in offers}
         pairs = [(s.title, by_id[s.offer_id].skus) for s in shown if s.offer_id in by_id]
-        owned = outcomes.owned_items(self._reader, customer_id, now - YEAR_S)
         return [*visit_hints(days, int(now // 86400), customer.visits_90d), *owns_hints(owned, pairs, now)]
 
     def invalidate(self, skus: Sequence[str]) -> None:

@@ -113,9 +113,10 @@ class PresenceHandler:
         local = datetime.fromtimestamp(change.ts)
         now = time.time()
         personal, taste = self._learned.personalised(customer, now)
+        owned = self._learned.owned(customer, now)
         context = Context(
             zone=zone, hour=local.hour, weekday=local.weekday(), dwell_s=change.dwell_s or 0.0,
-            temperature_c=self.temperature, affinities=taste.affinities, owned=self._learned.owned(customer, now),
+            temperature_c=self.temperature, affinities=taste.affinities, owned=tuple(s for s, _, _ in owned),
         )  # fmt: skip
         offers = self._offers()
         outcome = self._policy.decide(
@@ -130,7 +131,7 @@ class PresenceHandler:
         counts += [count("offers_shown", offer_id=o, group=group or "none") for o in shown]
         emit = None
         if alert is not None and outcome.decision == "alert":  # holdout: scored and counted, never shown
-            hints = self._learned.hints(customer, alert.offers, offers, now)
+            hints = self._learned.hints(customer, alert.offers, offers, owned, now)
             alert = replace(alert, hints=tuple(h.to_json() for h in hints))
             writes.append(rows.alert(alert.alert_id, alert.ts, alert.customer_id, alert.zone, alert.card()))
             counts.append(count("alerts_sent"))
