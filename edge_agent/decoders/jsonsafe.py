@@ -35,12 +35,21 @@ _DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_int=_int, par
 
 def loads_object(payload: bytes) -> dict[str, Any]:
     """Parse a JSON object from bytes, or raise DecodeError with a short reason."""
+    return loads_text(text_of(payload))
+
+
+def text_of(payload: bytes) -> str:
+    """The payload as text, within the size limit, or DecodeError."""
     if len(payload) > MAX_PAYLOAD:
         raise DecodeError("too_large", f"{len(payload)} bytes > {MAX_PAYLOAD}")
     try:
-        text = payload.decode("utf-8")
+        return payload.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DecodeError("bad_utf8", str(exc)) from None
+
+
+def loads_text(text: str) -> dict[str, Any]:
+    """A JSON object from text already within the limits of `text_of`, or DecodeError."""
     try:
         data = _DECODER.decode(text)
     except RecursionError:
@@ -50,7 +59,7 @@ def loads_object(payload: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise DecodeError("bad_json", f"expected an object, got {type(data).__name__}")
     # Nesting cannot be deeper than the number of brackets: most payloads skip the walk.
-    if payload.count(b"{") + payload.count(b"[") > MAX_DEPTH and _depth(data) > MAX_DEPTH:
+    if text.count("{") + text.count("[") > MAX_DEPTH and _depth(data) > MAX_DEPTH:
         raise DecodeError("too_deep", f"nesting deeper than {MAX_DEPTH}")
     return data
 

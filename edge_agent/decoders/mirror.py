@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from ..errors import DecodeError
 from ..events import MirrorEvent
-from .jsonsafe import get_str, loads_object
+from .jsonsafe import get_str, loads_text, text_of
 
 EVENTS = frozenset({"session_start", "try_on", "like", "dislike", "size_request", "session_end"})
 SKU_EVENTS = frozenset({"try_on", "like", "dislike", "size_request"})
@@ -39,7 +39,8 @@ def parse_ts(value: object, now: float) -> float:
 def decode_mirror(device_id: str, payload: bytes, now: float | None = None) -> MirrorEvent:
     """Validate one mirror payload; raises DecodeError with a reason on anything off-spec."""
     now = time.time() if now is None else now
-    data = loads_object(payload)
+    raw = text_of(payload)
+    data = loads_text(raw)
     unknown = set(data) - {"event", "session_id", "sku", "ts", "customer_ref", "size"}
     if unknown:
         raise DecodeError("unknown_field", sorted(unknown)[0][:64])
@@ -52,4 +53,4 @@ def decode_mirror(device_id: str, payload: bytes, now: float | None = None) -> M
     size = get_str(data, "size", required=False, max_len=32)
     ts = parse_ts(data["ts"], now) if "ts" in data else now
     assert event is not None and session_id is not None
-    return MirrorEvent(device_id, event, session_id, ts, sku, customer_ref, size, raw=payload.decode())
+    return MirrorEvent(device_id, event, session_id, ts, sku, customer_ref, size, raw=raw)

@@ -16,12 +16,11 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
-from urllib.parse import urlsplit
 
 from ..config import MqttConfig
 from ..errors import EdgeAgentError
 from . import wire
-from .mqtt import tls_context
+from .mqtt import broker_address, tls_context
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +41,10 @@ class Endpoint:
 
     @classmethod
     def of(cls, config: MqttConfig) -> Endpoint:
-        parts = urlsplit(config.url)
-        secure = parts.scheme == "mqtts"
+        host, port, secure = broker_address(config.url)
         return cls(
-            parts.hostname or "127.0.0.1",
-            parts.port or (8883 if secure else 1883),
+            host,
+            port,
             tls_context(config.tls) if secure else None,
             config.username,
             config.password,

@@ -28,6 +28,13 @@ def tls_context(tls: TlsConfig) -> ssl.SSLContext:
     return ctx
 
 
+def broker_address(url: str) -> tuple[str, int, bool]:
+    """(host, port, TLS?) of an `mqtt://` or `mqtts://` URL, with the standard ports."""
+    parts = urlsplit(url)
+    secure = parts.scheme == "mqtts"
+    return parts.hostname or "127.0.0.1", parts.port or (8883 if secure else 1883), secure
+
+
 def make_client(
     url: str,
     *,
@@ -39,11 +46,10 @@ def make_client(
     timeout: float = 10.0,
 ) -> aiomqtt.Client:
     """An aiomqtt client for an `mqtt://` or `mqtts://` URL."""
-    parts = urlsplit(url)
-    secure = parts.scheme == "mqtts"
+    host, port, secure = broker_address(url)
     return aiomqtt.Client(
-        parts.hostname or "127.0.0.1",
-        parts.port or (8883 if secure else 1883),
+        host,
+        port,
         username=username,
         password=password,
         identifier=identifier,

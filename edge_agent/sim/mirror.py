@@ -7,17 +7,17 @@ import json
 import random
 import time
 import uuid
-from urllib.parse import urlsplit
 
 import aiomqtt
+
+from ..links.mqtt import broker_address
 
 
 class MirrorSimulator:
     """Plays shopper sessions (start, try-ons, likes, a size request, end) on the mirror topic."""
 
     def __init__(self, broker_url: str, topic_prefix: str, device_id: str = "mirror-1", *, seed: int = 3) -> None:
-        parts = urlsplit(broker_url)
-        self._host, self._port = parts.hostname or "127.0.0.1", parts.port or 1883
+        self._host, self._port, _ = broker_address(broker_url)
         self.topic = f"{topic_prefix}/mirror/{device_id}/events"
         self._rng = random.Random(seed)
         self.published = 0

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 import time
-from urllib.parse import urlsplit
 
 import aiomqtt
+
+from ..links.mqtt import broker_address
 
 
 class TillSimulator:
     """One till on `{topic_prefix}/pos/{device_id}/sales`."""
 
     def __init__(self, broker_url: str, topic_prefix: str, device_id: str = "till-1") -> None:
-        parts = urlsplit(broker_url)
-        self._host, self._port = parts.hostname or "127.0.0.1", parts.port or 1883
+        self._host, self._port, _ = broker_address(broker_url)
         self.topic = f"{topic_prefix}/pos/{device_id}/sales"
         self.sold = 0
 
