@@ -17,12 +17,15 @@ The simulated world (fixed before the learner was tuned, and not changed to suit
   visit convert. Without an offer the visit converts
   with the baseline probability 0.10. The true uplift is known from these probabilities.
 
-Three policies see the same visitors and the same random draws: `static` (the import only:
+Four policies see the same visitors and the same random draws: `static` (the import only:
 today's behaviour without learning), `learning` (this agent: affinities from mirror and till
-events with `learning.half_life_days`, blended with the import, disliked categories kept away,
-scored by the shipped ONNX model, which also sees the learned affinities as features), and
-`oracle` (ranks by the hidden truth). The uplift estimate is the agent's own Newcombe
-interval over the learning policy's last four weeks.
+events with `learning.half_life_days`, kept within ±AFFINITY_CAP, blended with the import,
+disliked categories kept away, scored by the shipped ONNX model, which also sees each learned
+affinity against the customer's strongest one), `bayes` (a ceiling, not a product: a forward
+filter told this simulator's own drift rate and signal probabilities; no learner that decides
+at the door, before the visit's own evidence, can do better on average), and `oracle` (ranks by
+the hidden truth, which it sees the moment a taste drifts). The uplift estimate is the agent's
+own Newcombe interval over the learning policy's last four weeks.
 
 Prints one JSON object as its last line with the SPEC §13 keys; with two seeds, per seed too.
 """
@@ -41,7 +44,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edge_agent.events import Customer, Offer
-from edge_agent.learning.profile import SIGNALS, Taste, blend, decayed
+from edge_agent.learning.profile import SIGNALS, Taste, blend, bounded, decayed
 from edge_agent.learning.uplift import newcombe
 from edge_agent.runtime.learned import keep_away
 from edge_agent.scoring.onnx import ModelScorer, shipped_manifest
@@ -98,10 +101,45 @@ class Learner:
 
     def learn(self, customer_id: str, category: str, signal: str, now: float) -> None:
         score, at = self.scores.get((customer_id, category), (0.0, now))
-        self.scores[(customer_id, category)] = (decayed(score, now - at, HALF_LIFE_S) + SIGNALS[signal], now)
+        self.scores[(customer_id, category)] = (bounded(decayed(score, now - at, HALF_LIFE_S) + SIGNALS[signal]), now)
 
     def affinities(self, customer_id: str, now: float) -> dict[str, float]:
         return {c: decayed(s, now - at, HALF_LIFE_S) for (cid, c), (s, at) in self.scores.items() if cid == customer_id}
+
+
+class BayesFilter(Learner):
+    """The ceiling for any learner that decides at the door: a forward filter over "which category
+    is the favourite now", told this simulator's own drift rate and signal probabilities (a
+    non-favourite share is taken at its mean). No real store knows these; the agent does not use it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.belief: dict[str, tuple[dict[str, float], float]] = {}
+
+    def learn(self, customer_id: str, category: str, signal: str, now: float) -> None:
+        prior = self.prior(customer_id, now) or dict.fromkeys(CATEGORIES, 1 / len(CATEGORIES))
+        post = {d: p * _likelihood(d, signal, category) for d, p in prior.items()}
+        total = sum(post.values())
+        self.belief[customer_id] = ({d: p / total for d, p in post.items()}, now)
+
+    def prior(self, customer_id: str, now: float) -> dict[str, float] | None:
+        if customer_id not in self.belief:
+            return None
+        post, at = self.belief[customer_id]
+        moved = 1 - (1 - DRIFT_PER_WEEK) ** (max(now - at, 0.0) / WEEK)
+        return {d: p * (1 - moved) + (1 - p) * moved / (len(CATEGORIES) - 1) for d, p in post.items()}
+
+
+def _likelihood(favourite: str, signal: str, category: str) -> float:
+    taste = 0.55 if category == favourite else 0.45 / (len(CATEGORIES) - 1)
+    return {
+        "try_on": taste,
+        "like": 0.25 + 0.7 * taste,
+        "dislike": 0.01 if category == favourite else 0.3,
+        "purchase": taste,
+        "accepted": ACCEPT * taste,
+        "dismissed": 1 - ACCEPT * taste,
+    }[signal]
 
 
 def population(rng: random.Random, n: int) -> list[Person]:
@@ -127,6 +165,9 @@ def rank(policy: str, person: Person, scorer: ModelScorer, learner: Learner, now
     """The offer staff present: the top of the policy's ranking."""
     if policy == "oracle":
         return max(OFFERS, key=lambda o: (person.taste[o.category], o.kind == "discount")).offer_id
+    if isinstance(learner, BayesFilter):
+        belief = learner.prior(person.customer_id, now) or {person.imported: 1.0}
+        return f"o-{max(belief, key=lambda c: belief[c])}-0"
     taste = Taste((person.imported,), frozenset())
     if policy == "learning":
         taste = blend((person.imported,), learner.affinities(person.customer_id, now))
@@ -158,7 +199,7 @@ def simulate(seed: int, customers: int, weeks: int) -> dict[str, object]:
     rng = random.Random(seed)
     people = population(rng, customers)
     scorer = ModelScorer([shipped_manifest()])
-    learners = {p: Learner() for p in ("static", "learning", "oracle")}
+    learners = {"static": Learner(), "learning": Learner(), "bayes": BayesFilter(), "oracle": Learner()}
     tallies = {p: Tally() for p in learners}
     start = 1_800_000_000.0
     for week in range(weeks):
@@ -245,6 +286,8 @@ def _figures(tallies: dict[str, Tally], weeks: int) -> dict[str, object]:
         "accept_rate_oracle": round(rates["oracle"], 4),
         "learning_vs_static": round(rates["learning"] / max(rates["static"], 1e-9), 3),
         "learning_vs_oracle": round(rates["learning"] / max(rates["oracle"], 1e-9), 3),
+        "accept_rate_bayes_ceiling": round(rates["bayes"], 4),
+        "bayes_ceiling_vs_oracle": round(rates["bayes"] / max(rates["oracle"], 1e-9), 3),
         "uplift_true": round(uplift_true, 4),
         "uplift_estimated": None if estimate.uplift is None else round(estimate.uplift, 4),
         "uplift_ci95_low": None if estimate.ci95_low is None else round(estimate.ci95_low, 4),

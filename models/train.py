@@ -29,7 +29,7 @@ from edge_agent.scoring.features import FEATURES, SCHEMA_VERSION
 from edge_agent.scoring.synthetic import auc, generate, log_loss
 
 HERE = Path(__file__).resolve().parent
-VERSION = "2026.11.2"
+VERSION = "2026.12.1"
 SEED = 20261127
 TRAIN_ROWS, CALIB_ROWS, TEST_ROWS = 80_000, 2_000, 40_000
 
@@ -219,10 +219,13 @@ p99 {lat["fp32"][1]:.3f} ms. `bench/scoring.py` re-measures these.
 **Features** (`{SCHEMA_VERSION}`; ranges: one-hot and flags 0/1, tiers and min tier 0–1,
 visits and spend log-scaled to about 0–1, discount % 0–1, dwell log-scaled 0–~1.5, hour as
 sine/cosine −1–1, temperature (°C − 15)/15 clipped to ±2 with a missing flag; learned from
-behaviour (SPEC §14, new in v2): `learned_affinity` = tanh(decayed affinity / 3) −1–1,
-`learned_disliked`, `owns_offer_sku`, `also_liked_match` 0/1; the synthetic customers have a
-hidden taste that the import shows stale for half of them and behaviour shows with noise,
-which is why the oracle's lead over the model is larger than in v1):
+behaviour (SPEC §14): `learned_affinity_relative` = the category's decayed affinity as a share
+of the customer's strongest one (at least 3), −1–1 (v3; v2 had tanh(affinity / 3), which
+saturated once a customer had two well-known categories and so could not tell an old favourite
+from a new one), `learned_disliked`, `owns_offer_sku`, `also_liked_match` 0/1; the synthetic
+customers have a hidden taste that the import shows stale for half of them and behaviour shows
+with noise, kept within ±10 as the store keeps it, which is why the oracle's lead over the model
+is larger than in v1):
 
 | feature |
 |---|

@@ -19,11 +19,26 @@ EVIDENCE = 1.5  # |affinity| needed before a category counts as liked or dislike
 CLOSE_TO_TOP = 0.8  # a learned like counts only if it is at least this share of the strongest one
 MAX_PREFERRED = 3
 DISLIKED_PENALTY = 0.3  # score multiplier for offers in a category the customer showed they dislike
+# A taste is a state, not a tally: an affinity saturates at about three visits' worth of clear
+# interest, so years of coats cannot outvote this month's shoes (bench/learning.py measures it).
+AFFINITY_CAP = 10.0
 
 
 def decayed(score: float, age_s: float, half_life_s: float) -> float:
     """`score` after `age_s` seconds of a half-life of `half_life_s`."""
     return float(score * 0.5 ** (max(age_s, 0.0) / half_life_s))
+
+
+def bounded(score: float) -> float:
+    """An affinity kept within ±AFFINITY_CAP."""
+    return max(-AFFINITY_CAP, min(AFFINITY_CAP, score))
+
+
+def relative(affinities: Sequence[tuple[str, float]], category: str) -> float:
+    """The category's affinity as a share of the customer's strongest one (−1..1; thin evidence stays small)."""
+    strongest = max((abs(a) for _, a in affinities), default=0.0)
+    own = next((a for c, a in affinities if c == category), 0.0)
+    return own / max(strongest, 2 * EVIDENCE)
 
 
 @dataclass(frozen=True, slots=True)

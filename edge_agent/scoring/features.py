@@ -15,9 +15,9 @@ import numpy.typing as npt
 
 from ..events import Customer, Offer
 from ..learning.profile import EVIDENCE
-from .rules import AFFINITY_SCALE, Context, tier_rank
+from .rules import Context, tier_rank
 
-SCHEMA_VERSION = "offer-features/v2"
+SCHEMA_VERSION = "offer-features/v3"
 KINDS = ("discount", "accessory", "service", "event")
 CATEGORIES = ("shoes", "bags", "outerwear", "accessories", "event", "beauty", "kids", "other")
 
@@ -42,7 +42,7 @@ FEATURES: tuple[str, ...] = (
     "temperature",
     "temperature_missing",
     *(f"offer_category_{c}" for c in CATEGORIES),
-    "learned_affinity",
+    "learned_affinity_relative",
     "learned_disliked",
     "owns_offer_sku",
     "also_liked_match",
@@ -94,7 +94,7 @@ def feature_row(customer: Customer, offer: Offer, context: Context, out: npt.NDA
         0.0 if temp is None else max(-2.0, min(2.0, (temp - 15) / 15)),
         float(temp is None),
         *(float(category == c) for c in CATEGORIES),
-        math.tanh(learned / AFFINITY_SCALE),
+        context.relative_affinity(offer.category),
         float(learned <= -EVIDENCE),
         float(bool(skus & set(context.owned))),
         float(bool(skus & set(context.also_liked))),

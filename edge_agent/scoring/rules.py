@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
 from ..events import Customer, Offer, ScoredOffer
+from ..learning.profile import relative
 
 TIERS = ("bronze", "silver", "gold", "platinum")
-AFFINITY_SCALE = 3.0  # a learned affinity of ±3 (about two likes) is a clear signal: tanh(±1) ≈ ±0.76
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +33,10 @@ class Context:
 
     def affinity(self, category: str) -> float:
         return next((a for c, a in self.affinities if c == category), 0.0)
+
+    def relative_affinity(self, category: str) -> float:
+        """How this category compares with the customer's strongest learned one (−1..1)."""
+        return relative(self.affinities, category)
 
 
 class Scorer(Protocol):
@@ -68,9 +71,9 @@ class RuleScorer:
             if set(offer.skus) & (set(context.try_ons) | set(context.likes)):
                 score += 0.2
                 reasons.insert(0, "matches what they tried on")
-            learned = context.affinity(offer.category)
+            learned = context.relative_affinity(offer.category)
             if learned:
-                score += 0.25 * math.tanh(learned / AFFINITY_SCALE)
+                score += 0.25 * learned
                 reasons.insert(0, f"{'showed they like' if learned > 0 else 'turned down'} {offer.category}")
             if set(offer.skus) & set(context.also_liked):
                 score += 0.15

@@ -9,7 +9,8 @@ Every customer has a hidden taste: a liking 0..1 per category (one or two favour
 sees two imperfect views: the CRM import's `preferred_categories` (current for half of the
 customers; for the others exported before their taste moved) and, for about two thirds of
 them, learned affinities: the decayed sum of mirror, till and staff signals, modelled as
-4.5 · liking − 3 · dislike + noise, scaled by how much evidence there is (0.3..1.5).
+4.5 · liking − 3 · dislike + noise, scaled by how much evidence there is (0.3..2.5) and
+kept within ±10 as the store keeps them.
 
 Ground truth, on the logit scale (`sigmoid` gives P(accept)):
 
@@ -35,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..events import Customer, Offer
+from ..learning.profile import bounded
 from .features import CATEGORIES, FEATURES, KINDS, feature_matrix, value_pct, zone_kind
 from .rules import TIERS, Context, tier_rank
 
@@ -109,9 +111,9 @@ def learned_view(rng: random.Random, hidden: Hidden) -> tuple[tuple[str, float],
     """What the store has learned so far: nothing for a third, noisy decayed affinities for the rest."""
     if rng.random() < 0.35:
         return ()
-    evidence = rng.uniform(0.3, 1.5)
+    evidence = rng.uniform(0.3, 2.5)
     scores = {
-        c: evidence * (4.5 * like - 3.0 * (c == hidden.disliked) + rng.gauss(0, 1.0))
+        c: bounded(evidence * (4.5 * like - 3.0 * (c == hidden.disliked) + rng.gauss(0, 1.0)))
         for c, like in hidden.liking.items()
     }
     return tuple(sorted((c, round(a, 3)) for c, a in scores.items() if abs(a) > 0.3))

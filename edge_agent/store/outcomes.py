@@ -8,6 +8,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from ..learning.profile import AFFINITY_CAP
 from .effects import Op, add_counts
 from .rows import Write
 
@@ -27,7 +28,7 @@ def entry(customer_id: str, zone: str, ts: float, group: str | None, offers: Seq
 
 _AFFINITY_UPSERT = (
     "ON CONFLICT(customer_id, category) DO UPDATE SET "
-    "score = score * pow(0.5, max(excluded.updated_at - updated_at, 0) / ?) + excluded.score, "
+    "score = min(max(score * pow(0.5, max(excluded.updated_at - updated_at, 0) / ?) + excluded.score, ?), ?), "
     "updated_at = max(updated_at, excluded.updated_at)"
 )
 
@@ -37,7 +38,7 @@ def learn_from_sku(customer_id: str, sku: str, delta: float, ts: float, half_lif
     return Write(
         "INSERT INTO affinities(customer_id, category, score, updated_at) "
         "SELECT ?, category, ?, ? FROM products WHERE sku = ? AND category != '' " + _AFFINITY_UPSERT,
-        (customer_id, delta, ts, sku, half_life_s),
+        (customer_id, delta, ts, sku, half_life_s, -AFFINITY_CAP, AFFINITY_CAP),
     )
 
 
@@ -48,7 +49,7 @@ def learn_from_staff(alert_id: str, offer_id: str | None, delta: float, ts: floa
         "SELECT a.customer_id, o.category, ?, ? FROM alerts a JOIN offers o "
         "ON o.offer_id = COALESCE(?, json_extract(a.payload, '$.offers[0].offer_id')) "
         "WHERE a.alert_id = ? AND a.customer_id IS NOT NULL AND o.category != '' " + _AFFINITY_UPSERT,
-        (delta, ts, offer_id, alert_id, half_life_s),
+        (delta, ts, offer_id, alert_id, half_life_s, -AFFINITY_CAP, AFFINITY_CAP),
     )
 
 

@@ -41,7 +41,7 @@ def test_model_info_and_verify(cli, config_file: Path) -> None:  # type: ignore[
     assert info.code == 0
     data = json.loads(info.out)
     assert data["version"] and len(data["sha256"]) == 64 and len(data["features"]) == 34
-    assert "learned_affinity" in data["features"]
+    assert "learned_affinity_relative" in data["features"]
     metrics = data["metrics"]
     assert metrics["int8"]["auc"] > 0.75 and metrics["int8"]["auc"] >= metrics["fp32"]["auc"] - 0.005
     verified = cli("model", "verify", "--config", config_file)

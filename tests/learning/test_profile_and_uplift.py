@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge_agent.learning.profile import blend, decayed
+from edge_agent.learning.profile import AFFINITY_CAP, SIGNALS, blend, bounded, decayed, relative
 from edge_agent.learning.uplift import newcombe, wilson
 
 
@@ -12,6 +12,27 @@ def test_an_affinity_halves_every_half_life() -> None:
     assert decayed(8.0, 30 * 86400, 30 * 86400) == pytest.approx(4.0)
     assert decayed(8.0, 90 * 86400, 30 * 86400) == pytest.approx(1.0)
     assert decayed(8.0, -5, 30) == 8.0  # a clock step backwards never grows a score
+
+
+def test_years_of_one_category_cannot_outvote_a_clear_switch() -> None:
+    """Affinities saturate at the cap, so two visits that show a new favourite overtake an old one."""
+    day, half_life = 86400.0, 30 * 86400.0
+    scores = {"outerwear": 0.0, "shoes": 0.0}
+    for _week in range(100):  # two years of coats, a visit a week
+        scores["outerwear"] = bounded(decayed(scores["outerwear"], 7 * day, half_life) + SIGNALS["like"] * 2)
+    assert scores["outerwear"] == AFFINITY_CAP
+    for _ in range(2):  # then two weekly visits that try on and like shoes, and nothing else
+        scores = {c: decayed(s, 7 * day, half_life) for c, s in scores.items()}
+        scores["shoes"] = bounded(scores["shoes"] + SIGNALS["try_on"] * 2 + SIGNALS["like"] * 2)
+    assert scores["shoes"] > scores["outerwear"]
+    assert bounded(-50.0) == -AFFINITY_CAP
+
+
+def test_the_model_sees_each_category_against_the_customers_strongest() -> None:
+    learned = (("bags", 5.0), ("outerwear", 10.0), ("shoes", -10.0))
+    assert relative(learned, "outerwear") == 1.0 and relative(learned, "bags") == 0.5
+    assert relative(learned, "shoes") == -1.0 and relative(learned, "kids") == 0.0
+    assert relative((("bags", 1.0),), "bags") == pytest.approx(1 / 3)  # thin evidence stays small
 
 
 def test_behaviour_overrides_a_stale_import() -> None:
