@@ -265,6 +265,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX visits_entries ON visits(customer_id, entered_at) WHERE entry = 1;
     """
     + _catalog_triggers(("products",)),
+    # Affinities saturate at ±10 (learning.profile.AFFINITY_CAP) from model 2026.12.1 on.
+    "UPDATE affinities SET score = min(max(score, -10.0), 10.0);",
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from edge_agent.errors import StoreError
+from edge_agent.learning.profile import AFFINITY_CAP
 from edge_agent.store import SCHEMA_VERSION, StoreWriter, Write, connect
 
 TABLES = {
@@ -43,6 +44,19 @@ def test_reopening_does_not_migrate_again(tmp_path: Path) -> None:
     connect(tmp_path / "a.db").execute("INSERT INTO state(key, value) VALUES ('k', 'v')")
     again = connect(tmp_path / "a.db")
     assert again.execute("SELECT value FROM state").fetchall() == [("v",)]
+
+
+def test_upgrading_keeps_learned_affinities_within_the_cap(tmp_path: Path) -> None:
+    conn = connect(tmp_path / "a.db")
+    conn.execute("INSERT INTO customers(customer_id, consent, updated_at) VALUES ('c1', 1, 0)")
+    conn.execute("INSERT INTO affinities VALUES ('c1', 'outerwear', 25.0, 0), ('c1', 'shoes', -14.0, 0)")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")  # as the version before the cap left it
+    conn.close()
+    again = connect(tmp_path / "a.db")
+    assert dict(again.execute("SELECT category, score FROM affinities").fetchall()) == {
+        "outerwear": AFFINITY_CAP,
+        "shoes": -AFFINITY_CAP,
+    }
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
