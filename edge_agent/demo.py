@@ -21,6 +21,7 @@ from .config import AgentConfig, AggregatesConfig, DevicesConfig, MqttConfig, Zo
 from .decoders.line import with_checksum
 from .devices import add_device, build_device
 from .events import Alert, BeaconId
+from .links.mqtt import connected
 from .profiles import ProfileRegistry
 from .runtime import Agent
 from .sim.ble import BeaconScript, Keyframe, Scenario, SimulatedBleSource
@@ -32,6 +33,7 @@ from .sim.serial import PtyPort
 from .sim.storeworld import DOOR, SCANNERS, STREET_Y, Person, make_visitor, mean_rssi
 from .sources.build import build_sources
 from .store import connect
+from .tasks import cancel_and_wait
 
 CUSTOMERS = [
     {
@@ -302,7 +304,7 @@ async def listen(mqtt_url: str, config: AgentConfig, beats: ConsoleAlerts) -> No
     """What the mirror shows and what reaches the (stand-in) cloud."""
     host, port = mqtt_url.removeprefix("mqtt://").split(":")
     cloud = config.uplink.topic.format(store_id=config.store_id)
-    async with aiomqtt.Client(host, int(port), identifier="demo-listener") as client:
+    async with connected(aiomqtt.Client(host, int(port), identifier="demo-listener")) as client:
         await client.subscribe([(f"{config.topic_prefix}/mirror/+/suggestions", 1), (cloud, 1)])
         async for message in client.messages:
             body = json.loads(message.payload) if isinstance(message.payload, bytes) else {}
@@ -385,8 +387,8 @@ async def run_demo(stop: asyncio.Event, *, speed: float, duration: float | None,
                 helpers.append(tg.create_task(story(mqtt_url, config, beats, speed), name="demo-story"))
                 helpers.append(tg.create_task(listen(mqtt_url, config, beats), name="demo-listen"))
             await agent.run(stop)
-            for task in helpers:
-                task.cancel()
+            # A single cancel can be swallowed inside aiomqtt's publish on Python 3.11 (see tasks.py).
+            await cancel_and_wait(helpers)
         snap = agent.stats.snapshot()
         console.print(
             f"stopped: {snap['counters'].get('ble_adverts', 0)} adverts, "

@@ -10,7 +10,7 @@ import uuid
 
 import aiomqtt
 
-from ..links.mqtt import broker_address
+from ..links.mqtt import broker_address, connected
 
 
 class MirrorSimulator:
@@ -36,7 +36,7 @@ class MirrorSimulator:
 
     async def play(self, events: list[dict[str, object]], *, step_s: float) -> None:
         """Publish one scripted session (QoS 1)."""
-        async with aiomqtt.Client(self._host, self._port, identifier=f"sim-{self.topic}-script") as client:
+        async with connected(aiomqtt.Client(self._host, self._port, identifier=f"sim-{self.topic}-script")) as client:
             for event in events:
                 await client.publish(self.topic, json.dumps({**event, "ts": time.time()}), qos=1)
                 self.published += 1
@@ -46,7 +46,7 @@ class MirrorSimulator:
         """Publish sessions forever (QoS 1), reconnecting when the broker goes away."""
         while True:
             try:
-                async with aiomqtt.Client(self._host, self._port, identifier=f"sim-{self.topic}") as client:
+                async with connected(aiomqtt.Client(self._host, self._port, identifier=f"sim-{self.topic}")) as client:
                     while True:
                         for event in self.session(skus):
                             event["ts"] = time.time()

@@ -7,7 +7,7 @@ import time
 
 import aiomqtt
 
-from ..links.mqtt import broker_address
+from ..links.mqtt import broker_address, connected
 
 
 class TillSimulator:
@@ -32,7 +32,7 @@ class TillSimulator:
             "lines": [{"sku": sku, "qty": qty, "amount": amount} for sku, qty, amount in lines],
             "offer_ids": list(offer_ids),
         }
-        async with aiomqtt.Client(self._host, self._port, identifier=f"sim-{self.topic}") as client:
+        async with connected(aiomqtt.Client(self._host, self._port, identifier=f"sim-{self.topic}")) as client:
             await client.publish(self.topic, json.dumps(sale), qos=1)
         self.sold += 1
         return sale
