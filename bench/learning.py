@@ -19,7 +19,7 @@ The simulated world (fixed before the learner was tuned, and not changed to suit
 
 Four policies see the same visitors and the same random draws: `static` (the import only:
 today's behaviour without learning), `learning` (this agent: affinities from mirror and till
-events with `learning.half_life_days`, kept within ±AFFINITY_CAP, blended with the import,
+events as a belief that is forgotten with `learning.half_life_days`, blended with the import,
 disliked categories kept away, scored by the shipped ONNX model, which also sees each learned
 affinity against the customer's strongest one), `bayes` (a ceiling, not a product: a forward
 filter told this simulator's own drift rate and signal probabilities; no learner that decides
@@ -44,7 +44,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edge_agent.events import Customer, Offer
-from edge_agent.learning.profile import SIGNALS, Taste, blend, bounded, decayed
+from edge_agent.learning.profile import SIGNALS, Taste, blend, forget, learn
 from edge_agent.learning.uplift import newcombe
 from edge_agent.runtime.learned import keep_away
 from edge_agent.scoring.onnx import ModelScorer, shipped_manifest
@@ -94,17 +94,18 @@ class Tally:
 
 
 class Learner:
-    """The agent's learning, as the runtime does it: decayed affinities per (customer, category)."""
+    """The agent's learning, as the runtime does it (`learning.profile.learn`, one state per customer)."""
 
     def __init__(self) -> None:
-        self.scores: dict[tuple[str, str], tuple[float, float]] = {}
+        self.held: dict[str, tuple[dict[str, float], float]] = {}
 
     def learn(self, customer_id: str, category: str, signal: str, now: float) -> None:
-        score, at = self.scores.get((customer_id, category), (0.0, now))
-        self.scores[(customer_id, category)] = (bounded(decayed(score, now - at, HALF_LIFE_S) + SIGNALS[signal]), now)
+        held, at = self.held.get(customer_id, ({}, now))
+        self.held[customer_id] = (learn(held, category, SIGNALS[signal], now - at, HALF_LIFE_S), max(at, now))
 
     def affinities(self, customer_id: str, now: float) -> dict[str, float]:
-        return {c: decayed(s, now - at, HALF_LIFE_S) for (cid, c), (s, at) in self.scores.items() if cid == customer_id}
+        held, at = self.held.get(customer_id, ({}, now))
+        return forget(held, now - at, HALF_LIFE_S)
 
 
 class BayesFilter(Learner):

@@ -1,7 +1,15 @@
-"""Learned preferences: category affinities that decay with a half-life, blended with the import."""
+"""Learned preferences: category affinities that fade with a half-life, blended with the import.
+
+An affinity is a log-weight in signal units: 0 is "nothing seen", a like adds 2. Together the
+affinities are a belief about which category is the customer's favourite now, and that belief
+is forgotten in probability space: with each half-life it moves halfway back towards "any of
+them". Thin evidence therefore fades like a plain half-life, while a long-held favourite loses
+its lead quickly once behaviour points elsewhere (a taste is a state, not a tally).
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -19,9 +27,9 @@ EVIDENCE = 1.5  # |affinity| needed before a category counts as liked or dislike
 CLOSE_TO_TOP = 0.8  # a learned like counts only if it is at least this share of the strongest one
 MAX_PREFERRED = 3
 DISLIKED_PENALTY = 0.3  # score multiplier for offers in a category the customer showed they dislike
-# A taste is a state, not a tally: an affinity saturates at about three visits' worth of clear
-# interest, so years of coats cannot outvote this month's shoes (bench/learning.py measures it).
-AFFINITY_CAP = 10.0
+AFFINITY_CAP = 10.0  # about three visits of clear interest; also keeps the weights finite
+BELIEF_RATE = 0.5  # one like (+2) makes its category e ≈ 2.7 times as likely to be the favourite
+PRIOR_CATEGORIES = 8  # categories a favourite is drawn from, for forgetting (more if the customer showed more)
 
 
 def decayed(score: float, age_s: float, half_life_s: float) -> float:
@@ -32,6 +40,27 @@ def decayed(score: float, age_s: float, half_life_s: float) -> float:
 def bounded(score: float) -> float:
     """An affinity kept within ±AFFINITY_CAP."""
     return max(-AFFINITY_CAP, min(AFFINITY_CAP, score))
+
+
+def forget(affinities: Mapping[str, float], age_s: float, half_life_s: float) -> dict[str, float]:
+    """The affinities `age_s` later: the belief has moved back towards "any category" by the half-life."""
+    if age_s <= 0 or not affinities:
+        return dict(affinities)
+    keep = 0.5 ** (age_s / half_life_s)
+    weights = {c: math.exp(BELIEF_RATE * a) for c, a in affinities.items()}
+    unseen = max(PRIOR_CATEGORIES, len(weights) + 1) - len(weights)
+    spread = (1 - keep) * (sum(weights.values()) + unseen) / (len(weights) + unseen)
+    unit = keep + spread  # what a category never seen weighs now; it stays the zero point
+    return {c: bounded(math.log((keep * w + spread) / unit) / BELIEF_RATE) for c, w in weights.items()}
+
+
+def learn(
+    affinities: Mapping[str, float], category: str, signal: float, age_s: float, half_life_s: float
+) -> dict[str, float]:
+    """One observation about `category`, `age_s` after the affinities were last written."""
+    moved = forget(affinities, age_s, half_life_s)
+    moved[category] = bounded(moved.get(category, 0.0) + signal)
+    return moved
 
 
 def relative(affinities: Sequence[tuple[str, float]], category: str) -> float:

@@ -16,7 +16,7 @@ from ..events import Alert, AlertAction, Customer, DeadLetter, MirrorEvent, Offe
 from ..learning.profile import SIGNALS
 from ..presence.identity import IdentityResolver
 from ..scoring.mirror import MirrorAdvisor
-from ..store import Count, Sample, Write, outcomes, rows
+from ..store import Count, Op, Sample, Write, outcomes, rows
 from .directory import BurstLog, DeviceDirectory, Sampler
 from .learned import Learned
 from .outcomes import source_key
@@ -94,7 +94,7 @@ class MirrorHandler:
         staff_alert = self._size_request(event, zone, customer) if event.event == "size_request" else None
 
         others = self._paired_with(event)
-        writes = self._teach(event, customer.customer_id if customer else None, others)
+        writes, teach = self._teach(event, customer.customer_id if customer else None, others)
         paired = [event.sku, *others] if event.sku and others else []  # cached also-liked to read afresh
 
         def after() -> None:
@@ -112,6 +112,7 @@ class MirrorHandler:
         await self._ports.apply(
             guard=rows.event(event.ts, event.device_id, "mirror", body, event.customer_ref, key),
             writes=writes,
+            ops=teach,
             counts=counts,
             on_commit=after_commit(ack, after),
             urgent=staff_alert is not None,
@@ -151,18 +152,20 @@ class MirrorHandler:
             }
         }
 
-    def _teach(self, event: MirrorEvent, customer_id: str | None, others: list[str]) -> tuple[Write, ...]:
+    def _teach(
+        self, event: MirrorEvent, customer_id: str | None, others: list[str]
+    ) -> tuple[tuple[Write, ...], tuple[Op, ...]]:
         """A consenting customer's taste moves; SKUs tried or liked in one session become a pair."""
         if event.sku is None:
-            return ()
-        writes: list[Write] = []
+            return (), ()
+        taste: tuple[Op, ...] = ()
         signal = SIGNALS.get(event.event)
         if customer_id is not None and signal is not None:
-            writes.append(outcomes.learn_from_sku(customer_id, event.sku, signal, event.ts, self._half_life_s))
-        if others:
-            source = source_key("mirror", f"{event.device_id}/{event.session_id}")
-            writes += [outcomes.pair(source, event.sku, other, event.ts) for other in others]
-        return tuple(writes)
+            taste = (outcomes.learn_from_sku(customer_id, event.sku, signal, event.ts, self._half_life_s),)
+        if not others:
+            return (), taste
+        source = source_key("mirror", f"{event.device_id}/{event.session_id}")
+        return tuple(outcomes.pair(source, event.sku, other, event.ts) for other in others), taste
 
     def _paired_with(self, event: MirrorEvent) -> list[str]:
         """The other SKUs tried or liked in this session (a try-on or like pairs with each of them)."""
@@ -193,14 +196,16 @@ async def staff_action(ports: Ports, event: AlertAction, ack: Ack | None) -> Non
     counts = [count("alert_actions", action=event.action)]
     if event.action == "accepted" and event.offer_id:
         counts.append(count("offers_accepted", offer_id=event.offer_id, group="treatment"))
-    writes = [rows.alert_action(event.alert_id, event.action, event.ts, event.offer_id)]
+    writes = (rows.alert_action(event.alert_id, event.action, event.ts, event.offer_id),)
+    teach: tuple[Op, ...] = ()
     signal = SIGNALS.get(event.action)
     if signal is not None:  # what staff saw the customer take or turn down teaches their profile too
         half_life_s = ports.config.learning.half_life_s
-        writes.append(outcomes.learn_from_staff(event.alert_id, event.offer_id, signal, event.ts, half_life_s))
+        teach = (outcomes.learn_from_staff(event.alert_id, event.offer_id, signal, event.ts, half_life_s),)
     await ports.apply(
         guard=rows.staff_action(event.alert_id, event.action, event.ts, event.offer_id),
-        writes=tuple(writes),
+        writes=writes,
+        ops=teach,
         counts=tuple(counts),
         # Every tablet sees the card taken (e.g. a size request: one "on my way" is enough).
         on_commit=after_commit(ack, lambda: ports.updates(event.alert_id, None, {"action": event.action})),

@@ -12,7 +12,7 @@ from ..config import AgentConfig
 from ..events import ConsentChange, Sale
 from ..learning.profile import SIGNALS
 from ..presence.identity import IdentityResolver
-from ..store import Write, outcomes, rows
+from ..store import Op, Write, outcomes, rows
 from .ports import Ports, after_commit
 
 Ack = Callable[[bool], None]
@@ -39,12 +39,11 @@ class SaleHandler:
         skus = sorted({line.sku for line in sale.lines})
         lines = json.dumps([{"sku": x.sku, "qty": x.qty, "amount": x.amount} for x in sale.lines])
         writes: list[Write] = []
+        teach: list[Op] = []
         if cid is not None:
             for sku in skus:
-                writes += [
-                    outcomes.owned(cid, sku, sale.ts),
-                    outcomes.learn_from_sku(cid, sku, SIGNALS["purchase"], sale.ts, self._half_life_s),
-                ]
+                writes.append(outcomes.owned(cid, sku, sale.ts))
+                teach.append(outcomes.learn_from_sku(cid, sku, SIGNALS["purchase"], sale.ts, self._half_life_s))
         source = source_key("sale", sale.sale_id)
         writes += [outcomes.pair(source, a, b, sale.ts) for a, b in itertools.combinations(skus, 2)]
         bucket = self._ports.aggregator.open_start or 0.0
@@ -56,7 +55,7 @@ class SaleHandler:
                 sale.sale_id, sale.ts, sale.device_id, cid, sale.amount, lines, json.dumps(sale.offer_ids)
             ),
             writes=tuple(writes),
-            ops=(attribute,),
+            ops=(*teach, attribute),
             counts=(count("sales", device=sale.device_id),),
             on_commit=ack,
             urgent=ack is not None,

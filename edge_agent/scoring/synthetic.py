@@ -8,7 +8,7 @@ Every customer has a hidden taste: a liking 0..1 per category (one or two favour
 0.6..1, the rest 0..0.3) and perhaps one category they dislike. The agent never sees it. It
 sees two imperfect views: the CRM import's `preferred_categories` (current for half of the
 customers; for the others exported before their taste moved) and, for about two thirds of
-them, learned affinities: the decayed sum of mirror, till and staff signals, modelled as
+them, learned affinities: the forgotten belief built from mirror, till and staff signals, modelled as
 4.5 · liking − 3 · dislike + noise, scaled by how much evidence there is (0.3..2.5) and
 kept within ±10 as the store keeps them.
 

@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..learning.profile import AFFINITY_CAP
+from ..learning.profile import forget, learn
 from .effects import Op, add_counts
 from .rows import Write
 
@@ -26,31 +26,55 @@ def entry(customer_id: str, zone: str, ts: float, group: str | None, offers: Seq
     )
 
 
-_AFFINITY_UPSERT = (
-    "ON CONFLICT(customer_id, category) DO UPDATE SET "
-    "score = min(max(score * pow(0.5, max(excluded.updated_at - updated_at, 0) / ?) + excluded.score, ?), ?), "
-    "updated_at = max(updated_at, excluded.updated_at)"
-)
-
-
-def learn_from_sku(customer_id: str, sku: str, delta: float, ts: float, half_life_s: float) -> Write:
+def learn_from_sku(customer_id: str, sku: str, delta: float, ts: float, half_life_s: float) -> Op:
     """Move the customer's affinity for the SKU's category (from the product catalog)."""
-    return Write(
-        "INSERT INTO affinities(customer_id, category, score, updated_at) "
-        "SELECT ?, category, ?, ? FROM products WHERE sku = ? AND category != '' " + _AFFINITY_UPSERT,
-        (customer_id, delta, ts, sku, half_life_s, -AFFINITY_CAP, AFFINITY_CAP),
-    )
+
+    def op(conn: sqlite3.Connection) -> None:
+        row = conn.execute("SELECT category FROM products WHERE sku = ? AND category != ''", (sku,)).fetchone()
+        if row is not None:
+            _learn(conn, customer_id, row[0], delta, ts, half_life_s)
+
+    return op
 
 
-def learn_from_staff(alert_id: str, offer_id: str | None, delta: float, ts: float, half_life_s: float) -> Write:
+def learn_from_staff(alert_id: str, offer_id: str | None, delta: float, ts: float, half_life_s: float) -> Op:
     """Staff accepted or dismissed an offer on an alert: the alert's customer, the offer's category."""
-    return Write(
-        "INSERT INTO affinities(customer_id, category, score, updated_at) "
-        "SELECT a.customer_id, o.category, ?, ? FROM alerts a JOIN offers o "
-        "ON o.offer_id = COALESCE(?, json_extract(a.payload, '$.offers[0].offer_id')) "
-        "WHERE a.alert_id = ? AND a.customer_id IS NOT NULL AND o.category != '' " + _AFFINITY_UPSERT,
-        (delta, ts, offer_id, alert_id, half_life_s, -AFFINITY_CAP, AFFINITY_CAP),
+
+    def op(conn: sqlite3.Connection) -> None:
+        row = conn.execute(
+            "SELECT a.customer_id, o.category FROM alerts a JOIN offers o "
+            "ON o.offer_id = COALESCE(?, json_extract(a.payload, '$.offers[0].offer_id')) "
+            "WHERE a.alert_id = ? AND a.customer_id IS NOT NULL AND o.category != ''",
+            (offer_id, alert_id),
+        ).fetchone()
+        if row is not None:
+            _learn(conn, row[0], row[1], delta, ts, half_life_s)
+
+    return op
+
+
+def _learn(
+    conn: sqlite3.Connection, customer_id: str, category: str, delta: float, ts: float, half_life_s: float
+) -> None:
+    """Forget up to `ts`, then add the signal; all of the customer's rows share one `updated_at`."""
+    held, at = _held(conn, customer_id)
+    moved = learn(held, category, delta, ts - (at if at is not None else ts), half_life_s)
+    when = ts if at is None else max(at, ts)
+    conn.executemany(
+        "INSERT INTO affinities(customer_id, category, score, updated_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(customer_id, category) DO UPDATE SET score = excluded.score, updated_at = excluded.updated_at",
+        [(customer_id, c, score, when) for c, score in moved.items()],
     )
+
+
+def _held(conn: sqlite3.Connection, customer_id: str) -> tuple[dict[str, float], float | None]:
+    rows = conn.execute("SELECT category, score, updated_at FROM affinities WHERE customer_id = ?", (customer_id,))
+    held: dict[str, float] = {}
+    at: float | None = None
+    for category, score, updated_at in rows:
+        held[category] = float(score)
+        at = updated_at if at is None else max(at, updated_at)
+    return held, at
 
 
 def pair(source: str, a: str, b: str, ts: float) -> Write:
@@ -147,12 +171,9 @@ def set_consent(customer_id: str, consent: bool) -> Op:
 
 
 def affinities(reader: sqlite3.Connection, customer_id: str, now: float, half_life_s: float) -> dict[str, float]:
-    """The customer's category affinities as of `now` (decayed)."""
-    rows = reader.execute(
-        "SELECT category, score * pow(0.5, max(? - updated_at, 0) / ?) FROM affinities WHERE customer_id = ?",
-        (now, half_life_s, customer_id),
-    )
-    return {category: float(score) for category, score in rows}
+    """The customer's category affinities as of `now` (forgotten by the half-life)."""
+    held, at = _held(reader, customer_id)
+    return forget(held, now - at, half_life_s) if at is not None else held
 
 
 def visit_days(reader: sqlite3.Connection, customer_id: str) -> list[int]:

@@ -265,8 +265,16 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX visits_entries ON visits(customer_id, entered_at) WHERE entry = 1;
     """
     + _catalog_triggers(("products",)),
-    # Affinities saturate at ±10 (learning.profile.AFFINITY_CAP) from model 2026.12.1 on.
-    "UPDATE affinities SET score = min(max(score, -10.0), 10.0);",
+    # From 2026.12.1 affinities are a belief forgotten per customer (learning.profile.forget): a
+    # customer's rows share one updated_at and stay within ±10. Older rows decayed one by one
+    # (30-day default half-life); bring each to its customer's newest time.
+    """
+    UPDATE affinities SET
+        score = min(max(score * pow(0.5,
+            ((SELECT max(b.updated_at) FROM affinities b WHERE b.customer_id = affinities.customer_id)
+             - updated_at) / 2592000.0), -10.0), 10.0),
+        updated_at = (SELECT max(b.updated_at) FROM affinities b WHERE b.customer_id = affinities.customer_id);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

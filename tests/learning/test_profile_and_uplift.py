@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge_agent.learning.profile import AFFINITY_CAP, SIGNALS, blend, bounded, decayed, relative
+from edge_agent.learning.profile import AFFINITY_CAP, SIGNALS, blend, decayed, forget, learn, relative
 from edge_agent.learning.uplift import newcombe, wilson
 
 
@@ -15,17 +15,25 @@ def test_an_affinity_halves_every_half_life() -> None:
 
 
 def test_years_of_one_category_cannot_outvote_a_clear_switch() -> None:
-    """Affinities saturate at the cap, so two visits that show a new favourite overtake an old one."""
-    day, half_life = 86400.0, 30 * 86400.0
-    scores = {"outerwear": 0.0, "shoes": 0.0}
-    for _week in range(100):  # two years of coats, a visit a week
-        scores["outerwear"] = bounded(decayed(scores["outerwear"], 7 * day, half_life) + SIGNALS["like"] * 2)
-    assert scores["outerwear"] == AFFINITY_CAP
+    """A long-held favourite is a strong belief, not a big tally: two visits for shoes overturn it."""
+    week, half_life = 7 * 86400.0, 30 * 86400.0
+    taste: dict[str, float] = {}
+    for _week in range(100):  # two years of coats, a visit a week: a try-on and a like
+        taste = learn(taste, "outerwear", SIGNALS["try_on"] + SIGNALS["like"], week, half_life)
+    assert taste == {"outerwear": AFFINITY_CAP}
     for _ in range(2):  # then two weekly visits that try on and like shoes, and nothing else
-        scores = {c: decayed(s, 7 * day, half_life) for c, s in scores.items()}
-        scores["shoes"] = bounded(scores["shoes"] + SIGNALS["try_on"] * 2 + SIGNALS["like"] * 2)
-    assert scores["shoes"] > scores["outerwear"]
-    assert bounded(-50.0) == -AFFINITY_CAP
+        taste = learn(taste, "shoes", 2 * (SIGNALS["try_on"] + SIGNALS["like"]), week, half_life)
+    assert taste["shoes"] > taste["outerwear"]
+    assert learn({}, "bags", -50.0, 0, half_life) == {"bags": -AFFINITY_CAP}
+
+
+def test_thin_evidence_fades_about_as_a_half_life_says() -> None:
+    month = 30 * 86400.0
+    one_like = forget({"bags": 2.0}, month, month)["bags"]
+    assert 0.9 < one_like < 1.3  # a plain half-life would say 1.0
+    assert forget({"bags": 2.0}, 10 * month, month)["bags"] == pytest.approx(0.0, abs=0.01)
+    assert -1.0 < forget({"shoes": -2.0}, month, month)["shoes"] < -0.6
+    assert forget({"bags": 2.0}, -5, month) == {"bags": 2.0}  # a clock step backwards changes nothing
 
 
 def test_the_model_sees_each_category_against_the_customers_strongest() -> None:

@@ -46,17 +46,18 @@ def test_reopening_does_not_migrate_again(tmp_path: Path) -> None:
     assert again.execute("SELECT value FROM state").fetchall() == [("v",)]
 
 
-def test_upgrading_keeps_learned_affinities_within_the_cap(tmp_path: Path) -> None:
+def test_upgrading_aligns_each_customers_affinities_within_the_cap(tmp_path: Path) -> None:
+    """Rows that decayed one by one are brought to the customer's newest time, within ±10."""
+    month = 30 * 86400
     conn = connect(tmp_path / "a.db")
     conn.execute("INSERT INTO customers(customer_id, consent, updated_at) VALUES ('c1', 1, 0)")
-    conn.execute("INSERT INTO affinities VALUES ('c1', 'outerwear', 25.0, 0), ('c1', 'shoes', -14.0, 0)")
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")  # as the version before the cap left it
+    conn.execute(f"INSERT INTO affinities VALUES ('c1', 'outerwear', 25.0, {month}), ('c1', 'shoes', -14.0, 0)")
+    conn.execute("INSERT INTO affinities VALUES ('c1', 'bags', 4.0, 0)")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")  # as the version before left it
     conn.close()
     again = connect(tmp_path / "a.db")
-    assert dict(again.execute("SELECT category, score FROM affinities").fetchall()) == {
-        "outerwear": AFFINITY_CAP,
-        "shoes": -AFFINITY_CAP,
-    }
+    rows = {c: (s, at) for c, s, at in again.execute("SELECT category, score, updated_at FROM affinities")}
+    assert rows == {"outerwear": (AFFINITY_CAP, month), "shoes": (-7.0, month), "bags": (2.0, month)}
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
