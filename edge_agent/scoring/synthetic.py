@@ -143,7 +143,7 @@ def random_context(rng: random.Random, offer: Offer, learned: tuple[tuple[str, f
 
     return Context(
         zone=rng.choice(ZONES),
-        hour=rng.randrange(8, 22),
+        hour=rng.randrange(24),  # late and early hours too: some stores open them, and a test may run then
         weekday=rng.randrange(7),
         dwell_s=rng.expovariate(1 / 300),
         try_ons=pick(0.15),

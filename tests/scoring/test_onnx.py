@@ -134,3 +134,12 @@ def test_what_the_store_learned_reaches_the_model_and_the_rules_alike() -> None:
         after = [s.offer_id for s in scorer.score(customer, offers, learned)]
         assert before[0] == "o-shoes" and after[0] == "o-outerwear", type(scorer).__name__
         assert after.index("o-shoes") > before.index("o-shoes")
+
+
+def test_at_the_door_a_preferred_category_leads_at_every_hour_of_the_day() -> None:
+    """Stores open early and late (and tests run at night): no hour flips the ranking."""
+    scorer = OnnxScorer(Manifest.read(SHIPPED))
+    newcomer = Customer("c-2", "Bo", "gold", True, ("shoes",), 0, 0.0)
+    offers = [Offer("o-shoes", "Shoes", "shoes", "discount"), Offer("o-scarf", "Scarf", "accessories", "accessory")]
+    leaders = {h: scorer.score(newcomer, offers, Context(zone="entrance", hour=h, weekday=2))[0] for h in range(24)}
+    assert {s.offer_id for s in leaders.values()} == {"o-shoes"}, leaders
