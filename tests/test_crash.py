@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_agent.testing.crash import CrashPlan, run_crash
+from edge_agent.testing.crash import CrashPlan, run_crash, try_ons
 
 
 @pytest.mark.timeout(240)
@@ -15,8 +15,9 @@ def test_sigkill_at_random_moments_loses_nothing_and_counts_nothing_twice(tmp_pa
     report = run_crash(tmp_path, plan)
     figures = report.figures()
     assert report.integrity == "ok"
-    assert report.published["mirror_try_ons"] == plan.mirror_events
+    assert report.published["mirror_try_ons"] == try_ons(plan.mirror_events)
     assert report.published["alerts_sent"] == plan.checkins  # every check-in was answered in the end
     assert report.published["alert_actions"] == plan.checkins  # and every alert acknowledged
     assert report.lost == 0, figures
     assert report.double_counted == 0, figures
+    assert report.learned_mismatches == 0, figures  # learned state: every mirror event taught exactly once

@@ -176,6 +176,27 @@ def affinities(reader: sqlite3.Connection, customer_id: str, now: float, half_li
     return forget(held, now - at, half_life_s) if at is not None else held
 
 
+def mirror_lessons(reader: sqlite3.Connection) -> list[tuple[str, str, str, float]]:
+    """(customer, event, category, ts) of every stored mirror event that taught a consenting
+    customer, in the order they were committed (for checking learned state after crashes)."""
+    return reader.execute(
+        "SELECT e.customer_id, json_extract(e.payload, '$.event'), p.category, e.ts FROM events e "
+        "JOIN customers c ON c.customer_id = e.customer_id AND c.consent = 1 "
+        "JOIN products p ON p.sku = json_extract(e.payload, '$.sku') AND p.category != '' "
+        "WHERE e.kind = 'mirror' "
+        "AND json_extract(e.payload, '$.event') IN ('try_on', 'like', 'dislike', 'size_request') "
+        "ORDER BY e.id"
+    ).fetchall()
+
+
+def held_affinities(reader: sqlite3.Connection) -> dict[str, dict[str, float]]:
+    """Every customer's stored affinities, as written."""
+    out: dict[str, dict[str, float]] = {}
+    for customer_id, category, score in reader.execute("SELECT customer_id, category, score FROM affinities"):
+        out.setdefault(customer_id, {})[category] = float(score)
+    return out
+
+
 def visit_days(reader: sqlite3.Connection, customer_id: str) -> list[int]:
     rows = reader.execute("SELECT day FROM visit_days WHERE customer_id = ? ORDER BY day", (customer_id,))
     return [int(r[0]) for r in rows]

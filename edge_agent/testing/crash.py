@@ -14,6 +14,7 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -29,12 +30,13 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ..catalog import import_customers, import_offers
+from ..catalog import import_customers, import_offers, import_products
 from ..config import AgentConfig, load_config
 from ..devices import Device, add_device
+from ..learning.profile import SIGNALS, learn
 from ..presence.checkin import make_token
 from ..sim.broker import MosquittoBroker, free_port
-from ..store import connect, rows
+from ..store import connect, outcomes, rows
 from ..store.db import integrity
 from ..store.effects import open_counts
 from ..store.outbox import outbox_status
@@ -42,6 +44,7 @@ from .config import write_config
 from .wait import wait_until
 
 MIRROR = "mirror-1"
+SKUS, LEARNERS = 13, 3  # SKU-i is of category cat-i; customers c-0000..c-0002 shop at the mirror
 METRICS = ("mirror_try_ons", "alerts_sent", "alert_actions")
 
 
@@ -78,6 +81,7 @@ class CrashReport:
     integrity: str
     batches: int
     duplicate_deliveries: int
+    learned_mismatches: int = 0
 
     @property
     def lost(self) -> int:
@@ -98,6 +102,7 @@ class CrashReport:
             "batches": self.batches,
             "duplicate_deliveries": self.duplicate_deliveries,
             "integrity": self.integrity,
+            "learned_mismatches": self.learned_mismatches,
         }
 
 
@@ -241,10 +246,13 @@ def prepare(workdir: Path, plan: CrashPlan, store: MosquittoBroker, cloud: Mosqu
     )
     offers = workdir / "offers.json"
     offers.write_text(json.dumps([{"offer_id": "o-1", "title": "Offer", "category": "shoes", "kind": "discount"}]))
+    products = workdir / "products.json"
+    products.write_text(json.dumps([{"sku": f"SKU-{i}", "category": f"cat-{i}"} for i in range(SKUS)]))
     conn = connect(config.db_path)
     add_device(conn, Device(MIRROR, "smart-mirror", "mqtt", zone="fitting-rooms"))
     import_customers(conn, customers)
     import_offers(conn, offers)
+    import_products(conn, products)
     conn.close()
     return config
 
@@ -263,15 +271,27 @@ def open_session(port: int, client_id: str, topic: str) -> None:
     client.loop_stop()
 
 
+def mirror_event(i: int) -> dict[str, Any]:
+    """The i-th event: each (customer, SKU) sees try-on, try-on, dislike, … so learned state stays
+    far from its cap, where one event applied twice or lost always shows."""
+    sku, customer, m = i % SKUS, (i // SKUS) % LEARNERS, i // (SKUS * LEARNERS)
+    event = "dislike" if m % 3 == 2 else "try_on"
+    return {"event": event, "session_id": f"s{i // 5}", "sku": f"SKU-{sku}", "customer_ref": f"c-{customer:04d}"}
+
+
+def try_ons(count: int) -> int:
+    return sum(mirror_event(i)["event"] == "try_on" for i in range(count))
+
+
 def publish_mirror(port: int, topic: str, count: int, rate: float) -> None:
-    """Run in its own process: `count` QoS 1 try-ons at `rate`/s, each confirmed by the broker."""
+    """Run in its own process: `count` QoS 1 mirror events at `rate`/s, each confirmed by the broker."""
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id="crash-mirror")
     client.connect("127.0.0.1", port)
     client.loop_start()
     start = time.monotonic()
     infos = []
     for i in range(count):
-        body = {"event": "try_on", "session_id": f"s{i // 5}", "sku": f"SKU-{i % 13}", "ts": time.time()}
+        body = {**mirror_event(i), "ts": time.time()}
         infos.append(client.publish(topic, json.dumps(body), qos=1))
         time.sleep(max(0.0, start + (i + 1) / rate - time.monotonic()))
     for info in infos:
@@ -361,11 +381,12 @@ def _kill_cycles(
 def _report(config: AgentConfig, plan: CrashPlan, app: StoreApp, consumer: CloudConsumer) -> CrashReport:
     conn = connect(config.db_path)
     integrity_result, _ = integrity(conn)
+    learned = learned_mismatches(conn, config.learning.half_life_s)
     conn.close()
     return CrashReport(
         kills=plan.kills,
         published={
-            "mirror_try_ons": plan.mirror_events,
+            "mirror_try_ons": try_ons(plan.mirror_events),
             "alerts_sent": app.checked_in,
             "alert_actions": len(app.acked),
         },
@@ -373,7 +394,23 @@ def _report(config: AgentConfig, plan: CrashPlan, app: StoreApp, consumer: Cloud
         integrity=integrity_result,
         batches=len(consumer.batches),
         duplicate_deliveries=consumer.deliveries - len(consumer.batches),
+        learned_mismatches=learned,
     )
+
+
+def learned_mismatches(conn: sqlite3.Connection, half_life_s: float) -> int:
+    """Customers whose stored affinities differ from replaying every stored mirror event once, in order."""
+    expected: dict[str, tuple[dict[str, float], float]] = {}
+    for customer_id, event, category, ts in outcomes.mirror_lessons(conn):
+        held, at = expected.get(customer_id, ({}, ts))
+        expected[customer_id] = (learn(held, category, SIGNALS[event], ts - at, half_life_s), max(at, ts))
+    stored = outcomes.held_affinities(conn)
+    names = set(expected) | set(stored)
+    return sum(not _close(expected.get(c, ({}, 0.0))[0], stored.get(c, {})) for c in names)
+
+
+def _close(a: dict[str, float], b: dict[str, float]) -> bool:
+    return a.keys() == b.keys() and all(abs(a[k] - b[k]) < 1e-6 for k in a)
 
 
 if __name__ == "__main__":  # the mirror publisher's own process

@@ -128,6 +128,42 @@ async def test_a_customer_whose_taste_moved_gets_offers_for_what_they_now_like(
     assert grp == "treatment" and visit is not None  # attributed to the visit it followed
 
 
+async def test_a_redelivered_mirror_event_or_sale_teaches_nothing_more(
+    tmp_path: Path, mqtt_broker: MosquittoBroker
+) -> None:
+    """The same bytes again (a QoS 1 redelivery after a crash) leave the learned profile as it was."""
+    config = setup(tmp_path, mqtt_broker)
+    prefix = config.topic_prefix
+    like = mirror("s1", "like", "COAT-1")
+    sale = json.dumps({"sale_id": "T-9", "customer_ref": "c-ada", "lines": [{"sku": "SHOE-1", "qty": 1, "amount": 90}]})
+
+    def learned() -> dict[str, float]:
+        conn = connect(config.db_path)
+        try:
+            return dict(conn.execute("SELECT category, score FROM affinities WHERE customer_id = 'c-ada'").fetchall())
+        finally:
+            conn.close()
+
+    async with (
+        running_agent(config, [mirror_source(config), pos_source(config)]) as agent,
+        aiomqtt.Client("127.0.0.1", mqtt_broker.port) as client,
+    ):
+        await eventually(lambda: agent.snapshot()["sources"]["mqtt-pos"]["link"] == "connected")
+        await client.publish(f"{prefix}/mirror/mirror-1/events", like, qos=1)
+        await client.publish(f"{prefix}/pos/till-1/sales", sale, qos=1)
+        await eventually(lambda: learned().keys() == {"outerwear", "shoes"})
+        once = learned()
+        await client.publish(f"{prefix}/mirror/mirror-1/events", like, qos=1)
+        await client.publish(f"{prefix}/pos/till-1/sales", sale, qos=1)
+        await eventually(
+            lambda: agent.stats.device_events["mirror-1"] == 2 and agent.stats.device_events["till-1"] == 2
+        )
+        await client.publish(f"{prefix}/mirror/mirror-1/events", mirror("s1", "session_end"), qos=1)
+        await eventually(lambda: agent.stats.device_events["mirror-1"] == 3)  # committed in order after the rest
+    assert once == {"outerwear": pytest.approx(2.0), "shoes": pytest.approx(3.0)}
+    assert learned() == once
+
+
 async def test_sales_over_http_are_deduplicated_and_bad_ones_refused(
     tmp_path: Path, mqtt_broker: MosquittoBroker
 ) -> None:
