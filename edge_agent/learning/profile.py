@@ -32,11 +32,6 @@ BELIEF_RATE = 0.5  # one like (+2) makes its category e ≈ 2.7 times as likely 
 PRIOR_CATEGORIES = 8  # categories a favourite is drawn from, for forgetting (more if the customer showed more)
 
 
-def decayed(score: float, age_s: float, half_life_s: float) -> float:
-    """`score` after `age_s` seconds of a half-life of `half_life_s`."""
-    return float(score * 0.5 ** (max(age_s, 0.0) / half_life_s))
-
-
 def bounded(score: float) -> float:
     """An affinity kept within ±AFFINITY_CAP."""
     return max(-AFFINITY_CAP, min(AFFINITY_CAP, score))
@@ -76,7 +71,7 @@ class Taste:
 
     preferred: tuple[str, ...]
     disliked: frozenset[str]
-    affinities: tuple[tuple[str, float], ...] = ()  # the decayed scores themselves, for the model
+    affinities: tuple[tuple[str, float], ...] = ()  # the learned affinities themselves, for the model
 
 
 def blend(imported: Sequence[str], affinities: Mapping[str, float]) -> Taste:

@@ -1,17 +1,11 @@
-"""The learning arithmetic: decay, blending with the import, and the uplift interval."""
+"""The learning arithmetic: forgetting, blending with the import, and the uplift interval."""
 
 from __future__ import annotations
 
 import pytest
 
-from edge_agent.learning.profile import AFFINITY_CAP, SIGNALS, blend, decayed, forget, learn, relative
+from edge_agent.learning.profile import AFFINITY_CAP, SIGNALS, blend, forget, learn, relative
 from edge_agent.learning.uplift import newcombe, wilson
-
-
-def test_an_affinity_halves_every_half_life() -> None:
-    assert decayed(8.0, 30 * 86400, 30 * 86400) == pytest.approx(4.0)
-    assert decayed(8.0, 90 * 86400, 30 * 86400) == pytest.approx(1.0)
-    assert decayed(8.0, -5, 30) == 8.0  # a clock step backwards never grows a score
 
 
 def test_years_of_one_category_cannot_outvote_a_clear_switch() -> None:
