@@ -44,7 +44,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edge_agent.events import Customer, Offer
-from edge_agent.learning.profile import SIGNALS, Taste, blend, forget, learn
+from edge_agent.learning.profile import SIGNALS, Taste, blend, forget, learn_at
 from edge_agent.learning.uplift import newcombe
 from edge_agent.runtime.learned import keep_away
 from edge_agent.scoring.onnx import ModelScorer, shipped_manifest
@@ -97,15 +97,15 @@ class Learner:
     """The agent's learning, as the runtime does it (`learning.profile.learn`, one state per customer)."""
 
     def __init__(self) -> None:
-        self.held: dict[str, tuple[dict[str, float], float]] = {}
+        self.held: dict[str, tuple[dict[str, float], float | None]] = {}
 
     def learn(self, customer_id: str, category: str, signal: str, now: float) -> None:
-        held, at = self.held.get(customer_id, ({}, now))
-        self.held[customer_id] = (learn(held, category, SIGNALS[signal], now - at, HALF_LIFE_S), max(at, now))
+        held, at = self.held.get(customer_id, ({}, None))
+        self.held[customer_id] = learn_at(held, at, category, SIGNALS[signal], now, HALF_LIFE_S)
 
     def affinities(self, customer_id: str, now: float) -> dict[str, float]:
-        held, at = self.held.get(customer_id, ({}, now))
-        return forget(held, now - at, HALF_LIFE_S)
+        held, at = self.held.get(customer_id, ({}, None))
+        return forget(held, now - at, HALF_LIFE_S) if at is not None else dict(held)
 
 
 class BayesFilter(Learner):

@@ -58,6 +58,15 @@ def learn(
     return moved
 
 
+def learn_at(
+    held: Mapping[str, float], at: float | None, category: str, signal: float, ts: float, half_life_s: float
+) -> tuple[dict[str, float], float]:
+    """`learn` for affinities last written at `at` (None: never): the new affinities and their time."""
+    if at is None:
+        return learn(held, category, signal, 0.0, half_life_s), ts
+    return learn(held, category, signal, ts - at, half_life_s), max(at, ts)
+
+
 def relative(affinities: Sequence[tuple[str, float]], category: str) -> float:
     """The category's affinity as a share of the customer's strongest one (−1..1; thin evidence stays small)."""
     strongest = max((abs(a) for _, a in affinities), default=0.0)

@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..learning.profile import forget, learn
+from ..learning.profile import forget, learn_at
 from .effects import Op, add_counts
 from .rows import Write
 
@@ -57,9 +57,7 @@ def _learn(
     conn: sqlite3.Connection, customer_id: str, category: str, delta: float, ts: float, half_life_s: float
 ) -> None:
     """Forget up to `ts`, then add the signal; all of the customer's rows share one `updated_at`."""
-    held, at = _held(conn, customer_id)
-    moved = learn(held, category, delta, ts - (at if at is not None else ts), half_life_s)
-    when = ts if at is None else max(at, ts)
+    moved, when = learn_at(*_held(conn, customer_id), category, delta, ts, half_life_s)
     conn.executemany(
         "INSERT INTO affinities(customer_id, category, score, updated_at) VALUES (?, ?, ?, ?) "
         "ON CONFLICT(customer_id, category) DO UPDATE SET score = excluded.score, updated_at = excluded.updated_at",

@@ -33,7 +33,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from ..catalog import import_customers, import_offers, import_products
 from ..config import AgentConfig, load_config
 from ..devices import Device, add_device
-from ..learning.profile import SIGNALS, learn
+from ..learning.profile import SIGNALS, learn_at
 from ..presence.checkin import make_token
 from ..sim.broker import MosquittoBroker, free_port
 from ..store import connect, outcomes, rows
@@ -400,10 +400,10 @@ def _report(config: AgentConfig, plan: CrashPlan, app: StoreApp, consumer: Cloud
 
 def learned_mismatches(conn: sqlite3.Connection, half_life_s: float) -> int:
     """Customers whose stored affinities differ from replaying every stored mirror event once, in order."""
-    expected: dict[str, tuple[dict[str, float], float]] = {}
+    expected: dict[str, tuple[dict[str, float], float | None]] = {}
     for customer_id, event, category, ts in outcomes.mirror_lessons(conn):
-        held, at = expected.get(customer_id, ({}, ts))
-        expected[customer_id] = (learn(held, category, SIGNALS[event], ts - at, half_life_s), max(at, ts))
+        held, at = expected.get(customer_id, ({}, None))
+        expected[customer_id] = learn_at(held, at, category, SIGNALS[event], ts, half_life_s)
     stored = outcomes.held_affinities(conn)
     names = set(expected) | set(stored)
     return sum(not _close(expected.get(c, ({}, 0.0))[0], stored.get(c, {})) for c in names)
