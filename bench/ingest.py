@@ -22,10 +22,11 @@ from pathlib import Path
 
 import aiomqtt
 import paho.mqtt.client as paho
+from edge_agent.config.agent import AgentConfig, load_config
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_agent.aggregation.rollup import Aggregator
-from edge_agent.config import AgentConfig, load_config
+from edge_agent.core.stats import AgentStats
 from edge_agent.presence.engine import PresenceEngine
 from edge_agent.runtime import Agent
 from edge_agent.runtime.pipeline import Pipeline
@@ -35,7 +36,6 @@ from edge_agent.scoring.rules import RuleScorer
 from edge_agent.sim.adverts import ibeacon_advert
 from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.sources.mqtt import mirror_source
-from edge_agent.stats import AgentStats
 from edge_agent.store import StoreWriter, connect
 from edge_agent.testing.config import write_config
 from edge_agent.testing.wait import eventually

@@ -43,7 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edge_agent.events import Customer, Offer
+from edge_agent.core.events import Customer, Offer
 from edge_agent.learning.profile import SIGNALS, Taste, blend, forget, learn_at
 from edge_agent.learning.uplift import newcombe
 from edge_agent.runtime.learned import keep_away

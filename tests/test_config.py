@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from edge_agent.config.agent import CONFIG_ENV, load_config, render_config, resolve_config_path
 
-from edge_agent.config import CONFIG_ENV, load_config, render_config, resolve_config_path
-from edge_agent.errors import ConfigError
+from edge_agent.core.errors import ConfigError
 
 
 def test_precedence_is_flag_then_env_then_etc(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from edge_agent.events import Advertisement, SensorReading
-from edge_agent.flow import EventQueue
+from edge_agent.core.events import Advertisement, SensorReading
+from edge_agent.runtime.flow import EventQueue
 
 
 def adv(address: str, rssi: int, ts: float = 0.0) -> Advertisement:

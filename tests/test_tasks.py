@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from edge_agent.tasks import cancel_and_wait
+from edge_agent.core.tasks import cancel_and_wait
 
 
 async def swallows_the_first_cancel(started: asyncio.Event) -> None:

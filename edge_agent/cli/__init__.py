@@ -10,7 +10,7 @@ import click
 import typer
 
 from .. import __version__
-from ..errors import CatalogError, ConfigError, DeviceError, EdgeAgentError, ProfileError
+from ..core.errors import CatalogError, ConfigError, DeviceError, EdgeAgentError, ProfileError
 from . import customers, daemon, devices, doctor, insights, models, profiles, sync
 from .common import State, err_console
 

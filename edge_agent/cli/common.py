@@ -12,8 +12,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from ..config import AgentConfig, load_config, resolve_config_path
-from ..profiles import ProfileRegistry
+from ..config.agent import AgentConfig, load_config, resolve_config_path
+from ..config.profiles import ProfileRegistry
 from ..store import connect
 
 console = Console()

@@ -11,10 +11,10 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from ..catalog import ImportReport, count_rows, forget_customer, import_customers, import_offers, import_products
-from ..config import AgentConfig
-from ..control import query_status
-from ..errors import EdgeAgentError
+from ..config.agent import AgentConfig
+from ..core.errors import EdgeAgentError
+from ..field.imports import ImportReport, count_rows, forget_customer, import_customers, import_offers, import_products
+from ..runtime.control import query_status
 from ..store import catalog as catalog_table
 from ..store import outcomes
 from .common import ConfigOpt, JsonOpt, console, err_console, get_config, open_store, print_json

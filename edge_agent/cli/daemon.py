@@ -16,12 +16,12 @@ from typing import Annotated, Any
 
 import typer
 
-from ..config import AgentConfig, generated_secrets, load_config, render_config, resolve_config_path
-from ..control import query_status
-from ..credentials import AGENT_USER, grant_agent
-from ..errors import ConfigError
-from ..logs import LogFormat, setup_logging
+from ..config.agent import AgentConfig, generated_secrets, load_config, render_config, resolve_config_path
+from ..core.errors import ConfigError
+from ..core.logs import LogFormat, setup_logging
+from ..field.credentials import AGENT_USER, grant_agent
 from ..runtime import Agent
+from ..runtime.control import query_status
 from ..sim.ble import SimulatedBleSource, load_scenario
 from ..sources.base import Source
 from ..sources.build import build_sources
@@ -177,7 +177,7 @@ def demo(
     log_format: LogFormatOpt = "text",
 ) -> None:
     """Run a whole simulated store on embedded defaults (temp data dir, simulated sensors)."""
-    from ..demo import run_demo
+    from ..sim.demo import run_demo
 
     setup_logging(_log_format(log_format), level="WARNING")
 

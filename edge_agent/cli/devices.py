@@ -10,11 +10,12 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from ..credentials import grant, revoke
-from ..devices import add_device, build_device, get_device, list_devices, parse_settings, remove_device
-from ..errors import DeviceError
-from ..scan import as_rows, probe_modbus, scan_ble, serial_ports
+from ..core.errors import DeviceError
+from ..field.credentials import grant, revoke
+from ..field.devices import add_device, build_device, parse_settings, remove_device
+from ..field.scan import as_rows, probe_modbus, scan_ble, serial_ports
 from ..sim.ble import load_scenario
+from ..store.devices import get_device, list_devices
 from .common import ConfigOpt, JsonOpt, console, err_console, get_config, open_store, print_json, profiles_for
 
 app = typer.Typer(help="Register and inspect devices.", no_args_is_help=True)

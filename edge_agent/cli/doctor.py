@@ -14,13 +14,13 @@ from urllib.parse import urlsplit
 
 import typer
 
-from ..config import AgentConfig, load_config, resolve_config_path
-from ..control import query_status
-from ..devices import list_devices
-from ..errors import ConfigError
+from ..config.agent import AgentConfig, load_config, resolve_config_path
+from ..core.errors import ConfigError
+from ..runtime.control import query_status
 from ..scoring.onnx import Manifest, ModelError, OnnxScorer, model_candidates
 from ..store import connect
 from ..store.db import integrity
+from ..store.devices import list_devices
 from .common import ConfigOpt, JsonOpt, State, console, print_json
 
 Level = Literal["ok", "warn", "fail"]

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ..insights import insights as compute
+from ..field.insights import insights as compute
 from .common import ConfigOpt, JsonOpt, console, get_config, open_store, print_json
 
 DaysOpt = Annotated[int, typer.Option("--days", min=1, max=3650, help="How many days back.")]

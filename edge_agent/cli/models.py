@@ -8,8 +8,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ..errors import EdgeAgentError
-from ..events import Customer
+from ..core.errors import EdgeAgentError
+from ..core.events import Customer
 from ..learning.profile import blend
 from ..runtime.learned import YEAR_S, keep_away
 from ..scoring.onnx import Manifest, ModelError, ModelScorer, OnnxScorer, model_candidates

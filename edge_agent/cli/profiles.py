@@ -9,9 +9,9 @@ import typer
 import yaml
 from rich.table import Table
 
-from ..config import load_config, resolve_config_path
-from ..errors import ConfigError
-from ..profiles import ProfileRegistry, load_profile
+from ..config.agent import load_config, resolve_config_path
+from ..config.profiles import ProfileRegistry, load_profile
+from ..core.errors import ConfigError
 from .common import ConfigOpt, JsonOpt, State, console, print_json
 
 app = typer.Typer(help="Device profiles: what kinds of device this agent understands.", no_args_is_help=True)

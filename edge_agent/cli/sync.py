@@ -6,8 +6,8 @@ import time
 
 import typer
 
-from ..control import query_status
-from ..errors import EdgeAgentError
+from ..core.errors import EdgeAgentError
+from ..runtime.control import query_status
 from ..uplink.outbox import outbox_status
 from .common import ConfigOpt, JsonOpt, get_config, open_store, print_json
 

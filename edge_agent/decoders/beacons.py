@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from ..events import Advertisement, BeaconId
+from ..core.events import Advertisement, BeaconId
 
 APPLE = 0x004C
 EDDYSTONE_UUID = "0000feaa-0000-1000-8000-00805f9b34fb"

@@ -6,7 +6,7 @@ import json
 import math
 from typing import Any
 
-from ..errors import DecodeError
+from ..core.errors import DecodeError
 
 MAX_PAYLOAD = 64 * 1024
 MAX_DEPTH = 16

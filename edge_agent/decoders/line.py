@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
-from ..errors import DecodeError
-from ..events import SensorReading
-from ..profiles import DeviceProfile, Resource
+from ..config.profiles import DeviceProfile, Resource
+from ..core.errors import DecodeError
+from ..core.events import SensorReading
 
 MAX_LINE = 1024
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from ..errors import DecodeError
-from ..events import MirrorEvent
+from ..core.errors import DecodeError
+from ..core.events import MirrorEvent
 from .jsonsafe import get_str, loads_text, text_of
 
 EVENTS = frozenset({"session_start", "try_on", "like", "dislike", "size_request", "session_end"})

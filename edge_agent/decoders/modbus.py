@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 import struct
 
-from ..errors import DecodeError
-from ..events import SensorReading
-from ..profiles import DeviceProfile, Resource
+from ..config.profiles import DeviceProfile, Resource
+from ..core.errors import DecodeError
+from ..core.events import SensorReading
 
 
 def crc16(data: bytes) -> int:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..errors import DecodeError
-from ..events import Sale, SaleLine
+from ..core.errors import DecodeError
+from ..core.events import Sale, SaleLine
 from .jsonsafe import get_number, get_str, loads_object
 from .mirror import parse_ts
 

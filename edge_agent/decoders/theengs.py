@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import time
 
-from ..errors import DecodeError
-from ..events import Advertisement
+from ..core.errors import DecodeError
+from ..core.events import Advertisement
 from .jsonsafe import get_number, get_str, loads_object
 
 _MAC = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
-from ..config import MqttConfig
-from ..errors import EdgeAgentError
+from ..config.agent import MqttConfig
+from ..core.errors import EdgeAgentError
 from . import wire
 from .mqtt import broker_address, tls_context
 

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 import aiomqtt
 
-from ..config import MqttConfig, TlsConfig
-from ..tasks import cancel_and_wait
+from ..config.agent import MqttConfig, TlsConfig
+from ..core.tasks import cancel_and_wait
 from .backoff import Link
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..errors import EdgeAgentError
+from ..core.errors import EdgeAgentError
 
 CONNACK = 0x20
 PUBLISH = 0x30

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..errors import EdgeAgentError
+from ..core.errors import EdgeAgentError
 
 
 class CheckinRefused(EdgeAgentError):

@@ -19,8 +19,8 @@ import statistics
 from collections import deque
 from dataclasses import dataclass, field
 
-from ..config import PresenceConfig
-from ..events import BeaconId, BeaconSighting, PresenceChange
+from ..config.agent import PresenceConfig
+from ..core.events import BeaconId, BeaconSighting, PresenceChange
 
 ALPHA = 0.5
 JUMP_CAP_DB = 15.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from ..events import BeaconId, Customer
+from ..core.events import BeaconId, Customer
 from ..store import rows
 from .rotating import RotatingIds
 

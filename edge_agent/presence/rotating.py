@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from ..events import BeaconId
+from ..core.events import BeaconId
 
 
 def rotating_id(key_hex: str, slot: int) -> tuple[int, int]:

@@ -9,19 +9,19 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..config import AgentConfig
-from ..flow import EventQueue
+from ..config.agent import AgentConfig
+from ..core.stats import AgentStats
+from ..core.tasks import cancel_and_wait
 from ..links import Link
-from ..notify import notify, watchdog_interval
 from ..sinks.alerts import AlertSink
 from ..sinks.tablets import AlertHub
 from ..sources.base import Source
 from ..sources.inbox import InboxSource
-from ..stats import AgentStats
-from ..tasks import cancel_and_wait
 from ..uplink.outbox import outbox_status
 from ..uplink.transports import Transport
 from .build import Runtime, Wiring, assemble
+from .flow import EventQueue
+from .notify import notify, watchdog_interval
 from .pipeline import Pipeline
 
 log = logging.getLogger(__name__)

@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..aggregation.rollup import Aggregator
-from ..config import AgentConfig
-from ..control import StatusServer
-from ..events import Alert
+from ..config.agent import AgentConfig
+from ..core.events import Alert
+from ..core.stats import AgentStats
 from ..links.mqtt import MqttPublisher
-from ..metrics import render as render_metrics
 from ..presence.checkin import CheckinVerifier
 from ..presence.engine import PresenceEngine
 from ..scoring.onnx import ModelScorer, model_candidates
@@ -25,12 +24,13 @@ from ..sinks.alerts import AlertSink, MqttAlerts, MqttSuggestions
 from ..sinks.tablets import AlertHub
 from ..sinks.worker import Fanout, SinkWorker
 from ..sources.inbox import InboxSource
-from ..stats import AgentStats
 from ..store import StoreWriter, connect, rows
 from ..uplink.downlink import Downlink
 from ..uplink.outbox import Uplink
 from ..uplink.transports import Transport, transport_for
 from ..web.app import WebApi, WebServer
+from ..web.metrics import render as render_metrics
+from .control import StatusServer
 from .pipeline import Pipeline
 from .ports import Ports, Suggestion
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from ..config import AgentConfig
-from ..events import HTTP_API
+from ..config.agent import AgentConfig
+from ..core.events import HTTP_API
 from ..store import rows
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..aggregation.rollup import count
-from ..events import Alert, AlertAction, Customer, DeadLetter, MirrorEvent, Offer, SensorReading
+from ..core.events import Alert, AlertAction, Customer, DeadLetter, MirrorEvent, Offer, SensorReading
 from ..learning.profile import SIGNALS
 from ..presence.identity import IdentityResolver
 from ..scoring.mirror import MirrorAdvisor

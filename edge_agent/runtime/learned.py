@@ -7,8 +7,8 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
 
-from ..config import LearningConfig
-from ..events import Customer, Offer, ScoredOffer
+from ..config.agent import LearningConfig
+from ..core.events import Customer, Offer, ScoredOffer
 from ..learning.hints import Hint, owns_hints, visit_hints
 from ..learning.profile import DISLIKED_PENALTY, Taste, blend
 from ..store import outcomes

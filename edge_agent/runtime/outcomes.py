@@ -8,8 +8,8 @@ import json
 from collections.abc import Callable
 
 from ..aggregation.rollup import count
-from ..config import AgentConfig
-from ..events import ConsentChange, Sale
+from ..config.agent import AgentConfig
+from ..core.events import ConsentChange, Sale
 from ..learning.profile import SIGNALS
 from ..presence.identity import IdentityResolver
 from ..store import Op, Write, outcomes, rows

@@ -12,7 +12,7 @@ import logging
 import sqlite3
 from collections.abc import Callable, Sequence
 
-from ..events import (
+from ..core.events import (
     Acked,
     Advertisement,
     AlertAction,

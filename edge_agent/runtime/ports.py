@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..aggregation.rollup import Aggregator
-from ..config import AgentConfig
-from ..events import Alert, MirrorEvent, ScoredOffer
-from ..stats import AgentStats
+from ..config.agent import AgentConfig
+from ..core.events import Alert, MirrorEvent, ScoredOffer
+from ..core.stats import AgentStats
 from ..store import Effects, StoreWriter
 
 # (the mirror event, scored accessory offers, also-liked (sku, title, support))

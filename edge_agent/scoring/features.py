@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from ..events import Customer, Offer
+from ..core.events import Customer, Offer
 from ..learning.profile import EVIDENCE
 from .rules import Context, tier_rank
 

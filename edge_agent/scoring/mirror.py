@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ..events import Customer, MirrorEvent, Offer, ScoredOffer
+from ..core.events import Customer, MirrorEvent, Offer, ScoredOffer
 from .rules import Context, Scorer, eligible
 
 ANONYMOUS = Customer("anonymous", "", "bronze", False)

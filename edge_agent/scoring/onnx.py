@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import EdgeAgentError
-from ..events import Customer, Offer, ScoredOffer
+from ..core.errors import EdgeAgentError
+from ..core.events import Customer, Offer, ScoredOffer
 from .features import FEATURES, SCHEMA_VERSION, feature_matrix, zone_kind
 from .rules import Context, RuleScorer, Scorer, tier_rank
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from ..config import ScoringConfig
-from ..events import Alert, Customer, Offer, ScoredOffer
+from ..config.agent import ScoringConfig
+from ..core.events import Alert, Customer, Offer, ScoredOffer
 from ..store import rows
 from .rules import Context, Scorer, eligible
 

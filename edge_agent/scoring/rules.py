@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
-from ..events import Customer, Offer, ScoredOffer
+from ..core.events import Customer, Offer, ScoredOffer
 from ..learning.profile import relative
 
 TIERS = ("bronze", "silver", "gold", "platinum")

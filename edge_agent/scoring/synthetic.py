@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ..events import Customer, Offer
+from ..core.events import Customer, Offer
 from ..learning.profile import bounded
 from .features import CATEGORIES, FEATURES, KINDS, feature_matrix, value_pct, zone_kind
 from .rules import TIERS, Context, tier_rank

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import yaml
 
+from ..core.events import Advertisement
 from ..decoders.beacons import APPLE, ibeacon_payload
-from ..events import Advertisement
 from .ble import Scenario
 from .scenarios import Visitor, walk
 

@@ -14,11 +14,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..config.yamlio import validate_file
+from ..core.errors import ConfigError
+from ..core.events import Advertisement, SourceEvent
+from ..core.lifecycle import Resource
 from ..decoders.beacons import APPLE, EDDYSTONE_UUID, eddystone_uid_payload, ibeacon_payload
-from ..errors import ConfigError
-from ..events import Advertisement, SourceEvent
-from ..lifecycle import Resource
-from ..yamlio import validate_file
 
 OUT_OF_RANGE_DBM = -100
 

@@ -8,7 +8,7 @@ import contextlib
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 
-from ..events import Advertisement
+from ..core.events import Advertisement
 from ..sources.ble.bleak import DetectionCallback
 from .ble import Scenario, SimulatedBleSource
 

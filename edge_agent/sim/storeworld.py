@@ -18,8 +18,8 @@ import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..config import PresenceConfig
-from ..events import BeaconId, BeaconSighting
+from ..config.agent import PresenceConfig
+from ..core.events import BeaconId, BeaconSighting
 from ..presence.engine import PresenceEngine
 
 SCANNERS = {"entrance": (0.0, 0.0), "aisles": (15.0, 2.0), "fitting": (26.0, 6.0)}

@@ -6,7 +6,7 @@ import json
 import time
 from typing import Protocol
 
-from ..events import Alert, MirrorEvent, ScoredOffer
+from ..core.events import Alert, MirrorEvent, ScoredOffer
 from ..links.mqtt import MqttPublisher
 from ..store import StoreWriter, rows
 

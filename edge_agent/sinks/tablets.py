@@ -6,7 +6,7 @@ import asyncio
 from collections import deque
 from typing import Any
 
-from ..events import Alert
+from ..core.events import Alert
 
 
 class AlertHub:

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
-from ..events import Acked, Event, SourceEvent
-from ..lifecycle import Resource
+from ..core.events import Acked, Event, SourceEvent
+from ..core.lifecycle import Resource
 from ..links import Link, LinkState
 
 __all__ = ["Acked", "Event", "LinkedSource", "Source", "SourceEvent"]

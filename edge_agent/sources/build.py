@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import sqlite3
 
-from ..config import AgentConfig
-from ..devices import list_devices
-from ..errors import ProfileError
-from ..profiles import ProfileRegistry
+from ..config.agent import AgentConfig
+from ..config.profiles import ProfileRegistry
+from ..core.errors import ProfileError
+from ..store.devices import list_devices
 from .base import Source
 from .mqtt import mirror_source, pos_source, remote_scanner_source
 from .serial import SerialLineSource

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from ..events import Acked, AlertAction, CheckIn, ConsentChange, Sale, SourceEvent
-from ..lifecycle import Resource
+from ..core.events import Acked, AlertAction, CheckIn, ConsentChange, Sale, SourceEvent
+from ..core.lifecycle import Resource
 
 SUBMIT_TIMEOUT_S = 5.0
 

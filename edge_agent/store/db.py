@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 
-from ..errors import StoreError
+from ..core.errors import StoreError
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 

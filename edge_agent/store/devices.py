@@ -6,6 +6,8 @@ import json
 import sqlite3
 from typing import Any
 
+from ..core.events import Device
+
 COLUMNS = "id, profile, transport, zone, port, topic, identifier, settings, auto_registered, created_at"
 
 DeviceRow = tuple[str, str, str, str | None, str | None, str | None, str | None, dict[str, Any], bool, float]
@@ -40,3 +42,12 @@ def owner_of_identifier(conn: sqlite3.Connection, identifier: str) -> str | None
 
 def delete(conn: sqlite3.Connection, device_id: str) -> None:
     conn.execute("DELETE FROM devices WHERE id = ?", (device_id,))
+
+
+def get_device(conn: sqlite3.Connection, device_id: str) -> Device | None:
+    row = get(conn, device_id)
+    return Device(*row) if row else None
+
+
+def list_devices(conn: sqlite3.Connection) -> list[Device]:
+    return [Device(*r) for r in all_rows(conn)]

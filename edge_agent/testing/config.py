@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from ..config import generated_secrets
+from ..config.agent import generated_secrets
 
 
 def write_config(path: Path, *, data_dir: Path, store_id: str = "store-test", **sections: Any) -> Path:

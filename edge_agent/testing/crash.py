@@ -30,9 +30,10 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ..catalog import import_customers, import_offers, import_products
-from ..config import AgentConfig, load_config
-from ..devices import Device, add_device
+from ..config.agent import AgentConfig, load_config
+from ..core.events import Device
+from ..field.devices import add_device
+from ..field.imports import import_customers, import_offers, import_products
 from ..learning.profile import SIGNALS, learn_at
 from ..presence.checkin import make_token
 from ..sim.broker import MosquittoBroker, free_port

@@ -9,8 +9,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from ..catalog import import_customers, import_offers
-from ..config import AgentConfig, load_config
+from ..config.agent import AgentConfig, load_config
+from ..field.imports import import_customers, import_offers
 from ..runtime import Agent
 from ..sinks.alerts import AlertSink
 from ..sources.base import Source

@@ -22,9 +22,9 @@ from typing import Any
 
 import aiomqtt
 
-from ..catalog import import_offers
-from ..config import AgentConfig
-from ..errors import CatalogError, EdgeAgentError
+from ..config.agent import AgentConfig
+from ..core.errors import CatalogError, EdgeAgentError
+from ..field.imports import import_offers
 from ..links import Link
 from ..links.mqtt import connected, consume_disconnect_reason, make_client
 from ..scoring.onnx import Manifest, ModelError, OnnxScorer

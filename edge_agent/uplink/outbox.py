@@ -15,7 +15,7 @@ import logging
 import sqlite3
 from pathlib import Path
 
-from ..config import UplinkConfig
+from ..config.agent import UplinkConfig
 from ..links import Link
 from ..store import StoreWriter, connect, outbox
 from ..store.outbox import outbox_status

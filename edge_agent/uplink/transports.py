@@ -12,9 +12,9 @@ from typing import Protocol, Self
 import aiohttp
 import aiomqtt
 
-from ..config import UplinkConfig
-from ..errors import EdgeAgentError
-from ..lifecycle import Resource
+from ..config.agent import UplinkConfig
+from ..core.errors import EdgeAgentError
+from ..core.lifecycle import Resource
 from ..links.mqtt import connected, consume_disconnect_reason, make_client, tls_context
 
 

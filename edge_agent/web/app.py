@@ -17,11 +17,11 @@ from typing import Any
 
 from aiohttp import web
 
+from ..core.errors import DecodeError
+from ..core.events import HTTP_API, AlertAction, CheckIn, ConsentChange
 from ..decoders.jsonsafe import loads_object
 from ..decoders.pos import decode_sale_object
-from ..errors import DecodeError
-from ..events import HTTP_API, AlertAction, CheckIn, ConsentChange
-from ..insights import insights as compute_insights
+from ..field.insights import insights as compute_insights
 from ..presence.checkin import CheckinRefused, CheckinVerifier
 from ..sinks.tablets import AlertHub
 from ..sources.inbox import InboxSource

@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from edge_agent.events import CheckIn
+from edge_agent.core.events import CheckIn
 from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.store import connect
 from edge_agent.testing.config import write_config

@@ -9,7 +9,7 @@ from types import TracebackType
 
 import aiohttp
 
-from edge_agent.events import MirrorEvent
+from edge_agent.core.events import MirrorEvent
 from edge_agent.presence.checkin import make_token
 from edge_agent.sources.base import SourceEvent
 from edge_agent.store import connect

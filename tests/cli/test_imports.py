@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge_agent.catalog import import_customers, import_offers
-from edge_agent.errors import CatalogError
+from edge_agent.core.errors import CatalogError
+from edge_agent.field.imports import import_customers, import_offers
 from edge_agent.store import connect
 
 UUID = "f7826da6-4fa2-4e98-8024-bc5b71e0893e"
@@ -123,7 +123,7 @@ def test_a_hundred_thousand_rows_stream_in_bounded_memory(tmp_path: Path) -> Non
     code = f"""
 import resource, sys
 from pathlib import Path
-from edge_agent.catalog import import_customers
+from edge_agent.field.imports import import_customers
 from edge_agent.store import connect
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 report = import_customers(connect(Path({str(tmp_path / "a.db")!r})), Path({str(path)!r}))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from edge_agent.core.events import Advertisement, BeaconId
 from edge_agent.decoders.beacons import (
     APPLE,
     EDDYSTONE_UUID,
@@ -21,7 +22,6 @@ from edge_agent.decoders.beacons import (
     parse_eddystone,
     parse_ibeacon,
 )
-from edge_agent.events import Advertisement, BeaconId
 
 # Apple manufacturer data after the 0x004C company id, as a scanner reports it:
 # 02 15 | E2C56DB5-DFFB-48D2-B060-D0F5A71096E0 | major 0x0001 | minor 0x0002 | power 0xC5 (-59 dBm)

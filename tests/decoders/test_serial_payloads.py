@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from edge_agent.config.profiles import ProfileRegistry
 from hypothesis import given
 from hypothesis import strategies as st
 
+from edge_agent.core.errors import DecodeError
 from edge_agent.decoders.line import decode_line, with_checksum, xor_checksum
 from edge_agent.decoders.modbus import check_frame, crc16, decode_registers, frame, register_span
-from edge_agent.errors import DecodeError
-from edge_agent.profiles import ProfileRegistry
 
 PROFILES = ProfileRegistry.load()
 COUNTER = PROFILES.get("serial-people-counter")

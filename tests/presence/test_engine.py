@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from edge_agent.config import PresenceConfig
-from edge_agent.events import BeaconId, BeaconSighting, PresenceChange
+from edge_agent.config.agent import PresenceConfig
+
+from edge_agent.core.events import BeaconId, BeaconSighting, PresenceChange
 from edge_agent.presence.engine import PresenceEngine
 
 B = BeaconId("ibeacon", "u:1:1")

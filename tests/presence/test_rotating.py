@@ -7,8 +7,8 @@ import hmac
 import json
 from pathlib import Path
 
-from edge_agent.catalog import import_customers
-from edge_agent.events import BeaconId
+from edge_agent.core.events import BeaconId
+from edge_agent.field.imports import import_customers
 from edge_agent.presence.identity import IdentityResolver
 from edge_agent.presence.rotating import rotating_id
 from edge_agent.store import connect

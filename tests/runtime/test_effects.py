@@ -9,9 +9,9 @@ from pathlib import Path
 
 import aiohttp
 import aiomqtt
+from edge_agent.config.agent import AgentConfig
 
-from edge_agent.config import AgentConfig
-from edge_agent.events import Alert
+from edge_agent.core.events import Alert
 from edge_agent.presence.checkin import make_token
 from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.store import connect

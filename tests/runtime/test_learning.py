@@ -11,8 +11,8 @@ from typing import Any
 import aiohttp
 import aiomqtt
 import pytest
+from edge_agent.config.agent import AgentConfig
 
-from edge_agent.config import AgentConfig
 from edge_agent.learning.profile import AFFINITY_CAP
 from edge_agent.presence.checkin import make_token
 from edge_agent.sim.broker import MosquittoBroker
@@ -53,7 +53,7 @@ def setup(tmp_path: Path, broker: MosquittoBroker) -> AgentConfig:
             "INSERT INTO devices(id, profile, transport, created_at) VALUES (?, ?, 'mqtt', 0)", (device, profile)
         )
     conn.close()
-    from edge_agent.catalog import import_offers, import_products
+    from edge_agent.field.imports import import_offers, import_products
 
     (tmp_path / "products.json").write_text(json.dumps(PRODUCTS))
     (tmp_path / "offers2.json").write_text(json.dumps(OFFERS))

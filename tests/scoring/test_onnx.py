@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_agent.events import Customer, Offer
+from edge_agent.core.events import Customer, Offer
 from edge_agent.scoring.features import FEATURES, feature_matrix
 from edge_agent.scoring.onnx import Manifest, ModelScorer, OnnxScorer, sha256_file, shipped_manifest
 from edge_agent.scoring.rules import Context

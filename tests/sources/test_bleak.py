@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from edge_agent.config import BleConfig
-from edge_agent.events import Advertisement
+from edge_agent.config.agent import BleConfig
+
+from edge_agent.core.events import Advertisement
 from edge_agent.sim.adverts import arrivals
 from edge_agent.sim.radio import SimulatedScanner
 from edge_agent.sources.ble.bleak import BleakSource

@@ -11,12 +11,11 @@ from pathlib import Path
 
 import aiomqtt
 import pytest
+from edge_agent.config.agent import BleConfig, load_config
+from edge_agent.config.profiles import ProfileRegistry
 
-from edge_agent.config import BleConfig, load_config
+from edge_agent.core.events import Advertisement, DeadLetter, Device, MirrorEvent, SensorReading
 from edge_agent.decoders.line import with_checksum
-from edge_agent.devices import Device
-from edge_agent.events import Advertisement, DeadLetter, MirrorEvent, SensorReading
-from edge_agent.profiles import ProfileRegistry
 from edge_agent.sim.adverts import arrivals
 from edge_agent.sim.ble import SimulatedBleSource
 from edge_agent.sim.broker import MosquittoBroker

@@ -11,16 +11,16 @@ import time
 from pathlib import Path
 
 import aiomqtt
+from edge_agent.config.agent import AgentConfig, load_config
 from prometheus_client.parser import text_string_to_metric_families
 
-from edge_agent.config import AgentConfig, load_config
-from edge_agent.metrics import render
 from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.sources.mqtt import mirror_source, remote_scanner_source
 from edge_agent.store import connect
 from edge_agent.testing.config import write_config
 from edge_agent.testing.store import running_agent
 from edge_agent.testing.wait import eventually
+from edge_agent.web.metrics import render
 
 MFG = "4c000215e2c56db5dffb48d2b060d0f5a71096e000010002c5"
 

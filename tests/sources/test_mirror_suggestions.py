@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 import aiomqtt
+from edge_agent.config.agent import load_config
 
-from edge_agent.catalog import import_offers
-from edge_agent.config import load_config
+from edge_agent.field.imports import import_offers
 from edge_agent.runtime import Agent
 from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.sources.mqtt import mirror_source
@@ -124,7 +124,7 @@ async def test_a_disliked_category_is_not_suggested_back_in_the_session(
             ]
         )
     )
-    from edge_agent.catalog import import_products
+    from edge_agent.field.imports import import_products
 
     conn = connect(config.db_path)
     import_offers(conn, tmp_path / "offers.json")

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import aiomqtt
+from edge_agent.config.agent import load_config
 
-from edge_agent.catalog import import_customers
-from edge_agent.config import load_config
+from edge_agent.field.imports import import_customers
 from edge_agent.runtime import Agent
 from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.sources.mqtt import remote_scanner_source

@@ -9,11 +9,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from edge_agent.config import load_config
+from edge_agent.config.agent import load_config
+from edge_agent.config.profiles import ProfileRegistry
+
+from edge_agent.core.events import Device
 from edge_agent.decoders.line import with_checksum, xor_checksum
 from edge_agent.decoders.modbus import frame
-from edge_agent.devices import Device
-from edge_agent.profiles import ProfileRegistry
 from edge_agent.runtime import Agent
 from edge_agent.sim.serial import PtyPort
 from edge_agent.sources.base import Source

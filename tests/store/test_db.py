@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_agent.errors import StoreError
+from edge_agent.core.errors import StoreError
 from edge_agent.learning.profile import AFFINITY_CAP
 from edge_agent.store import SCHEMA_VERSION, StoreWriter, Write, connect
 

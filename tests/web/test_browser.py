@@ -12,10 +12,10 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from edge_agent.config.agent import AgentConfig
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from edge_agent.config import AgentConfig
-from edge_agent.events import MirrorEvent, SourceEvent
+from edge_agent.core.events import MirrorEvent, SourceEvent
 from edge_agent.presence.checkin import make_token
 from edge_agent.sim.adverts import arrivals
 from edge_agent.sim.ble import BeaconScript, Keyframe, Scenario, SimulatedBleSource

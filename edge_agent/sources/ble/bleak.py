@@ -9,8 +9,8 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
-from ...config import BleConfig
-from ...events import Advertisement
+from ...config.agent import BleConfig
+from ...core.events import Advertisement
 from ...links import Link
 from ..base import LinkedSource, SourceEvent
 

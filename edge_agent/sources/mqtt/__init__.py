@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ...config import AgentConfig
+from ...config.agent import AgentConfig
+from ...core.events import Advertisement, Event
 from ...decoders.mirror import decode_mirror
 from ...decoders.pos import decode_sale
 from ...decoders.theengs import decode_theengs, redact_ble
-from ...events import Advertisement, Event
 from .subscriber import MqttSubscriber
 
 

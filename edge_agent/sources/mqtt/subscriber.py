@@ -6,9 +6,9 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 
-from ...config import MqttConfig
-from ...errors import DecodeError
-from ...events import DeadLetter
+from ...config.agent import MqttConfig
+from ...core.errors import DecodeError
+from ...core.events import DeadLetter
 from ...links import Link
 from ...links.inbound import Endpoint, InboundError, InboundSession
 from ...links.wire import Publish

@@ -11,12 +11,11 @@ from typing import Any
 import serial
 import serial_asyncio_fast
 
+from ...config.profiles import DeviceProfile, SerialSettings
+from ...core.errors import DecodeError
+from ...core.events import DeadLetter, Device
 from ...decoders.line import MAX_LINE, decode_line
-from ...devices import Device
-from ...errors import DecodeError
-from ...events import DeadLetter
 from ...links import Link
-from ...profiles import DeviceProfile, SerialSettings
 from ..base import LinkedSource, SourceEvent
 
 log = logging.getLogger(__name__)

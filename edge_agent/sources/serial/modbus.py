@@ -11,11 +11,10 @@ from pymodbus.client import AsyncModbusSerialClient
 from pymodbus.exceptions import ModbusException
 from pymodbus.framer import FramerType
 
+from ...config.profiles import DeviceProfile, ModbusSettings
+from ...core.events import DeadLetter, Device
 from ...decoders.modbus import check_frame, decode_registers, register_span
-from ...devices import Device
-from ...events import DeadLetter
 from ...links import Link
-from ...profiles import DeviceProfile, ModbusSettings
 from ..base import LinkedSource, SourceEvent
 from .line import serial_settings
 

@@ -16,24 +16,24 @@ from pathlib import Path
 import aiomqtt
 from rich.console import Console
 
-from .catalog import import_customers, import_offers, import_products
-from .config import AgentConfig, AggregatesConfig, DevicesConfig, MqttConfig, ZoneConfig, default_config
-from .decoders.line import with_checksum
-from .devices import add_device, build_device
-from .events import Alert, BeaconId
-from .links.mqtt import connected
-from .profiles import ProfileRegistry
-from .runtime import Agent
-from .sim.ble import BeaconScript, Keyframe, Scenario, SimulatedBleSource
-from .sim.broker import MosquittoBroker, mosquitto_binary
-from .sim.mirror import MirrorSimulator
-from .sim.pos import TillSimulator
-from .sim.scenarios import LOYALTY_UUID
-from .sim.serial import PtyPort
-from .sim.storeworld import DOOR, SCANNERS, STREET_Y, Person, make_visitor, mean_rssi
-from .sources.build import build_sources
-from .store import connect
-from .tasks import cancel_and_wait
+from ..config.agent import AgentConfig, AggregatesConfig, DevicesConfig, MqttConfig, ZoneConfig, default_config
+from ..config.profiles import ProfileRegistry
+from ..core.events import Alert, BeaconId
+from ..core.tasks import cancel_and_wait
+from ..decoders.line import with_checksum
+from ..field.devices import add_device, build_device
+from ..field.imports import import_customers, import_offers, import_products
+from ..links.mqtt import connected
+from ..runtime import Agent
+from ..sources.build import build_sources
+from ..store import connect
+from .ble import BeaconScript, Keyframe, Scenario, SimulatedBleSource
+from .broker import MosquittoBroker, mosquitto_binary
+from .mirror import MirrorSimulator
+from .pos import TillSimulator
+from .scenarios import LOYALTY_UUID
+from .serial import PtyPort
+from .storeworld import DOOR, SCANNERS, STREET_Y, Person, make_visitor, mean_rssi
 
 CUSTOMERS = [
     {

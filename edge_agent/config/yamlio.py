@@ -9,7 +9,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from .errors import EdgeAgentError
+from ..core.errors import EdgeAgentError
 
 M = TypeVar("M", bound=BaseModel)
 E = TypeVar("E", bound=EdgeAgentError)

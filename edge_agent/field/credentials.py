@@ -11,9 +11,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .config import AgentConfig
-from .devices import Device
-from .errors import DeviceError
+from ..config.agent import AgentConfig
+from ..core.errors import DeviceError
+from ..core.events import Device
 
 
 def pbkdf2_entry(user: str, password: str, *, iterations: int = 101, salt: bytes | None = None) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from .errors import EdgeAgentError
+from ..core.errors import EdgeAgentError
 
 
 class StatusServer:

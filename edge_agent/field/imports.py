@@ -15,9 +15,9 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import CatalogError, EdgeAgentError
-from .profiles import IDENTIFIER_FORMATS
-from .store import catalog as table
+from ..config.profiles import IDENTIFIER_FORMATS
+from ..core.errors import CatalogError, EdgeAgentError
+from ..store import catalog as table
 
 T = TypeVar("T", bound=BaseModel)
 

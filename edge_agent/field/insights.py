@@ -10,8 +10,8 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from .learning.uplift import newcombe
-from .store import outcomes
+from ..learning.uplift import newcombe
+from ..store import outcomes
 
 GROUPS = ("treatment", "holdout")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -273,3 +273,22 @@ class Acked:
 
 
 SourceEvent = Event | Acked
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    id: str
+    profile: str
+    transport: str
+    zone: str | None = None
+    port: str | None = None
+    topic: str | None = None
+    identifier: str | None = None
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    auto_registered: bool = False
+    created_at: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["settings"] = dict(self.settings)
+        return data

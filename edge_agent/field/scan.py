@@ -8,14 +8,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .config import BleConfig
-from .decoders.beacons import beacon_of
-from .decoders.modbus import decode_registers, register_span
-from .errors import EdgeAgentError
-from .events import Advertisement
-from .profiles import DeviceProfile
-from .sources.ble.bleak import BleakSource, ScannerFactory
-from .tasks import cancel_and_wait
+from ..config.agent import BleConfig
+from ..config.profiles import DeviceProfile
+from ..core.errors import EdgeAgentError
+from ..core.events import Advertisement
+from ..core.tasks import cancel_and_wait
+from ..decoders.beacons import beacon_of
+from ..decoders.modbus import decode_registers, register_span
+from ..sources.ble.bleak import BleakSource, ScannerFactory
 
 PROFILE_OF_KIND = {"ibeacon": "ibeacon-loyalty", "eddystone": "eddystone-uid", "altbeacon": "altbeacon"}
 

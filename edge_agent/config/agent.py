@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .errors import ConfigError
+from ..core.errors import ConfigError
 from .yamlio import validate_file
 
 DEFAULT_CONFIG_PATH = Path("/etc/edge-agent/agent.yaml")

@@ -5,37 +5,18 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
-from .config import AgentConfig
-from .errors import DeviceError
-from .profiles import DeviceProfile, ModbusSettings, ProfileRegistry, SerialSettings
-from .store import devices as table
+from ..config.agent import AgentConfig
+from ..config.profiles import DeviceProfile, ModbusSettings, ProfileRegistry, SerialSettings
+from ..core.errors import DeviceError
+from ..core.events import Device
+from ..store import devices as table
+from ..store.devices import get_device
 
 DEVICE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-
-
-@dataclass(frozen=True, slots=True)
-class Device:
-    id: str
-    profile: str
-    transport: str
-    zone: str | None = None
-    port: str | None = None
-    topic: str | None = None
-    identifier: str | None = None
-    settings: Mapping[str, Any] = field(default_factory=dict)
-    auto_registered: bool = False
-    created_at: float = 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["settings"] = dict(self.settings)
-        return data
 
 
 def _coerce(value: str) -> Any:
@@ -154,15 +135,6 @@ def add_device(conn: sqlite3.Connection, device: Device) -> Device:
         ),
     )
     return device
-
-
-def get_device(conn: sqlite3.Connection, device_id: str) -> Device | None:
-    row = table.get(conn, device_id)
-    return Device(*row) if row else None
-
-
-def list_devices(conn: sqlite3.Connection) -> list[Device]:
-    return [Device(*r) for r in table.all_rows(conn)]
 
 
 def remove_device(conn: sqlite3.Connection, device_id: str) -> Device:

@@ -15,7 +15,7 @@ import asyncio
 import dataclasses
 from collections import OrderedDict, deque
 
-from .events import Acked, Advertisement, SourceEvent
+from ..core.events import Acked, Advertisement, SourceEvent
 
 
 def device_of(item: SourceEvent) -> str:

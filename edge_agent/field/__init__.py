@@ -1,0 +1,1 @@
+"""Field tools: provisioning, imports, scanning, credentials and insights (what the CLI drives)."""
