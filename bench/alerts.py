@@ -19,8 +19,8 @@ from pathlib import Path
 from types import TracebackType
 
 import aiomqtt
-from edge_agent.config.agent import load_config
 
+from edge_agent.config.agent import load_config
 from edge_agent.field.imports import import_customers, import_offers
 from edge_agent.runtime import Agent
 from edge_agent.sim.adverts import ibeacon_advert

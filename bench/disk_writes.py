@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 from edge_agent.config.agent import load_config
-
 from edge_agent.field.imports import import_customers, import_offers
 from edge_agent.runtime import Agent
 from edge_agent.sim.ble import SimulatedBleSource

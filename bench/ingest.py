@@ -22,10 +22,10 @@ from pathlib import Path
 
 import aiomqtt
 import paho.mqtt.client as paho
-from edge_agent.config.agent import AgentConfig, load_config
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_agent.aggregation.rollup import Aggregator
+from edge_agent.config.agent import AgentConfig, load_config
 from edge_agent.core.stats import AgentStats
 from edge_agent.presence.engine import PresenceEngine
 from edge_agent.runtime import Agent

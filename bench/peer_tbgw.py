@@ -32,7 +32,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from edge_agent.config.agent import load_config  # noqa: E402
-
 from edge_agent.runtime.control import query_status  # noqa: E402
 from edge_agent.sim.broker import MosquittoBroker  # noqa: E402
 from edge_agent.store import connect, rows  # noqa: E402

@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 import aiomqtt
-from edge_agent.config.agent import load_config
 
 from edge_agent.aggregation.rollup import Aggregator
+from edge_agent.config.agent import load_config
 from edge_agent.runtime import Agent
 from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.store import StoreWriter, Write, connect

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from edge_agent.config.agent import CONFIG_ENV, load_config, render_config, resolve_config_path
 
+from edge_agent.config.agent import CONFIG_ENV, load_config, render_config, resolve_config_path
 from edge_agent.core.errors import ConfigError
 
 

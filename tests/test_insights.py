@@ -10,9 +10,9 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from edge_agent.config.agent import AgentConfig
 from playwright.async_api import async_playwright
 
+from edge_agent.config.agent import AgentConfig
 from edge_agent.field.imports import import_customers
 from edge_agent.presence.checkin import make_token
 from edge_agent.store import connect

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from edge_agent.config.profiles import ProfileRegistry, load_profile, shipped_profiles_dir
 
+from edge_agent.config.profiles import ProfileRegistry, load_profile, shipped_profiles_dir
 from edge_agent.core.errors import ProfileError
 
 SHIPPED = {

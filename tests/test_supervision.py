@@ -8,7 +8,6 @@ from pathlib import Path
 from types import TracebackType
 
 from edge_agent.config.agent import load_config
-
 from edge_agent.runtime import Agent
 from edge_agent.sim.adverts import arrivals
 from edge_agent.sim.ble import SimulatedBleSource

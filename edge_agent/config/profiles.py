@@ -10,18 +10,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .. import beacons
 from ..core.errors import ProfileError
 from .yamlio import validate_file
 
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
 UUID_RE = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
-BLE_DECODERS = ("ibeacon", "eddystone", "altbeacon")
-IDENTIFIER_FORMATS = {
-    "ibeacon": (re.compile(rf"^{UUID_RE}:\d{{1,5}}:\d{{1,5}}$"), "UUID:major:minor"),
-    "altbeacon": (re.compile(r"^[0-9a-fA-F]{40}$"), "the 20-byte beacon id in hex"),
-    "eddystone": (re.compile(r"^[0-9a-fA-F]{20}:[0-9a-fA-F]{12}$"), "namespace:instance in hex (10:6 bytes)"),
-}
+OTHER_DECODERS = ("json", "line", "modbus")
 
 
 class _Model(BaseModel):
@@ -94,18 +90,26 @@ class DeviceProfile(_Model):
     manufacturer: str | None = None
     role: Literal["beacon", "sensor", "scanner", "mirror", "counter", "pos"]
     transport: Literal["ble", "serial", "mqtt"]
-    decoder: Literal["ibeacon", "eddystone", "altbeacon", "json", "line", "modbus"]
+    decoder: str  # a beacon format (`beacons/`) or one of OTHER_DECODERS
     ble: BleMatch | None = None
     serial: SerialSettings | None = None
     modbus: ModbusSettings | None = None
     mqtt: MqttMatch | None = None
     resources: list[Resource] = []
 
+    @field_validator("decoder")
+    @classmethod
+    def _decoder(cls, value: str) -> str:
+        known = (*beacons.kinds(), *OTHER_DECODERS)
+        if value not in known:
+            raise ValueError(f"unknown decoder {value!r} (expected one of: {', '.join(known)})")
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> DeviceProfile:
         t, d = self.transport, self.decoder
-        if t == "ble" and (self.ble is None or d not in BLE_DECODERS):
-            raise ValueError(f"a ble profile needs a 'ble' block and a decoder among {', '.join(BLE_DECODERS)}")
+        if t == "ble" and (self.ble is None or d not in beacons.kinds()):
+            raise ValueError(f"a ble profile needs a 'ble' block and a decoder among {', '.join(beacons.kinds())}")
         if t == "serial":
             if self.serial is None or d not in ("line", "modbus"):
                 raise ValueError("a serial profile needs a 'serial' block and decoder 'line' or 'modbus'")
@@ -129,15 +133,10 @@ class DeviceProfile(_Model):
 
     def check_identifier(self, identifier: str) -> str:
         """Normalise a BLE identifier for this profile's decoder, or raise ValueError."""
-        pattern, expected = IDENTIFIER_FORMATS[self.decoder]
-        if not pattern.match(identifier):
-            raise ValueError(f"identifier {identifier!r} is not {expected}")
-        if self.decoder == "ibeacon":
-            uuid, major, minor = identifier.split(":")
-            if int(major) > 0xFFFF or int(minor) > 0xFFFF:
-                raise ValueError("iBeacon major and minor must be 0..65535")
-            return f"{uuid.lower()}:{int(major)}:{int(minor)}"
-        return identifier.lower()
+        try:
+            return beacons.get(self.decoder).check(identifier)
+        except ValueError as exc:
+            raise ValueError(f"identifier {exc}") from None
 
 
 def shipped_profiles_dir() -> Path:

@@ -9,7 +9,8 @@ from typing import Any, Literal
 
 HTTP_API = "http-api"  # the device id of inputs through the agent's own authenticated HTTP API
 
-BeaconKind = Literal["ibeacon", "eddystone", "altbeacon", "rotating", "checkin"]
+# a registered beacon format (`beacons/`), or "rotating" / "checkin" (already resolved to a customer id)
+BeaconKind = str
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import re
 import sqlite3
@@ -13,9 +14,9 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
 
-from ..config.profiles import IDENTIFIER_FORMATS
+from .. import beacons
 from ..core.errors import CatalogError, EdgeAgentError
 from ..store import catalog as table
 
@@ -48,45 +49,40 @@ class _Row(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-class CustomerRow(_Row):
+class CustomerFields(_Row):
+    """A customer row; `customer_model()` adds one identifier column per beacon format."""
+
     customer_id: Annotated[str, Field(min_length=1, max_length=128)]
     display_name: str = ""
     tier: Literal["bronze", "silver", "gold", "platinum"] = "bronze"
     consent: bool = False
-    ibeacon: SemiList = []
-    eddystone: SemiList = []
-    altbeacon: SemiList = []
     rotating_key: Annotated[str | None, Blank, Field(pattern=r"^[0-9a-fA-F]{32,128}$")] = None
     preferred_categories: SemiList = []
     visits_90d: Annotated[int, Blank, Field(ge=0)] = 0
     spend_90d: Amount = 0.0
 
-    @field_validator("ibeacon")
-    @classmethod
-    def _ibeacons(cls, values: list[str]) -> list[str]:
-        return [_identifier("ibeacon", v) for v in values]
-
-    @field_validator("eddystone")
-    @classmethod
-    def _eddystones(cls, values: list[str]) -> list[str]:
-        return [_identifier("eddystone", v) for v in values]
-
-    @field_validator("altbeacon")
-    @classmethod
-    def _altbeacons(cls, values: list[str]) -> list[str]:
-        return [_identifier("altbeacon", v) for v in values]
+    def identifiers(self) -> list[tuple[str, str]]:
+        """(beacon format, canonical identifier) of every identifier column."""
+        return [(kind, value) for kind in beacons.kinds() for value in getattr(self, kind, ())]
 
 
-def _identifier(kind: str, value: str) -> str:
-    pattern, expected = IDENTIFIER_FORMATS[kind]
-    if not pattern.match(value):
-        raise ValueError(f"{value!r} is not {expected}")
-    if kind == "ibeacon":
-        uuid, major, minor = value.split(":")
-        if int(major) > 0xFFFF or int(minor) > 0xFFFF:
-            raise ValueError(f"{value!r}: major and minor must be 0..65535")
-        return f"{uuid.lower()}:{int(major)}:{int(minor)}"
-    return value.lower()
+def _identifiers(kind: str) -> Any:
+    def check(values: list[str]) -> list[str]:
+        fmt = beacons.get(kind)
+        return [fmt.check(v) for v in values]
+
+    return Annotated[list[str], BeforeValidator(_split), AfterValidator(check)]
+
+
+@functools.cache
+def _customer_model(kinds: tuple[str, ...]) -> type[CustomerFields]:
+    fields: dict[str, Any] = {kind: (_identifiers(kind), []) for kind in kinds}
+    return create_model("CustomerRow", __base__=CustomerFields, **fields)
+
+
+def customer_model() -> type[CustomerFields]:
+    """The customer row with a `;`-separated identifier column for each registered beacon format."""
+    return _customer_model(beacons.kinds())
 
 
 class OfferRow(_Row):
@@ -246,14 +242,14 @@ def import_customers(
     return import_file(
         conn,
         path,
-        CustomerRow,
+        customer_model(),
         lambda c, row, report: _store_customer(c, row, now, report),
         strict=strict,
         progress=progress,
     )
 
 
-def _store_customer(conn: sqlite3.Connection, c: CustomerRow, now: float, report: ImportReport) -> None:
+def _store_customer(conn: sqlite3.Connection, c: CustomerFields, now: float, report: ImportReport) -> None:
     table.upsert_customer(
         conn,
         (
@@ -268,12 +264,11 @@ def _store_customer(conn: sqlite3.Connection, c: CustomerRow, now: float, report
             now,
         ),
     )
-    for kind, values in (("ibeacon", c.ibeacon), ("eddystone", c.eddystone), ("altbeacon", c.altbeacon)):
-        for value in values:
-            if table.identifier_owner(conn, kind, value) is not None:
-                report.errors.append(f"{c.customer_id}: {kind} {value} already belongs to another customer; skipped")
-                continue
-            table.add_identifier(conn, kind, value, c.customer_id)
+    for kind, value in c.identifiers():
+        if table.identifier_owner(conn, kind, value) is not None:
+            report.errors.append(f"{c.customer_id}: {kind} {value} already belongs to another customer; skipped")
+            continue
+        table.add_identifier(conn, kind, value, c.customer_id)
     report.imported += 1
 
 

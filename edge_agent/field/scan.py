@@ -8,16 +8,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..beacons import beacon_of
+from ..beacons import get as beacon_format
 from ..config.agent import BleConfig
 from ..config.profiles import DeviceProfile
 from ..core.errors import EdgeAgentError
 from ..core.events import Advertisement
 from ..core.tasks import cancel_and_wait
-from ..decoders.beacons import beacon_of
 from ..decoders.modbus import decode_registers, register_span
 from ..sources.ble.bleak import BleakSource, ScannerFactory
-
-PROFILE_OF_KIND = {"ibeacon": "ibeacon-loyalty", "eddystone": "eddystone-uid", "altbeacon": "altbeacon"}
 
 
 class ScanError(EdgeAgentError):
@@ -78,7 +77,7 @@ async def scan_ble(
                         beacon.kind,
                         beacon.value,
                         event.rssi,
-                        PROFILE_OF_KIND.get(beacon.kind),
+                        beacon_format(beacon.kind).profile,
                         registered.get(beacon.value),
                     )
                 else:

@@ -11,8 +11,8 @@ from dataclasses import replace
 from datetime import datetime
 
 from ..aggregation.rollup import count, dwell
+from ..beacons import beacon_of
 from ..core.events import Advertisement, Alert, BeaconId, BeaconSighting, CheckIn, Customer, Offer, PresenceChange
-from ..decoders.beacons import beacon_of
 from ..presence.engine import PresenceEngine
 from ..presence.identity import IdentityResolver
 from ..scoring.policy import AlertPolicy

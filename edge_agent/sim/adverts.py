@@ -6,8 +6,8 @@ from pathlib import Path
 
 import yaml
 
+from ..beacons import advert_fields
 from ..core.events import Advertisement
-from ..decoders.beacons import APPLE, ibeacon_payload
 from .ble import Scenario
 from .scenarios import Visitor, walk
 
@@ -16,8 +16,21 @@ def ibeacon_advert(
     ident: str, rssi: int = -60, *, scanner: str = "local", ts: float = 0.0, address: str = "AA:BB:CC:DD:EE:01"
 ) -> Advertisement:
     """An advertisement carrying the iBeacon `UUID:major:minor`."""
-    uuid, major, minor = ident.split(":")
-    return Advertisement(address, rssi, scanner, ts, {APPLE: ibeacon_payload(uuid, int(major), int(minor))})
+    return beacon_advert("ibeacon", ident, rssi, scanner=scanner, ts=ts, address=address)
+
+
+def beacon_advert(
+    kind: str,
+    ident: str,
+    rssi: int = -60,
+    *,
+    scanner: str = "local",
+    ts: float = 0.0,
+    address: str = "AA:BB:CC:DD:EE:01",
+) -> Advertisement:
+    """An advertisement carrying identifier `ident` in beacon format `kind`."""
+    mfg, svc = advert_fields({kind: ident})
+    return Advertisement(address, rssi, scanner, ts, mfg, svc)
 
 
 def arrivals(*idents: str, first_at_s: float = 0.5, gap_s: float = 1.0, stay_s: float = 30.0) -> Scenario:

@@ -12,13 +12,13 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .. import beacons
 from ..config.yamlio import validate_file
 from ..core.errors import ConfigError
 from ..core.events import Advertisement, SourceEvent
 from ..core.lifecycle import Resource
-from ..decoders.beacons import APPLE, EDDYSTONE_UUID, eddystone_uid_payload, ibeacon_payload
 
 OUT_OF_RANGE_DBM = -100
 
@@ -39,12 +39,28 @@ class BeaconScript(_Model):
     """One simulated beacon: what it advertises and how loud each scanner hears it."""
 
     address: Annotated[str, Field(pattern=r"^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$")]
-    ibeacon: str | None = None
-    eddystone: str | None = None
+    # beacon format → identifier it advertises; a format's name works as a key of its own too
+    # (`ibeacon: UUID:major:minor`), and an anonymous phone advertises nothing we know
+    identifiers: dict[str, str] = {}
     interval_s: Annotated[float, Field(gt=0.01, le=60)] = 1.0
     noise_db: Annotated[float, Field(ge=0, le=20)] = 0.0
     drop_rate: Annotated[float, Field(ge=0, lt=1)] = 0.0
     path: list[Keyframe]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _format_keys(cls, value: object) -> object:
+        if not isinstance(value, dict):
+            return value
+        named = {k: v for k, v in value.items() if k in beacons.kinds() and v is not None}
+        rest = {k: v for k, v in value.items() if k not in beacons.kinds()}
+        return {**rest, "identifiers": {**rest.get("identifiers", {}), **named}} if named else rest
+
+    @model_validator(mode="after")
+    def _known_formats(self) -> BeaconScript:
+        for kind, identifier in self.identifiers.items():
+            beacons.get(kind).check(identifier)
+        return self
 
     def rssi_at(self, t: float, scanner: str) -> float | None:
         frames = [k for k in self.path if k.scanner == scanner]
@@ -57,14 +73,7 @@ class BeaconScript(_Model):
         return frames[-1].rssi
 
     def advertisement(self, rssi: int, scanner: str, ts: float) -> Advertisement:
-        mfg: dict[int, bytes] = {}
-        svc: dict[str, bytes] = {}
-        if self.ibeacon:
-            uuid, major, minor = self.ibeacon.split(":")
-            mfg[APPLE] = ibeacon_payload(uuid, int(major), int(minor))
-        if self.eddystone:
-            namespace, instance = self.eddystone.split(":")
-            svc[EDDYSTONE_UUID] = eddystone_uid_payload(namespace, instance)
+        mfg, svc = beacons.advert_fields(self.identifiers)
         return Advertisement(self.address, rssi, scanner, ts, mfg, svc)
 
 

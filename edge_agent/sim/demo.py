@@ -249,7 +249,15 @@ def walking_store(
         address = ":".join(f"{b:02X}" for b in rng.randbytes(6))
         stranger = f"{LOYALTY_UUID[:-4]}{rng.randrange(16**4):04x}:{rng.randrange(65536)}:{rng.randrange(65536)}"
         beacon = ident or stranger
-        beacons.append(BeaconScript(address=address, ibeacon=beacon, noise_db=4, drop_rate=0.15, path=frames))
+        beacons.append(
+            BeaconScript(
+                address=address,
+                identifiers={"ibeacon": beacon} if beacon else {},
+                noise_db=4,
+                drop_rate=0.15,
+                path=frames,
+            )
+        )
     return Scenario(duration_s=duration_s, seed=seed, beacons=beacons)
 
 

@@ -28,4 +28,10 @@ def walk(visitor: Visitor, scanner: str = "local", near_dbm: float = -58, far_db
         Keyframe(t=t1, rssi=near_dbm, scanner=scanner),
         Keyframe(t=t1 + 4, rssi=far_dbm, scanner=scanner),
     ]
-    return BeaconScript(address=visitor.address, ibeacon=visitor.ibeacon, interval_s=1.0, noise_db=2.0, path=path)
+    return BeaconScript(
+        address=visitor.address, identifiers=_ids(visitor.ibeacon), interval_s=1.0, noise_db=2.0, path=path
+    )
+
+
+def _ids(ibeacon: str | None) -> dict[str, str]:
+    return {"ibeacon": ibeacon} if ibeacon else {}

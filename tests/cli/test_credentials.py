@@ -8,8 +8,8 @@ from pathlib import Path
 
 import aiomqtt
 import pytest
-from edge_agent.config.agent import load_config
 
+from edge_agent.config.agent import load_config
 from edge_agent.field.credentials import grant_agent, pbkdf2_entry
 from edge_agent.sim.broker import MosquittoBroker, free_port
 from edge_agent.testing.config import write_config

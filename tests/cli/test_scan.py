@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from edge_agent.config.profiles import ProfileRegistry
 
+from edge_agent.config.profiles import ProfileRegistry
 from edge_agent.field.scan import probe_modbus
 from edge_agent.sim.adverts import arrivals, write_scenario
 from edge_agent.testing.modbus import ModbusSensor

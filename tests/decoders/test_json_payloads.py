@@ -9,9 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from edge_agent.beacons import beacon_of
+from edge_agent.beacons.eddystone import EDDYSTONE_UUID
+from edge_agent.beacons.ibeacon import APPLE
 from edge_agent.core.errors import DecodeError
 from edge_agent.core.events import BeaconId, MirrorEvent
-from edge_agent.decoders.beacons import APPLE, EDDYSTONE_UUID, beacon_of
 from edge_agent.decoders.jsonsafe import MAX_PAYLOAD, loads_object
 from edge_agent.decoders.mirror import decode_mirror
 from edge_agent.decoders.theengs import decode_theengs, service_uuid

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from edge_agent.config.profiles import ProfileRegistry
 from hypothesis import given
 from hypothesis import strategies as st
 
+from edge_agent.config.profiles import ProfileRegistry
 from edge_agent.core.errors import DecodeError
 from edge_agent.decoders.line import decode_line, with_checksum, xor_checksum
 from edge_agent.decoders.modbus import check_frame, crc16, decode_registers, frame, register_span

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import aiomqtt
 import pytest
-from edge_agent.config.agent import MqttConfig, TlsConfig
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from edge_agent.config.agent import MqttConfig, TlsConfig
 from edge_agent.links import wire
 from edge_agent.links.inbound import Endpoint, InboundError, InboundSession
 from edge_agent.links.wire import Publish

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from edge_agent.config.agent import PresenceConfig
-
 from edge_agent.core.events import BeaconId, BeaconSighting, PresenceChange
 from edge_agent.presence.engine import PresenceEngine
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import aiohttp
 import aiomqtt
-from edge_agent.config.agent import AgentConfig
 
+from edge_agent.config.agent import AgentConfig
 from edge_agent.core.events import Alert
 from edge_agent.presence.checkin import make_token
 from edge_agent.sim.broker import MosquittoBroker

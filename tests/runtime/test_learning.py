@@ -11,8 +11,8 @@ from typing import Any
 import aiohttp
 import aiomqtt
 import pytest
-from edge_agent.config.agent import AgentConfig
 
+from edge_agent.config.agent import AgentConfig
 from edge_agent.learning.profile import AFFINITY_CAP
 from edge_agent.presence.checkin import make_token
 from edge_agent.sim.broker import MosquittoBroker

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, datetime, time
 
 from edge_agent.config.agent import QuietHours, ScoringConfig
-
 from edge_agent.core.events import Customer, Offer
 from edge_agent.scoring.policy import AlertPolicy, in_holdout
 from edge_agent.scoring.rules import Context, RuleScorer, eligible

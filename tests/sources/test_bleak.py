@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 from edge_agent.config.agent import BleConfig
-
 from edge_agent.core.events import Advertisement
 from edge_agent.sim.adverts import arrivals
 from edge_agent.sim.radio import SimulatedScanner

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import aiomqtt
 import pytest
+
 from edge_agent.config.agent import BleConfig, load_config
 from edge_agent.config.profiles import ProfileRegistry
-
 from edge_agent.core.events import Advertisement, DeadLetter, Device, MirrorEvent, SensorReading
 from edge_agent.decoders.line import with_checksum
 from edge_agent.sim.adverts import arrivals

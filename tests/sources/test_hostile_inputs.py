@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import aiomqtt
-from edge_agent.config.agent import AgentConfig, load_config
 from prometheus_client.parser import text_string_to_metric_families
 
+from edge_agent.config.agent import AgentConfig, load_config
 from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.sources.mqtt import mirror_source, remote_scanner_source
 from edge_agent.store import connect

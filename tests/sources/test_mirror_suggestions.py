@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 import aiomqtt
-from edge_agent.config.agent import load_config
 
+from edge_agent.config.agent import load_config
 from edge_agent.field.imports import import_offers
 from edge_agent.runtime import Agent
 from edge_agent.sim.broker import MosquittoBroker

@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 import paho.mqtt.client as paho
-from edge_agent.config.agent import load_config
 from paho.mqtt.enums import CallbackAPIVersion
 
+from edge_agent.config.agent import load_config
 from edge_agent.runtime.control import query_status
 from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.store import connect

@@ -10,8 +10,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiomqtt
-from edge_agent.config.agent import AgentConfig, load_config
 
+from edge_agent.config.agent import AgentConfig, load_config
 from edge_agent.runtime import Agent
 from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.sources.mqtt import mirror_source

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import aiomqtt
-from edge_agent.config.agent import load_config
 
+from edge_agent.config.agent import load_config
 from edge_agent.field.imports import import_customers
 from edge_agent.runtime import Agent
 from edge_agent.sim.broker import MosquittoBroker

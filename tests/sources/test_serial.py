@@ -11,7 +11,6 @@ from pathlib import Path
 
 from edge_agent.config.agent import load_config
 from edge_agent.config.profiles import ProfileRegistry
-
 from edge_agent.core.events import Device
 from edge_agent.decoders.line import with_checksum, xor_checksum
 from edge_agent.decoders.modbus import frame

@@ -10,8 +10,8 @@ from pathlib import Path
 import aiomqtt
 import pytest
 import trustme
-from edge_agent.config.agent import load_config
 
+from edge_agent.config.agent import load_config
 from edge_agent.runtime import Agent
 from edge_agent.sim.broker import MosquittoBroker, free_port
 from edge_agent.store import StoreWriter, Write, connect

@@ -10,8 +10,8 @@ from pathlib import Path
 import aiomqtt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from edge_agent.config.agent import load_config
 
+from edge_agent.config.agent import load_config
 from edge_agent.scoring.onnx import shipped_manifest
 from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.store import connect

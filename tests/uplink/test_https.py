@@ -9,8 +9,8 @@ from pathlib import Path
 
 import trustme
 from aiohttp import web
-from edge_agent.config.agent import load_config
 
+from edge_agent.config.agent import load_config
 from edge_agent.runtime import Agent
 from edge_agent.store import StoreWriter, Write, connect
 from edge_agent.testing.config import write_config

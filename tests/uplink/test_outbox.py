@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 from edge_agent.config.agent import UplinkConfig
-
 from edge_agent.store import StoreWriter, Write, connect
 from edge_agent.testing.wait import eventually
 from edge_agent.uplink.outbox import Uplink, outbox_status

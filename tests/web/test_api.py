@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 import aiohttp
-from edge_agent.config.agent import AgentConfig
 from prometheus_client.parser import text_string_to_metric_families
 
+from edge_agent.config.agent import AgentConfig
 from edge_agent.presence.checkin import make_token
 from edge_agent.sim.adverts import arrivals
 from edge_agent.sim.ble import SimulatedBleSource

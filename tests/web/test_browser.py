@@ -12,9 +12,9 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from edge_agent.config.agent import AgentConfig
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from edge_agent.config.agent import AgentConfig
 from edge_agent.core.events import MirrorEvent, SourceEvent
 from edge_agent.presence.checkin import make_token
 from edge_agent.sim.adverts import arrivals

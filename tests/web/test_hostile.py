@@ -12,10 +12,10 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from edge_agent.config.agent import AgentConfig
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from edge_agent.config.agent import AgentConfig
 from edge_agent.presence.checkin import make_token
 from edge_agent.runtime import Agent
 from edge_agent.testing.store import seeded_config

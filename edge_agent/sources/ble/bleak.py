@@ -9,21 +9,13 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
+from ...beacons import passive_patterns
 from ...config.agent import BleConfig
 from ...core.events import Advertisement
 from ...links import Link
 from ..base import LinkedSource, SourceEvent
 
 log = logging.getLogger(__name__)
-
-# BlueZ only scans passively through an advertisement monitor, which needs patterns: ours match
-# the iBeacon prefix, Eddystone's 0xFEAA service data and AltBeacon's 0xBEAC code.
-_MANUFACTURER, _SERVICE_DATA_16 = 0xFF, 0x16
-PASSIVE_PATTERNS = [
-    (0, _MANUFACTURER, b"\x4c\x00\x02\x15"),
-    (0, _SERVICE_DATA_16, b"\xaa\xfe"),
-    (2, _MANUFACTURER, b"\xbe\xac"),
-]
 
 
 DetectionCallback = Callable[[Any, Any], None]
@@ -92,7 +84,10 @@ class BleakSource(LinkedSource):
 
         bluez = BlueZScannerArgs(adapter=self._config.adapter)
         if self._config.mode == "passive":
-            bluez["or_patterns"] = [(pos, AdvertisementDataType(kind), data) for pos, kind, data in PASSIVE_PATTERNS]
+            # BlueZ scans passively only through an advertisement monitor, which needs patterns:
+            # each beacon format declares the one that matches it.
+            patterns = passive_patterns()
+            bluez["or_patterns"] = [(pos, AdvertisementDataType(kind), data) for pos, kind, data in patterns]
             return BleakScanner(detection_callback=self._on_detection, scanning_mode="passive", bluez=bluez)
         return BleakScanner(detection_callback=self._on_detection, scanning_mode="active", bluez=bluez)
 

@@ -5,23 +5,18 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge_agent.core.events import Advertisement, BeaconId
-from edge_agent.decoders.beacons import (
-    APPLE,
+from edge_agent.beacons import beacon_of
+from edge_agent.beacons.altbeacon import AltBeacon, altbeacon_payload, parse_altbeacon
+from edge_agent.beacons.eddystone import (
     EDDYSTONE_UUID,
-    AltBeacon,
     EddystoneTlm,
     EddystoneUid,
     EddystoneUrl,
-    IBeacon,
-    altbeacon_payload,
-    beacon_of,
     eddystone_uid_payload,
-    ibeacon_payload,
-    parse_altbeacon,
     parse_eddystone,
-    parse_ibeacon,
 )
+from edge_agent.beacons.ibeacon import APPLE, IBeacon, ibeacon_payload, parse_ibeacon
+from edge_agent.core.events import Advertisement, BeaconId
 
 # Apple manufacturer data after the 0x004C company id, as a scanner reports it:
 # 02 15 | E2C56DB5-DFFB-48D2-B060-D0F5A71096E0 | major 0x0001 | minor 0x0002 | power 0xC5 (-59 dBm)
