@@ -16,7 +16,6 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from types import TracebackType
 
 import aiomqtt
 
@@ -29,29 +28,23 @@ from edge_agent.sources.base import SourceEvent
 from edge_agent.sources.mqtt import mirror_source
 from edge_agent.store import connect
 from edge_agent.testing.config import write_config
+from edge_agent.testing.sources import ScriptedSource
 from edge_agent.testing.wait import eventually
 
 UUID = "f7826da6-4fa2-4e98-8024-bc5b71e0893e"
 
 
-class Arrivals:
+class Arrivals(ScriptedSource):
     """Customers walking in one after another; remembers when each deciding advert was sent."""
 
-    name = "bench-arrivals"
-
     def __init__(self, customers: int, gap_s: float) -> None:
+        super().__init__("bench-arrivals", self._play)
         self.customers = customers
         self.gap_s = gap_s
         self.decided: dict[int, float] = {}
         self.go = asyncio.Event()  # customers start arriving once the agent's MQTT link is up
 
-    async def __aenter__(self) -> Arrivals:
-        return self
-
-    async def __aexit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
-        return None
-
-    async def events(self) -> AsyncIterator[SourceEvent]:
+    async def _play(self) -> AsyncIterator[SourceEvent]:
         await self.go.wait()
         for i in range(self.customers):
             for n in range(3):  # the third sighting is the one that decides the entry
@@ -141,7 +134,7 @@ async def main(quick: bool) -> dict[str, object]:
                 await mirror.publish(f"{config.topic_prefix}/mirror/m1/events", json.dumps(body), qos=1)
                 await asyncio.sleep(0.05)
             await eventually(lambda: len(sizes) == len(sent), within=60)
-            scorer = agent.scorer.status()["model"] if agent.scorer else None
+            scorer = agent.runtime.scorer.status()["model"] if agent.runtime.scorer else None
             stop.set()
             await task
             listener.cancel()

@@ -37,6 +37,7 @@ from edge_agent.sim.adverts import ibeacon_advert
 from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.sources.mqtt import mirror_source
 from edge_agent.store import StoreWriter, connect
+from edge_agent.testing.components import running
 from edge_agent.testing.config import write_config
 from edge_agent.testing.wait import eventually
 
@@ -62,7 +63,7 @@ async def bench_adverts(tmp: Path, count: int, beacons: int = 1000) -> float:
         )
         for i in range(beacons)
     ]
-    async with StoreWriter(config.db_path) as writer:
+    async with running(StoreWriter(config.db_path)) as writer:
         ports = Ports(
             config,
             writer,

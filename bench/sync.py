@@ -23,6 +23,7 @@ from edge_agent.runtime import Agent
 from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.store import StoreWriter, Write, connect
 from edge_agent.store.buckets import OpenBucket
+from edge_agent.testing.components import running
 from edge_agent.testing.config import write_config
 from edge_agent.testing.wait import eventually
 from edge_agent.uplink.outbox import outbox_status
@@ -67,7 +68,7 @@ async def main(quick: bool) -> dict[str, object]:
         )
         connect(config.db_path).close()
         start = time.time() - hours * 3600
-        async with StoreWriter(config.db_path) as writer:
+        async with running(StoreWriter(config.db_path)) as writer:
             writes = []
             aggregator = Aggregator(store_id=config.store_id, bucket_s=3600, k_anonymity=5)
             for h in range(hours):

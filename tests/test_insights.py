@@ -15,6 +15,7 @@ from playwright.async_api import async_playwright
 from edge_agent.config.agent import AgentConfig
 from edge_agent.field.imports import import_customers
 from edge_agent.presence.checkin import make_token
+from edge_agent.runtime import Agent
 from edge_agent.store import connect
 from edge_agent.testing.store import running_agent, seeded_config
 from edge_agent.testing.wait import eventually
@@ -55,7 +56,7 @@ async def shop(config: AgentConfig, url: str, n: int) -> None:
 
 async def test_cli_and_page_api_agree(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     config = with_customers(tmp_path, 30)
-    async with running_agent(config) as agent:
+    async with running_agent(Agent(config)) as agent:
         await shop(config, agent.http_url or "", 30)
         await eventually(lambda: agent.stats.counters["checkins"] == 30)
         headers = {"Authorization": f"Bearer {config.http.staff_token}"}
@@ -83,7 +84,7 @@ async def test_cli_and_page_api_agree(cli, tmp_path: Path) -> None:  # type: ign
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test installs it)")
 async def test_the_insights_page_draws_charts_from_the_box_alone(tmp_path: Path) -> None:
     config = with_customers(tmp_path, 12)
-    async with running_agent(config) as agent, async_playwright() as pw:
+    async with running_agent(Agent(config)) as agent, async_playwright() as pw:
         box = agent.http_url or ""
         await shop(config, box, 12)
         await eventually(lambda: agent.stats.counters["checkins"] == 12)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from edge_agent.runtime import Agent
 from edge_agent.store import connect
 from edge_agent.testing.store import running_agent, seeded_config
 from edge_agent.testing.wait import eventually
@@ -40,5 +41,5 @@ async def test_old_rows_are_purged_on_start(tmp_path: Path) -> None:
         finally:
             db.close()
 
-    async with running_agent(config):
+    async with running_agent(Agent(config)):
         await eventually(lambda: counts() == (1, 1, 1, 1, 1))

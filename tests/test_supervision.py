@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
-from types import TracebackType
 
 from edge_agent.config.agent import load_config
 from edge_agent.runtime import Agent
@@ -13,24 +12,18 @@ from edge_agent.sim.adverts import arrivals
 from edge_agent.sim.ble import SimulatedBleSource
 from edge_agent.sources.base import SourceEvent
 from edge_agent.testing.config import write_config
+from edge_agent.testing.sources import ScriptedSource
 from edge_agent.testing.wait import eventually
 
 
-class Exploding:
+class Exploding(ScriptedSource):
     """A source whose device driver has a bug."""
 
-    name = "exploding"
-
     def __init__(self) -> None:
+        super().__init__("exploding", self._play)
         self.attempts = 0
 
-    async def __aenter__(self) -> Exploding:
-        return self
-
-    async def __aexit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
-        return None
-
-    async def events(self) -> AsyncIterator[SourceEvent]:
+    async def _play(self) -> AsyncIterator[SourceEvent]:
         self.attempts += 1
         raise ZeroDivisionError("driver bug")
         yield  # pragma: no cover - makes this an async generator

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..store import Count, Effects, labels_of
-from ..store.buckets import Batch, OpenBucket, close_before
+from ..store.buckets import Batch, CloseBuckets, OpenBucket
 
 SCHEMA = "edge-agent/aggregates/v1"
 DWELL_BOUNDS = (60, 300, 900, 1800, 3600)
@@ -84,7 +84,7 @@ class Aggregator:
             if closed and on_closed is not None:
                 on_closed(closed)
 
-        return Effects(ops=(close_before(start, self.render, closed),), on_commit=committed, urgent=True)
+        return Effects(ops=(CloseBuckets(start, self.render, closed),), on_commit=committed, urgent=True)
 
     def render(self, bucket: OpenBucket) -> Batch:
         """Metrics with k-anonymity applied, and the SPEC §9 payload."""

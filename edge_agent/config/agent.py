@@ -195,6 +195,13 @@ class CheckinConfig(_Model):
     max_ttl_s: Annotated[int, Field(ge=10, le=86400)] = 300
 
 
+class StoreConfig(_Model):
+    # Below this much free space on the data dir's filesystem the agent sheds what it may drop
+    # (dead-letter samples, raw events past retention, the oldest outbox batches; all counted),
+    # then refuses inputs until there is room again.
+    min_free_mb: Annotated[float, Field(ge=0)] = 50
+
+
 class AggregatesConfig(_Model):
     bucket_s: Annotated[int, Field(ge=1)] = 3600
 
@@ -233,6 +240,7 @@ class AgentConfig(_Model):
     uplink: UplinkConfig = UplinkConfig()
     privacy: PrivacyConfig
     checkin: CheckinConfig
+    store: StoreConfig = StoreConfig()
     aggregates: AggregatesConfig = AggregatesConfig()
     devices: DevicesConfig = DevicesConfig()
     outcomes: OutcomesConfig = OutcomesConfig()
@@ -393,6 +401,9 @@ privacy:
 checkin:
   key: "{checkin_key}"             # HMAC key the store app signs check-ins with
   max_ttl_s: 300
+
+store:
+  min_free_mb: 50                  # below this free space: shed what may go, then refuse inputs
 
 aggregates:
   bucket_s: 3600

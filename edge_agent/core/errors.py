@@ -34,3 +34,19 @@ class DecodeError(EdgeAgentError):
 
 class CatalogError(EdgeAgentError):
     """An import file (customers, offers) cannot be used as a whole."""
+
+
+class LinkError(EdgeAgentError):
+    """A connection failed or ended; says whether retrying soon can help.
+
+    `refused`: the other side refused our credentials or certificate (wait long, say it once);
+    `lost`: it closed a working session; `retry_after`: it said when to come back.
+    """
+
+    def __init__(
+        self, message: str, *, refused: bool = False, lost: bool = False, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.refused = refused
+        self.lost = lost
+        self.retry_after = retry_after

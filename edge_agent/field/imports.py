@@ -278,23 +278,42 @@ def import_offers(
     return import_file(conn, path, OfferRow, _store_offer, strict=strict, progress=progress)
 
 
-def _store_offer(conn: sqlite3.Connection, o: OfferRow, report: ImportReport) -> None:
-    table.upsert_offer(
-        conn,
-        (
-            o.offer_id,
-            o.title,
-            o.category,
-            o.kind,
-            o.min_tier,
-            int(o.in_stock),
-            o.skus,
-            o.value,
-            o.starts.isoformat() if o.starts else None,
-            o.ends.isoformat() if o.ends else None,
-        ),
+def offer_values(o: OfferRow) -> tuple[Any, ...]:
+    """An offer row in the store's column order."""
+    return (
+        o.offer_id,
+        o.title,
+        o.category,
+        o.kind,
+        o.min_tier,
+        int(o.in_stock),
+        o.skus,
+        o.value,
+        o.starts.isoformat() if o.starts else None,
+        o.ends.isoformat() if o.ends else None,
     )
+
+
+def _store_offer(conn: sqlite3.Connection, o: OfferRow, report: ImportReport) -> None:
+    table.upsert_offer(conn, offer_values(o))
     report.imported += 1
+
+
+def validated_offers(rows: list[Any]) -> list[tuple[Any, ...]]:
+    """Offer objects (e.g. from a downlink document) validated like an import with --strict."""
+    out: list[tuple[Any, ...]] = []
+    columns = list(OfferRow.model_fields)
+    for number, row in enumerate(rows, start=1):
+        if not isinstance(row, dict):
+            raise CatalogError(f"row {number}: expected an object")
+        unknown = sorted(str(k) for k in row if k not in OfferRow.model_fields)
+        if unknown:
+            raise CatalogError(f"unknown column {unknown[0]!r} (expected: {', '.join(columns)})")
+        try:
+            out.append(offer_values(OfferRow.model_validate(_cells(row, columns))))
+        except (ValidationError, ValueError) as exc:
+            raise CatalogError(f"bad row, nothing imported; row {number}: {_reason(exc)}") from None
+    return out
 
 
 def import_products(

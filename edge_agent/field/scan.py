@@ -14,7 +14,6 @@ from ..config.agent import BleConfig
 from ..config.profiles import DeviceProfile
 from ..core.errors import EdgeAgentError
 from ..core.events import Advertisement
-from ..core.tasks import cancel_and_wait
 from ..decoders.modbus import decode_registers, register_span
 from ..sources.ble.bleak import BleakSource, ScannerFactory
 
@@ -59,50 +58,37 @@ async def scan_ble(
     """Beacons heard during `duration` seconds, strongest first; MAC addresses are shown, never stored."""
     source = BleakSource(config, watchdog_s=duration + 5, scanner_factory=scanner_factory)
     seen: dict[str, Seen] = {}
-
-    async def collect() -> None:
-        async with source:
-            async for event in source.events():
-                if not isinstance(event, Advertisement):
-                    continue
-                decoded = beacon_of(event)
-                if decoded is None:
-                    continue
-                beacon, _ = decoded
-                key = str(beacon)
-                entry = seen.get(key)
-                if entry is None:
-                    seen[key] = Seen(
-                        event.address,
-                        beacon.kind,
-                        beacon.value,
-                        event.rssi,
-                        beacon_format(beacon.kind).profile,
-                        registered.get(beacon.value),
-                    )
-                else:
-                    entry.adverts += 1
-                    entry.rssi = max(entry.rssi, event.rssi)
-
-    task = asyncio.create_task(collect())
     started = time.monotonic()
     try:
-        while not task.done() and time.monotonic() - started < duration:
-            if source.last_error is not None:
-                raise ScanError(explain_ble_error(_original(source)))
-            if progress is not None:
-                progress(time.monotonic() - started)
-            await asyncio.sleep(0.1)
-        failure = task.exception() if task.done() else None
-        if failure is not None:
-            raise ScanError(explain_ble_error(failure))
-    finally:
-        await cancel_and_wait([task])
+        async with source.connect() as events:
+            async with asyncio.timeout(duration):
+                async for event in events:
+                    if isinstance(event, Advertisement):
+                        _note(seen, event, registered)
+                    if progress is not None:
+                        progress(time.monotonic() - started)
+    except TimeoutError:
+        pass
+    except Exception as exc:  # noqa: BLE001 -- whatever the radio stack raises, the engineer gets one line with the fix
+        raise ScanError(explain_ble_error(exc)) from None
     return sorted(seen.values(), key=lambda s: -s.rssi)
 
 
-def _original(source: BleakSource) -> BaseException:
-    return source.last_exception or EdgeAgentError(source.last_error or "unknown")
+def _note(seen: dict[str, Seen], event: Advertisement, registered: dict[str, str]) -> None:
+    decoded = beacon_of(event)
+    if decoded is None:
+        return
+    beacon, _ = decoded
+    key = str(beacon)
+    entry = seen.get(key)
+    if entry is None:
+        fmt = beacon_format(beacon.kind)
+        seen[key] = Seen(
+            event.address, beacon.kind, beacon.value, event.rssi, fmt.profile, registered.get(beacon.value)
+        )
+    else:
+        entry.adverts += 1
+        entry.rssi = max(entry.rssi, event.rssi)
 
 
 def serial_ports() -> list[dict[str, Any]]:

@@ -1,5 +1,5 @@
-"""Links: every reconnecting connection shares one reconnect object (state, backoff, quiet logging)."""
+"""Links: every reconnecting connection runs the one connect–serve–retry loop (`Link.run`)."""
 
-from .backoff import Backoff, Link, LinkState
+from .link import Backoff, Link, LinkState, LinkStatus
 
-__all__ = ["Backoff", "Link", "LinkState"]
+__all__ = ["Backoff", "Link", "LinkState", "LinkStatus"]

@@ -1,9 +1,11 @@
-"""A receive-only MQTT 3.1.1 session on asyncio: frames in, PUBACKs coalesced into one write.
+"""The asyncio adapter of the receive-only MQTT session: sockets, timers and backpressure.
 
+The protocol itself — packets, acknowledgement order, QoS 2, keepalive rules — is the sans-I/O
+`SubscriberSession` (session.py). This layer moves bytes: one `data_received` cuts every frame
+of a chunk, and every acknowledgement released in one loop iteration leaves in one `write`.
 The hot inbound path (mirrors, tills, remote scanners) does not go through paho: paho parses
 one packet per socket read in Python and wakes the loop per message, which was half of the
-time of a durably stored mirror event. Here one `data_received` cuts every frame in the chunk,
-and every PUBACK released by one commit leaves in one `write`. Publishing stays on aiomqtt.
+time of a durably stored mirror event. Publishing stays on aiomqtt.
 """
 
 from __future__ import annotations
@@ -18,14 +20,17 @@ from types import TracebackType
 from typing import Self
 
 from ..config.agent import MqttConfig
-from ..core.errors import EdgeAgentError
-from . import wire
-from .mqtt import broker_address, tls_context
+from ..core.errors import LinkError
+from .address import broker_address, tls_context
+from .session import ConnAck, Message, SubAck, SubscriberSession
+from .wire import ConnectionRefused
 
 log = logging.getLogger(__name__)
 
+REFUSED_CODES = frozenset({2, 4, 5})  # identifier rejected, bad user name or password, not authorised
 
-class InboundError(EdgeAgentError):
+
+class InboundError(LinkError):
     """The session ended or could not start (refused, timed out, connection lost)."""
 
 
@@ -42,13 +47,7 @@ class Endpoint:
     @classmethod
     def of(cls, config: MqttConfig) -> Endpoint:
         host, port, secure = broker_address(config.url)
-        return cls(
-            host,
-            port,
-            tls_context(config.tls) if secure else None,
-            config.username,
-            config.password,
-        )
+        return cls(host, port, tls_context(config.tls) if secure else None, config.username, config.password)
 
 
 class _Protocol(asyncio.Protocol):
@@ -58,7 +57,6 @@ class _Protocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._session._transport = transport
-        self._session._received_at = asyncio.get_running_loop().time()
 
     def data_received(self, data: bytes) -> None:
         self._session._received(data)
@@ -70,9 +68,9 @@ class _Protocol(asyncio.Protocol):
 class InboundSession:
     """`async with InboundSession(...) as s: await s.subscribe(...); async for m in s.messages()`.
 
-    QoS 1 messages are acknowledged only by `ack(mid)`; acks requested in one loop iteration
-    go out together. QoS 0 messages beyond `max_queued` are dropped and reported to `on_drop`;
-    QoS 1 messages are never dropped: reading pauses instead (the broker keeps them).
+    QoS 1 and 2 messages are acknowledged only by `ack(message)`, in arrival order. QoS 0
+    messages beyond `max_queued` are dropped and reported to `on_drop`; QoS 1 and 2 messages
+    are never dropped: reading pauses instead (the broker keeps them).
     """
 
     def __init__(
@@ -87,23 +85,23 @@ class InboundSession:
         timeout: float = 10.0,
     ) -> None:
         self._endpoint = endpoint
-        self._client_id = client_id
-        self._clean = clean
-        self._keepalive = keepalive
+        self._core = SubscriberSession(
+            client_id, clean=clean, keepalive=keepalive, username=endpoint.username, password=endpoint.password
+        )
         self._max_queued = max_queued
         self._on_drop = on_drop
         self._timeout = timeout
-        self._reader = wire.FrameReader()
-        self._inbox: deque[wire.Publish] = deque()
+        self._inbox: deque[Message] = deque()
         self._readable = asyncio.Event()
         self._transport: asyncio.Transport | None = None
         self._paused = False
         self._error: InboundError | None = None
-        self._waiting: dict[int, asyncio.Future[bytes]] = {}  # CONNACK under 0, SUBACKs under their id
-        self._acks: list[int] = []
-        self._received_at = 0.0
+        self._waiting: dict[int, asyncio.Future[ConnAck | SubAck]] = {}  # CONNACK under 0, SUBACKs under their id
+        self._flush_due = False
         self._tg = asyncio.TaskGroup()
         self._keeper: asyncio.Task[None] | None = None
+        self.session_present = False
+        self._qos2_said = False
 
     async def __aenter__(self) -> Self:
         loop = asyncio.get_running_loop()
@@ -113,19 +111,23 @@ class InboundSession:
                 await loop.create_connection(
                     lambda: _Protocol(self), ep.host, ep.port, ssl=ep.tls, server_hostname=ep.host if ep.tls else None
                 )
-                packet = wire.connect(
-                    self._client_id,
-                    clean=self._clean,
-                    keepalive=self._keepalive,
-                    username=ep.username,
-                    password=ep.password,
-                )
-                wire.connack(await self._request(0, packet))
-        except (OSError, TimeoutError, wire.ProtocolError) as exc:
+                self._core.connect(loop.time())
+                ack = await self._request(0)
+        except InboundError as exc:
+            self._close()
+            raise InboundError(f"cannot connect to {ep.host}:{ep.port}: {exc}", refused=exc.refused) from exc
+        except ssl.SSLCertVerificationError as exc:
+            self._close()
+            raise InboundError(
+                f"cannot connect to {ep.host}:{ep.port}: certificate refused: {exc}", refused=True
+            ) from exc
+        except (OSError, TimeoutError) as exc:
             self._close()
             raise InboundError(f"cannot connect to {ep.host}:{ep.port}: {_reason(exc)}") from exc
+        assert isinstance(ack, ConnAck)
+        self.session_present = ack.session_present
         await self._tg.__aenter__()
-        self._keeper = self._tg.create_task(self._keep_alive(), name=f"mqtt-keepalive-{self._client_id}")
+        self._keeper = self._tg.create_task(self._keep_alive(), name=f"mqtt-keepalive-{self._core.client_id}")
         return self
 
     async def __aexit__(
@@ -133,9 +135,8 @@ class InboundSession:
     ) -> None:
         if self._keeper is not None:
             self._keeper.cancel()
-        if self._transport is not None and not self._transport.is_closing():
-            self._flush_acks()
-            self._transport.write(wire.DISCONNECT_BYTES)
+        self._core.disconnect()
+        self._flush()
         self._close()
         await self._tg.__aexit__(None, None, None)  # the keeper is cancelled; the caller's exception stays its own
 
@@ -143,15 +144,18 @@ class InboundSession:
         """Subscribe and wait for the SUBACK; a filter the broker refuses (e.g. by ACL) is an error."""
         try:
             async with asyncio.timeout(self._timeout):
-                _, granted = wire.suback(await self._request(1, wire.subscribe(1, filters)))
-        except (OSError, TimeoutError, wire.ProtocolError) as exc:
+                ack = await self._request(self._core.subscribe(filters, asyncio.get_running_loop().time()))
+        except InboundError as exc:
+            raise InboundError(f"subscription failed: {exc}", lost=exc.lost) from exc
+        except (OSError, TimeoutError) as exc:
             self._close()
             raise InboundError(f"subscription failed: {_reason(exc)}") from exc
-        refused = [t for (t, _), code in zip(filters, granted, strict=False) if code & 0x80]
+        assert isinstance(ack, SubAck)
+        refused = [t for (t, _), code in zip(filters, ack.granted, strict=False) if code & 0x80]
         if refused:
-            raise InboundError(f"broker refused the subscription to {', '.join(refused)}")
+            raise InboundError(f"broker refused the subscription to {', '.join(refused)}", refused=True)
 
-    async def messages(self) -> AsyncIterator[wire.Publish]:
+    async def messages(self) -> AsyncIterator[Message]:
         """Received messages in order, until the connection ends (then InboundError)."""
         inbox = self._inbox
         while True:
@@ -159,58 +163,60 @@ class InboundSession:
                 yield inbox.popleft()
                 if self._paused and len(inbox) < self._max_queued // 2 and self._transport is not None:
                     self._paused = False
-                    self._received_at = asyncio.get_running_loop().time()  # silence while paused was ours
+                    self._core.quiet_since(asyncio.get_running_loop().time())  # silence while paused was ours
                     self._transport.resume_reading()
             if self._error is not None:
                 raise self._error
             self._readable.clear()
             await self._readable.wait()
 
-    def ack(self, mid: int) -> None:
-        """Acknowledge a QoS 1 message; every ack of this loop iteration leaves in one write."""
-        if self._transport is None or self._transport.is_closing():
-            return  # after a reconnect old ids mean nothing; the broker redelivers instead
-        if not self._acks:
-            asyncio.get_running_loop().call_soon(self._flush_acks)
-        self._acks.append(mid)
+    def ack(self, message: Message) -> None:
+        """The message's effects are stored; acknowledgements leave in arrival order, one write per loop turn."""
+        self._core.ack(message.slot)
+        if not self._flush_due and self._transport is not None:
+            self._flush_due = True
+            asyncio.get_running_loop().call_soon(self._flush)
 
-    def _flush_acks(self) -> None:
-        if self._acks and self._transport is not None and not self._transport.is_closing():
-            self._transport.write(wire.pubacks(self._acks))
-        self._acks = []
+    @property
+    def unacknowledged(self) -> int:
+        return self._core.unacknowledged
 
-    async def _request(self, key: int, packet: bytes) -> bytes:
+    def _flush(self) -> None:
+        self._flush_due = False
+        data = self._core.data_to_send()
+        if data and self._transport is not None and not self._transport.is_closing():
+            self._transport.write(data)
+
+    async def _request(self, key: int) -> ConnAck | SubAck:
         if self._transport is None:
             raise OSError("not connected")
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[ConnAck | SubAck] = asyncio.get_running_loop().create_future()
         self._waiting[key] = future
-        self._transport.write(packet)
+        self._flush()
         try:
             return await future
         finally:
             self._waiting.pop(key, None)
 
     async def _keep_alive(self) -> None:
-        """PINGREQ every half keepalive; a broker silent for 1.5 keepalives is gone."""
         loop = asyncio.get_running_loop()
         while self._transport is not None and not self._transport.is_closing():
-            await asyncio.sleep(self._keepalive / 2)
-            if not self._paused and loop.time() - self._received_at > self._keepalive * 1.5:
-                self._fail(InboundError("broker stopped answering (keepalive)"))
-                return
-            if self._transport is not None and not self._transport.is_closing():
-                self._transport.write(wire.PINGREQ_BYTES)
+            await asyncio.sleep(self._core.keepalive / 4)
+            self._core.tick(loop.time(), reading=not self._paused)
+            self._after_input()
 
     def _received(self, data: bytes) -> None:
-        self._received_at = asyncio.get_running_loop().time()
-        try:
-            for frame in self._reader.feed(data):
-                self._frame(frame)
-            if self._reader.broken is not None:
-                raise self._reader.broken
-        except wire.ProtocolError as exc:
-            self._fail(InboundError(f"broker sent an invalid packet: {exc}"))
-            return
+        for event in self._core.receive(data, asyncio.get_running_loop().time()):
+            if isinstance(event, Message):
+                if event.qos == 0 and len(self._inbox) >= self._max_queued:
+                    self._on_drop()
+                    continue
+                self._inbox.append(event)
+            else:
+                future = self._waiting.get(0 if isinstance(event, ConnAck) else event.packet_id)
+                if future is not None and not future.done():
+                    future.set_result(event)
+        self._after_input()
         if self._inbox:
             self._readable.set()
             # QoS 1: pause reading instead of dropping; the broker keeps the rest. Not while a
@@ -220,36 +226,33 @@ class InboundSession:
                 self._paused = True
                 self._transport.pause_reading()
 
-    def _frame(self, frame: wire.Frame) -> None:
-        kind = frame.first & 0xF0
-        if kind == wire.PUBLISH:
-            message = wire.publish(frame)
-            if len(self._inbox) >= self._max_queued and message.qos == 0:
-                self._on_drop()
-                return
-            self._inbox.append(message)
-        elif kind == wire.CONNACK:
-            self._answer(0, frame.body)
-        elif kind == wire.SUBACK:
-            self._answer(int.from_bytes(frame.body[:2], "big"), frame.body)
-        elif kind != wire.PINGRESP:
-            raise wire.ProtocolError(f"unexpected packet type {kind >> 4}")
-
-    def _answer(self, key: int, body: bytes) -> None:
-        future = self._waiting.get(key)
-        if future is not None and not future.done():
-            future.set_result(body)
+    def _after_input(self) -> None:
+        """Write what the session has to say now (PINGREQ, PUBCOMP, a repeated PUBREC); end on a violation."""
+        if self._core.qos2_messages and not self._qos2_said:
+            self._qos2_said = True
+            log.warning(
+                "broker sends QoS 2 to client %s although QoS 1 was granted; handled as QoS 2", self._core.client_id
+            )
+        error = self._core.error
+        if isinstance(error, ConnectionRefused):
+            self._fail(InboundError(str(error), refused=error.code in REFUSED_CODES))
+        elif error is not None:
+            self._fail(InboundError(f"broker sent an invalid packet: {error}"))
+        elif not self._flush_due:
+            self._flush()
 
     def _lost(self, exc: Exception | None) -> None:
         self._transport = None
-        self._fail(InboundError(f"connection lost: {_reason(exc)}" if exc else "connection closed by the broker"))
+        self._fail(
+            InboundError(f"connection lost: {_reason(exc)}" if exc else "connection closed by the broker", lost=True)
+        )
 
     def _fail(self, error: InboundError) -> None:
         if self._error is None:
             self._error = error
         for future in self._waiting.values():
             if not future.done():
-                future.set_exception(OSError(str(error)))
+                future.set_exception(self._error)
         self._readable.set()
         self._close()
 

@@ -1,38 +1,21 @@
-"""The store-broker link for publishing: one connection, queued publishes, reconnect with backoff."""
+"""Publishing on aiomqtt: clients for a broker URL, a bounded disconnect, and the store-broker publisher."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
-from urllib.parse import urlsplit
+from typing import Any
 
 import aiomqtt
 
 from ..config.agent import MqttConfig, TlsConfig
-from ..core.tasks import cancel_and_wait
-from .backoff import Link
+from ..core.component import Component, Sample, Status
+from .address import broker_address, tls_context
+from .link import Link
 
 log = logging.getLogger(__name__)
-
-
-def tls_context(tls: TlsConfig) -> ssl.SSLContext:
-    ctx = ssl.create_default_context(cafile=str(tls.ca) if tls.ca else None)
-    if tls.cert:
-        ctx.load_cert_chain(str(tls.cert), str(tls.key) if tls.key else None)
-    return ctx
-
-
-def broker_address(url: str) -> tuple[str, int, bool]:
-    """(host, port, TLS?) of an `mqtt://` or `mqtts://` URL, with the standard ports."""
-    parts = urlsplit(url)
-    secure = parts.scheme == "mqtts"
-    return parts.hostname or "127.0.0.1", parts.port or (8883 if secure else 1883), secure
 
 
 def make_client(
@@ -44,19 +27,28 @@ def make_client(
     identifier: str | None = None,
     clean_session: bool | None = None,
     timeout: float = 10.0,
+    protocol: int = 4,
+    max_inflight: int | None = None,
 ) -> aiomqtt.Client:
-    """An aiomqtt client for an `mqtt://` or `mqtts://` URL."""
+    """An aiomqtt client for an `mqtt://` or `mqtts://` URL (`protocol` 4 = MQTT 3.1.1, 5 = MQTT 5)."""
     host, port, secure = broker_address(url)
+    options: dict[str, Any] = {}
+    if protocol == 5:
+        options["protocol"] = aiomqtt.ProtocolVersion.V5
+    else:
+        options["clean_session"] = clean_session
+    if max_inflight is not None:
+        options["max_inflight_messages"] = max_inflight
     return aiomqtt.Client(
         host,
         port,
         username=username,
         password=password,
         identifier=identifier,
-        clean_session=clean_session,
         tls_context=tls_context(tls or TlsConfig()) if secure else None,
         timeout=timeout,
         keepalive=30,
+        **options,
     )
 
 
@@ -72,6 +64,23 @@ def store_client(config: MqttConfig, identifier: str, **options: Any) -> aiomqtt
     )
 
 
+def _retrieve_disconnect_reason(client: aiomqtt.Client) -> None:
+    """Mark aiomqtt's disconnect future as seen once it is done.
+
+    aiomqtt sets the reason of an unexpected disconnect on a future nobody awaits when we are
+    not iterating messages; if a broker drops us right after CONNACK it even replaces that future
+    while entering. Unretrieved, asyncio logs "Future exception was never retrieved" — we
+    already handle the disconnect as the link's failure.
+    """
+    future = client._disconnected
+
+    def seen(done: asyncio.Future[None]) -> None:
+        if not done.cancelled():
+            done.exception()
+
+    future.add_done_callback(seen)
+
+
 @asynccontextmanager
 async def connected(client: aiomqtt.Client, *, close_timeout: float = 3.0) -> AsyncIterator[aiomqtt.Client]:
     """`async with client`, except that leaving never hangs and never masks why we left.
@@ -80,7 +89,9 @@ async def connected(client: aiomqtt.Client, *, close_timeout: float = 3.0) -> As
     disconnect itself fails; either would turn a cancellation into a hang. We give the
     disconnect `close_timeout`, then drop the socket, and swallow errors of the disconnect.
     """
+    _retrieve_disconnect_reason(client)
     await client.__aenter__()
+    _retrieve_disconnect_reason(client)
     try:
         yield client
     finally:
@@ -98,80 +109,66 @@ async def connected(client: aiomqtt.Client, *, close_timeout: float = 3.0) -> As
                 sock.close()
 
 
-def consume_disconnect_reason(client: aiomqtt.Client) -> None:
-    """Mark aiomqtt's internal disconnect future as seen; we already handled the MqttError."""
-    future = getattr(client, "_disconnected", None)
-    if isinstance(future, asyncio.Future) and future.done() and not future.cancelled():
-        future.exception()
+async def until_disconnected(client: aiomqtt.Client) -> None:
+    """Return never; raise MqttError when the connection drops (nothing is subscribed, so nothing arrives)."""
+    async for _ in client.messages:
+        pass
+    raise aiomqtt.MqttError("Disconnected")
 
 
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    topic: str
-    payload: bytes
-    qos: int = 1
-    retain: bool = False
-    on_sent: Callable[[], Awaitable[None]] | None = None  # after the broker confirmed (PUBACK for QoS 1)
+class MqttPublisher(Component):
+    """The store-broker link for publishing. Each caller awaits its own confirmation, so every
+    sink keeps its own bounded queue in front of it; the link state follows the socket."""
 
-
-class MqttPublisher:
-    """Publishes queued messages to the store broker; waits out outages with backoff."""
-
-    def __init__(self, config: MqttConfig, *, client_id: str, queue_size: int = 1000) -> None:
+    def __init__(self, config: MqttConfig, *, client_id: str, name: str = "store-broker") -> None:
+        self.name = name
         self._config = config
         self._client_id = client_id
-        self._queue: asyncio.Queue[Outgoing] = asyncio.Queue(queue_size)
-        self._tg = asyncio.TaskGroup()
-        self._task: asyncio.Task[None] | None = None
-        self.link = Link(f"store broker {config.url}", initial=0.5, cap=30.0, logger=log)
+        self.link = Link(f"store broker {config.url}", initial=0.5, cap=30.0, client_id=client_id, logger=log)
+        self._client: aiomqtt.Client | None = None
+        self._ready = asyncio.Event()
+        self._over = asyncio.Event()  # the current connection's end
         self.published = 0
-        self.dropped = 0
+        self.retried = 0
 
-    async def __aenter__(self) -> Self:
-        await self._tg.__aenter__()
-        self._task = self._tg.create_task(self._run(), name="mqtt-publisher")
-        return self
+    async def run(self) -> None:
+        await self.link.run(lambda: connected(store_client(self._config, self._client_id)), self._serve)
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._task is not None:
-            await cancel_and_wait([self._task])
-        await self._tg.__aexit__(exc_type, exc, tb)
-        self.link.stopped()
-
-    def publish(
-        self, topic: str, payload: bytes, qos: int = 1, on_sent: Callable[[], Awaitable[None]] | None = None
-    ) -> bool:
-        """Queue a message; False (and counted) if the queue is full."""
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        self._client, self._over = client, asyncio.Event()
+        self._ready.set()
         try:
-            self._queue.put_nowait(Outgoing(topic, payload, qos, on_sent=on_sent))
-        except asyncio.QueueFull:
-            self.dropped += 1
-            return False
-        return True
+            await until_disconnected(client)
+        finally:
+            self._client = None
+            self._ready.clear()
+            self._over.set()
 
-    @property
-    def depth(self) -> int:
-        return self._queue.qsize()
-
-    async def _run(self) -> None:
-        pending: Outgoing | None = None
+    async def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        """Publish once connected; returns when the broker confirmed it (QoS 1), trying again on the
+        next connection when this one drops first (at least once)."""
         while True:
-            self.link.connecting()
-            client = store_client(self._config, self._client_id)
+            await self._ready.wait()
+            client, over = self._client, self._over
+            if client is None:
+                continue
             try:
-                async with connected(client):
-                    self.link.up()
-                    while True:
-                        if pending is None:
-                            pending = await self._queue.get()
-                        await client.publish(pending.topic, pending.payload, qos=pending.qos, retain=pending.retain)
-                        self.published += 1
-                        sent, pending = pending, None
-                        if sent.on_sent is not None:
-                            await sent.on_sent()
-            except aiomqtt.MqttError as exc:
-                await self.link.retry_after(exc)
-            finally:
-                consume_disconnect_reason(client)
+                await client.publish(topic, payload, qos=qos, retain=retain)
+            except aiomqtt.MqttError:
+                self.retried += 1
+                await over.wait()  # the link notices, reconnects, and this goes out again
+                continue
+            self.published += 1
+            return
+
+    def status(self) -> Status:
+        link = self.link.status()
+        return Status(
+            self.name,
+            "mqtt",
+            state=str(link.state),
+            link=link,
+            health=link.health(),
+            samples=(Sample("mqtt_published", self.published, help="Messages confirmed by the store broker"),),
+            body={"published": self.published, "retried": self.retried, "last_error": link.last_error},
+        )

@@ -1,7 +1,8 @@
 """MQTT 3.1.1 frames ↔ bytes for the inbound path: pure functions, no I/O, no state but a buffer.
 
-Only what a subscriber needs: CONNECT, SUBSCRIBE, PUBACK, PINGREQ and DISCONNECT out;
-CONNACK, SUBACK, PUBLISH and PINGRESP in (OASIS MQTT 3.1.1, section 2 and 3).
+Only what a subscriber needs: CONNECT, SUBSCRIBE, PUBACK, PUBREC, PUBCOMP, PINGREQ and
+DISCONNECT out; CONNACK, SUBACK, PUBLISH, PUBREL and PINGRESP in (OASIS MQTT 3.1.1, sections 2
+and 3). The session's rules (what may come when, acknowledgement order) live in `session.py`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from ..core.errors import EdgeAgentError
 
 CONNACK = 0x20
 PUBLISH = 0x30
+PUBREL = 0x60
 SUBACK = 0x90
 PINGRESP = 0xD0
 PINGREQ_BYTES = b"\xc0\x00"
@@ -33,6 +35,14 @@ class ProtocolError(EdgeAgentError):
     """The broker sent bytes that are not MQTT 3.1.1; the connection cannot continue."""
 
 
+class ConnectionRefused(ProtocolError):
+    """The broker answered CONNECT with a refusal; `code` is its CONNACK return code."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(f"broker refused the connection: {CONNACK_REFUSED.get(code, f'code {code}')}")
+        self.code = code
+
+
 class Frame(NamedTuple):
     """One control packet: the first header byte and the rest after the length."""
 
@@ -49,6 +59,7 @@ class Publish(NamedTuple):
     qos: int
     mid: int
     oversized: bool = False
+    dup: bool = False
 
 
 def _string(value: str) -> bytes:
@@ -86,9 +97,20 @@ def subscribe(mid: int, filters: list[tuple[str, int]]) -> bytes:
     return _packet(0x82, mid.to_bytes(2, "big") + b"".join(_string(t) + bytes([q]) for t, q in filters))
 
 
-def publish_packet(topic: str, payload: bytes, qos: int = 0, mid: int = 0) -> bytes:
+def publish_packet(topic: str, payload: bytes, qos: int = 0, mid: int = 0, *, dup: bool = False) -> bytes:
     """A PUBLISH as a broker sends it (for simulators and tests of the reader)."""
-    return _packet(PUBLISH | qos << 1, _string(topic) + (mid.to_bytes(2, "big") if qos else b"") + payload)
+    first = PUBLISH | qos << 1 | (0x08 if dup else 0)
+    return _packet(first, _string(topic) + (mid.to_bytes(2, "big") if qos else b"") + payload)
+
+
+def connack_packet(session_present: bool = False, code: int = 0) -> bytes:
+    """A CONNACK as a broker sends it (for stand-in brokers in tests)."""
+    return bytes([CONNACK, 2, int(session_present), code])
+
+
+def suback_packet(mid: int, granted: bytes) -> bytes:
+    """A SUBACK as a broker sends it (for stand-in brokers in tests)."""
+    return _packet(SUBACK, mid.to_bytes(2, "big") + granted)
 
 
 def pubacks(mids: list[int]) -> bytes:
@@ -96,12 +118,36 @@ def pubacks(mids: list[int]) -> bytes:
     return b"".join(b"\x40\x02" + mid.to_bytes(2, "big") for mid in mids)
 
 
+def puback(mid: int) -> bytes:
+    return b"\x40\x02" + mid.to_bytes(2, "big")
+
+
+def pubrec(mid: int) -> bytes:
+    return b"\x50\x02" + mid.to_bytes(2, "big")
+
+
+def pubcomp(mid: int) -> bytes:
+    return b"\x70\x02" + mid.to_bytes(2, "big")
+
+
+def pubrel_packet(mid: int) -> bytes:
+    """A PUBREL as a broker sends it (for stand-in brokers in tests)."""
+    return b"\x62\x02" + mid.to_bytes(2, "big")
+
+
+def packet_id(body: bytes) -> int:
+    """The packet id of a PUBREL (or any two-byte acknowledgement)."""
+    if len(body) != 2:
+        raise ProtocolError("malformed acknowledgement packet")
+    return int.from_bytes(body, "big")
+
+
 def connack(body: bytes) -> bool:
     """Session present; raises ProtocolError with the broker's reason when refused."""
     if len(body) != 2:
         raise ProtocolError("malformed CONNACK")
     if body[1]:
-        raise ProtocolError(f"broker refused the connection: {CONNACK_REFUSED.get(body[1], f'code {body[1]}')}")
+        raise ConnectionRefused(body[1])
     return bool(body[0] & 1)
 
 
@@ -127,7 +173,9 @@ def publish(frame: Frame) -> Publish:
     except UnicodeDecodeError as exc:
         raise ProtocolError("PUBLISH topic is not UTF-8") from exc
     mid = (body[end - 2] << 8 | body[end - 1]) if qos else 0
-    return Publish(topic, body[end:], qos, mid, frame.skipped > 0)
+    if qos and mid == 0:
+        raise ProtocolError("PUBLISH with packet id 0")  # MQTT-2.3.1-1
+    return Publish(topic, body[end:], qos, mid, frame.skipped > 0, bool(frame.first & 0x08))
 
 
 class FrameReader:

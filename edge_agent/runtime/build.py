@@ -1,18 +1,18 @@
-"""Building the runtime: components that restore themselves from the store, entered in order."""
+"""Building the runtime: every component constructed, restored from the store, entered in order."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..aggregation.rollup import Aggregator
 from ..config.agent import AgentConfig
+from ..core.component import Component
 from ..core.events import Alert
 from ..core.stats import AgentStats
 from ..links.mqtt import MqttPublisher
@@ -23,135 +23,207 @@ from ..scoring.policy import AlertPolicy
 from ..sinks.alerts import AlertSink, MqttAlerts, MqttSuggestions
 from ..sinks.tablets import AlertHub
 from ..sinks.worker import Fanout, SinkWorker
+from ..sources.base import Source
 from ..sources.inbox import InboxSource
 from ..store import StoreWriter, connect, rows
 from ..uplink.downlink import Downlink
-from ..uplink.outbox import Uplink
+from ..uplink.outbox import NoUplink, Uplink
 from ..uplink.transports import Transport, transport_for
 from ..web.app import WebApi, WebServer
 from ..web.metrics import render as render_metrics
 from .control import StatusServer
+from .engine import PipelineRunner, Ticker
+from .feeds import SourceFeed
+from .flow import EventQueue
+from .notify import Watchdog, watchdog_interval
 from .pipeline import Pipeline
 from .ports import Ports, Suggestion
-
-log = logging.getLogger(__name__)
+from .report import samples
 
 REPUBLISH_WINDOW_S = 86400.0
 
 
 @dataclass(frozen=True, slots=True)
+class Options:
+    """What one run of the agent is made of, beyond the config."""
+
+    sources: tuple[Source, ...] = ()
+    stats: AgentStats = field(default_factory=AgentStats)  # the agent's live counters, kept across its runtime
+    tick_s: float = 1.0
+    queue_size: int = 4096
+    transport: Transport | None = None  # instead of the configured uplink (tests, benchmarks)
+    extra_sinks: tuple[AlertSink, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Hooks:
+    """How the agent's own folds reach the control socket, the web server and the watchdog."""
+
+    snapshot: Callable[[], dict[str, Any]]
+    health: Callable[[], dict[str, Any]]
+    statuses: Callable[[], Sequence[Any]]
+
+
+@dataclass(frozen=True, slots=True)
 class Runtime:
-    """Everything one run of the agent holds, built by `assemble()`."""
+    """Everything one run of the agent holds; `components` in start order (stopped in reverse)."""
 
     config: AgentConfig
+    components: tuple[Component, ...]
     reader: sqlite3.Connection
+    stats: AgentStats
     writer: StoreWriter
     publisher: MqttPublisher
     scorer: ModelScorer
     pipeline: Pipeline
-    sinks: tuple[SinkWorker[Any], ...]
+    hub: AlertHub
+    inbox: InboxSource
     web: WebServer
     uplink: Uplink | None
     downlink: Downlink | None
 
 
-@dataclass(frozen=True, slots=True)
-class Wiring:
-    """What the agent lends the runtime: its counters, hub, inbox, extra sinks and status."""
-
-    stats: AgentStats
-    hub: AlertHub
-    inbox: InboxSource
-    extra_sinks: tuple[AlertSink, ...]
-    snapshot: Callable[[], dict[str, Any]]
-    health: Callable[[], list[str]]
-    commands: dict[str, Callable[[], dict[str, Any]]]
-    transport: Transport | None
-
-
 @contextlib.asynccontextmanager
-async def assemble(config: AgentConfig, wiring: Wiring) -> AsyncIterator[Runtime]:
-    """Enter every long-lived resource; leaving closes them in reverse order."""
+async def assemble(config: AgentConfig, options: Options, hooks: Hooks) -> AsyncIterator[Runtime]:
+    """Construct the runtime, enter every component in order; leaving closes them in reverse."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
     reader = await asyncio.to_thread(connect, config.db_path)
-    wiring.hub.seed(rows.recent_cards(reader))
     try:
+        scorer = await asyncio.to_thread(ModelScorer, model_candidates(config.data_dir, config.scoring.model))
+        rt = _runtime(config, options, hooks, reader, scorer)
         async with contextlib.AsyncExitStack() as stack:
-            writer = await stack.enter_async_context(StoreWriter(config.db_path))
-            publisher = await stack.enter_async_context(
-                MqttPublisher(config.mqtt, client_id=f"edge-agent-{config.store_id}-pub")
-            )
-            await stack.enter_async_context(StatusServer(config.socket_path, wiring.snapshot, wiring.commands))
-            web = await stack.enter_async_context(_web(config, reader, wiring))
-            scorer = await asyncio.to_thread(ModelScorer, model_candidates(config.data_dir, config.scoring.model))
-            yield _runtime(config, reader, writer, publisher, scorer, web, wiring)
+            for component in rt.components:
+                await stack.enter_async_context(component)
+            yield rt
     finally:
         reader.close()
 
 
 def _runtime(
+    config: AgentConfig, options: Options, hooks: Hooks, reader: sqlite3.Connection, scorer: ModelScorer
+) -> Runtime:
+    stats, hub, inbox = options.stats, AlertHub(), InboxSource()
+    hub.seed(rows.recent_cards(reader))
+    writer = StoreWriter(
+        config.db_path, min_free_mb=config.store.min_free_mb, retention_s=config.privacy.retention_days * 86400
+    )
+    publisher = MqttPublisher(config.mqtt, client_id=f"edge-agent-{config.store_id}-pub")
+    alert_sinks, suggestion_sink = _sinks(config, options, reader, writer, publisher, hub)
+    uplink, downlink = _cloud(config, options, writer)
+    queue = EventQueue(options.queue_size)
+    pipeline = _pipeline(config, reader, writer, scorer, stats, hub, uplink, alert_sinks, suggestion_sink)
+    web = _web(config, reader, hub, inbox, hooks)
+    commands = {"sync": _sync_now(uplink), "refresh": _refresh(pipeline)}
+    watchdog = watchdog_interval()
+    components: list[Component] = [
+        writer, publisher, scorer, *alert_sinks, suggestion_sink,
+        uplink or NoUplink(config.db_path), *([downlink] if downlink else []),
+        PipelineRunner(pipeline, queue, stats), Ticker(pipeline, options.tick_s),
+        StatusServer(config.socket_path, hooks.snapshot, commands), web,
+        *([Watchdog(watchdog, lambda: hooks.health()["status"] != "failing")] if watchdog else []),
+        *(SourceFeed(source, queue) for source in (inbox, *options.sources)),
+    ]  # fmt: skip
+    return Runtime(
+        config, tuple(components), reader, stats, writer, publisher, scorer, pipeline, hub, inbox, web, uplink, downlink
+    )
+
+
+def _sinks(
     config: AgentConfig,
+    options: Options,
     reader: sqlite3.Connection,
     writer: StoreWriter,
     publisher: MqttPublisher,
-    scorer: ModelScorer,
-    web: WebServer,
-    wiring: Wiring,
-) -> Runtime:
-    mqtt_alerts = MqttAlerts(publisher, config.topic_prefix, writer)
+    hub: AlertHub,
+) -> tuple[list[SinkWorker[Alert]], SinkWorker[Suggestion]]:
+    """Each sink behind its own bounded queue: a flood of suggestions never drops an alert."""
     alert_sinks: list[SinkWorker[Alert]] = [
-        SinkWorker("mqtt-alerts", mqtt_alerts.deliver),
-        SinkWorker("tablets", wiring.hub.deliver),
-        *(SinkWorker(f"extra-{i}", s.deliver) for i, s in enumerate(wiring.extra_sinks)),
+        SinkWorker("mqtt-alerts", MqttAlerts(publisher, config.topic_prefix, writer).deliver),
+        SinkWorker("tablets", hub.deliver),
+        *(SinkWorker(f"extra-{i}", s.deliver) for i, s in enumerate(options.extra_sinks)),
     ]
-    suggestions = MqttSuggestions(publisher, config.topic_prefix)
-    suggestion_sink: SinkWorker[Suggestion] = SinkWorker("mirror-suggestions", suggestions.deliver)
     for card in rows.unpublished_alerts(reader, time.time() - REPUBLISH_WINDOW_S):
         alert_sinks[0].offer(Alert.from_card(card))  # committed before a crash, never confirmed: at least once
-    uplink_transport = wiring.transport or transport_for(config.uplink, config.store_id)
-    uplink = Uplink(config.db_path, writer, uplink_transport, config.uplink) if uplink_transport else None
-    downlink = (
-        Downlink(config)
-        if config.uplink.kind == "mqtt" and config.uplink.downlink and wiring.transport is None
-        else None
-    )
+    suggestions = MqttSuggestions(publisher, config.topic_prefix)
+    return alert_sinks, SinkWorker("mirror-suggestions", suggestions.deliver)
+
+
+def _cloud(config: AgentConfig, options: Options, writer: StoreWriter) -> tuple[Uplink | None, Downlink | None]:
+    transport = options.transport or transport_for(config.uplink, config.store_id)
+    if transport is None:
+        return None, None
+    client_id = f"edge-agent-{config.store_id}-uplink" if config.uplink.kind == "mqtt" else None
+    uplink = Uplink(config.db_path, writer, transport, config.uplink, client_id=client_id)
+    wanted = config.uplink.kind == "mqtt" and config.uplink.downlink and options.transport is None
+    return uplink, Downlink(config, writer) if wanted else None
+
+
+def _pipeline(
+    config: AgentConfig,
+    reader: sqlite3.Connection,
+    writer: StoreWriter,
+    scorer: ModelScorer,
+    stats: AgentStats,
+    hub: AlertHub,
+    uplink: Uplink | None,
+    alert_sinks: list[SinkWorker[Alert]],
+    suggestion_sink: SinkWorker[Suggestion],
+) -> Pipeline:
     policy = AlertPolicy(config.scoring, scorer)
     for customer_id, ts in rows.alert_times(reader, time.time() - config.scoring.cooldown_s):
         policy.remember(customer_id, ts)
+    aggregator = Aggregator(
+        store_id=config.store_id, bucket_s=config.aggregates.bucket_s, k_anonymity=config.privacy.k_anonymity
+    )
     ports = Ports(
         config,
         writer,
-        wiring.stats,
-        Aggregator(
-            store_id=config.store_id, bucket_s=config.aggregates.bucket_s, k_anonymity=config.privacy.k_anonymity
-        ),
+        stats,
+        aggregator,
         alerts=Fanout(alert_sinks),
         suggestions=suggestion_sink.offer,
-        updates=wiring.hub.update,
+        updates=hub.update,
     )
-    pipeline = Pipeline(
+    return Pipeline(
         ports,
         reader=reader,
         presence=PresenceEngine(config.presence, config.scanner_zones()),
         policy=policy,
         on_batch=(lambda _: uplink.wake()) if uplink is not None else None,
-        on_catalog=wiring.hub.retain,
+        on_catalog=hub.retain,
     )
-    sinks: tuple[SinkWorker[Any], ...] = (*alert_sinks, suggestion_sink)
-    return Runtime(config, reader, writer, publisher, scorer, pipeline, sinks, web, uplink, downlink)
 
 
-def _web(config: AgentConfig, reader: sqlite3.Connection, wiring: Wiring) -> WebServer:
+def _web(config: AgentConfig, reader: sqlite3.Connection, hub: AlertHub, inbox: InboxSource, hooks: Hooks) -> WebServer:
     api = WebApi(
         staff_token=config.http.staff_token,
-        hub=wiring.hub,
-        inbox=wiring.inbox,
+        hub=hub,
+        inbox=inbox,
         checkin=CheckinVerifier(config.checkin.key, config.store_id, config.checkin.max_ttl_s),
         reader=reader,
-        status=wiring.snapshot,
-        health=wiring.health,
-        metrics=lambda: render_metrics(wiring.snapshot),
+        status=hooks.snapshot,
+        health=hooks.health,
+        metrics=lambda: render_metrics(lambda: samples(hooks.statuses())),
         store_id=config.store_id,
         min_support=config.learning.min_support,
     )
     return WebServer(api, config.http.host, config.http.port)
+
+
+def _sync_now(uplink: Uplink | None) -> Callable[[], dict[str, Any]]:
+    def sync() -> dict[str, Any]:
+        if uplink is None:
+            return {"ok": False, "error": "uplink is off in the config"}
+        uplink.wake()
+        return {"ok": True}
+
+    return sync
+
+
+def _refresh(pipeline: Pipeline) -> Callable[[], dict[str, Any]]:
+    def refresh() -> dict[str, Any]:
+        """The CLI changed customers (consent, forget): apply it before the next advertisement."""
+        pipeline.refresh()
+        return {"ok": True}
+
+    return refresh

@@ -12,11 +12,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from ..core.component import Component, Status
 from ..core.errors import EdgeAgentError
 
 
-class StatusServer:
+class StatusServer(Component):
     """One command per connection (`status`, or one of `commands`), answered with one JSON line."""
+
+    name = "control"
 
     def __init__(
         self,
@@ -46,6 +49,9 @@ class StatusServer:
             await self._server.wait_closed()
         with contextlib.suppress(FileNotFoundError):
             self._path.unlink()
+
+    def status(self) -> Status:
+        return Status(self.name, "control", body={"socket": str(self._path)})
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

@@ -16,7 +16,7 @@ from ..core.events import Alert, AlertAction, Customer, DeadLetter, MirrorEvent,
 from ..learning.profile import SIGNALS
 from ..presence.identity import IdentityResolver
 from ..scoring.mirror import MirrorAdvisor
-from ..store import Count, Op, Sample, Write, outcomes, rows
+from ..store import Count, Effects, Operation, Sample, Write, outcomes, rows
 from .directory import BurstLog, DeviceDirectory, Sampler
 from .learned import Learned
 from .outcomes import source_key
@@ -110,12 +110,14 @@ class MirrorHandler:
             card = staff_alert.card()
             writes += (rows.alert(staff_alert.alert_id, staff_alert.ts, staff_alert.customer_id or None, zone, card),)
         await self._ports.apply(
-            guard=rows.event(event.ts, event.device_id, "mirror", body, event.customer_ref, key),
-            writes=writes,
-            ops=teach,
-            counts=counts,
-            on_commit=after_commit(ack, after),
-            urgent=staff_alert is not None,
+            Effects(
+                guard=rows.event(event.ts, event.device_id, "mirror", body, event.customer_ref, key),
+                writes=writes,
+                ops=teach,
+                counts=counts,
+                on_commit=after_commit(ack, after),
+                urgent=staff_alert is not None,
+            )
         )
 
     def _size_request(self, event: MirrorEvent, zone: str, customer: Customer | None) -> Alert:
@@ -154,14 +156,14 @@ class MirrorHandler:
 
     def _teach(
         self, event: MirrorEvent, customer_id: str | None, others: list[str]
-    ) -> tuple[tuple[Write, ...], tuple[Op, ...]]:
+    ) -> tuple[tuple[Write, ...], tuple[Operation, ...]]:
         """A consenting customer's taste moves; SKUs tried or liked in one session become a pair."""
         if event.sku is None:
             return (), ()
-        taste: tuple[Op, ...] = ()
+        taste: tuple[Operation, ...] = ()
         signal = SIGNALS.get(event.event)
         if customer_id is not None and signal is not None:
-            taste = (outcomes.learn_from_sku(customer_id, event.sku, signal, event.ts, self._half_life_s),)
+            taste = (outcomes.LearnFromSku(customer_id, event.sku, signal, event.ts, self._half_life_s),)
         if not others:
             return (), taste
         source = source_key("mirror", f"{event.device_id}/{event.session_id}")
@@ -188,7 +190,7 @@ class MirrorHandler:
 
 async def sensor_reading(ports: Ports, event: SensorReading) -> None:
     ports.stats.device_event(event.device_id, event.ts)
-    await ports.apply(samples=(Sample(event.device_id, event.resource, event.value),))
+    await ports.apply(Effects(samples=(Sample(event.device_id, event.resource, event.value),)))
 
 
 async def staff_action(ports: Ports, event: AlertAction, ack: Ack | None) -> None:
@@ -197,19 +199,21 @@ async def staff_action(ports: Ports, event: AlertAction, ack: Ack | None) -> Non
     if event.action == "accepted" and event.offer_id:
         counts.append(count("offers_accepted", offer_id=event.offer_id, group="treatment"))
     writes = (rows.alert_action(event.alert_id, event.action, event.ts, event.offer_id),)
-    teach: tuple[Op, ...] = ()
+    teach: tuple[Operation, ...] = ()
     signal = SIGNALS.get(event.action)
     if signal is not None:  # what staff saw the customer take or turn down teaches their profile too
         half_life_s = ports.config.learning.half_life_s
-        teach = (outcomes.learn_from_staff(event.alert_id, event.offer_id, signal, event.ts, half_life_s),)
+        teach = (outcomes.LearnFromStaff(event.alert_id, event.offer_id, signal, event.ts, half_life_s),)
     await ports.apply(
-        guard=rows.staff_action(event.alert_id, event.action, event.ts, event.offer_id),
-        writes=writes,
-        ops=teach,
-        counts=tuple(counts),
-        # Every tablet sees the card taken (e.g. a size request: one "on my way" is enough).
-        on_commit=after_commit(ack, lambda: ports.updates(event.alert_id, None, {"action": event.action})),
-        urgent=True,
+        Effects(
+            guard=rows.staff_action(event.alert_id, event.action, event.ts, event.offer_id),
+            writes=writes,
+            ops=teach,
+            counts=tuple(counts),
+            # Every tablet sees the card taken (e.g. a size request: one "on my way" is enough).
+            on_commit=after_commit(ack, lambda: ports.updates(event.alert_id, None, {"action": event.action})),
+            urgent=True,
+        )
     )
 
 
@@ -240,10 +244,12 @@ class DeadLetters:
         if self._sampler.take(device, letter.reason, letter.ts):
             writes.append(rows.dead_letter_sample(letter.ts, device, letter.reason, detail, letter.sample))
         await self._ports.apply(
-            guard=guard,
-            writes=tuple(writes),
-            counts=(count("dead_letters", device=device, reason=letter.reason),),
-            on_commit=ack,
+            Effects(
+                guard=guard,
+                writes=tuple(writes),
+                counts=(count("dead_letters", device=device, reason=letter.reason),),
+                on_commit=ack,
+            )
         )
         if self._log.first_in_burst(device, letter.reason, letter.ts):
             log.warning("dead letter from %s: %s %s", device, letter.reason, detail[:200])

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
+from collections.abc import Callable
+
+from ..core.component import Component, Status
 
 
 def notify(message: str) -> bool:
@@ -31,3 +35,24 @@ def watchdog_interval() -> float | None:
     if pid and pid.isdigit() and int(pid) != os.getpid():
         return None
     return int(usec) / 1e6 / 2
+
+
+class Watchdog(Component):
+    """Feeds systemd's watchdog while `healthy()` holds, so a wedged agent is restarted."""
+
+    name = "watchdog"
+
+    def __init__(self, interval: float, healthy: Callable[[], bool]) -> None:
+        self._interval = interval
+        self._healthy = healthy
+        self.fed = 0
+
+    async def run(self) -> None:
+        while True:
+            if self._healthy():
+                notify("WATCHDOG=1")
+                self.fed += 1
+            await asyncio.sleep(self._interval)
+
+    def status(self) -> Status:
+        return Status(self.name, "watchdog", body={"interval_s": self._interval, "fed": self.fed})

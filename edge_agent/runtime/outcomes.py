@@ -12,7 +12,7 @@ from ..config.agent import AgentConfig
 from ..core.events import ConsentChange, Sale
 from ..learning.profile import SIGNALS
 from ..presence.identity import IdentityResolver
-from ..store import Op, Write, outcomes, rows
+from ..store import Effects, Operation, Write, outcomes, rows
 from .ports import Ports, after_commit
 
 Ack = Callable[[bool], None]
@@ -39,26 +39,28 @@ class SaleHandler:
         skus = sorted({line.sku for line in sale.lines})
         lines = json.dumps([{"sku": x.sku, "qty": x.qty, "amount": x.amount} for x in sale.lines])
         writes: list[Write] = []
-        teach: list[Op] = []
+        teach: list[Operation] = []
         if cid is not None:
             for sku in skus:
                 writes.append(outcomes.owned(cid, sku, sale.ts))
-                teach.append(outcomes.learn_from_sku(cid, sku, SIGNALS["purchase"], sale.ts, self._half_life_s))
+                teach.append(outcomes.LearnFromSku(cid, sku, SIGNALS["purchase"], sale.ts, self._half_life_s))
         source = source_key("sale", sale.sale_id)
         writes += [outcomes.pair(source, a, b, sale.ts) for a, b in itertools.combinations(skus, 2)]
         bucket = self._ports.aggregator.open_start or 0.0
-        attribute = outcomes.attribute_sale(
-            sale.sale_id, cid, sale.ts, self._window_s, sale.amount, skus, sale.offer_ids, bucket
+        attribute = outcomes.AttributeSale(
+            sale.sale_id, cid, sale.ts, self._window_s, sale.amount, tuple(skus), sale.offer_ids, bucket
         )
         await self._ports.apply(
-            guard=outcomes.sale_row(
-                sale.sale_id, sale.ts, sale.device_id, cid, sale.amount, lines, json.dumps(sale.offer_ids)
-            ),
-            writes=tuple(writes),
-            ops=(*teach, attribute),
-            counts=(count("sales", device=sale.device_id),),
-            on_commit=ack,
-            urgent=ack is not None,
+            Effects(
+                guard=outcomes.sale_row(
+                    sale.sale_id, sale.ts, sale.device_id, cid, sale.amount, lines, json.dumps(sale.offer_ids)
+                ),
+                writes=tuple(writes),
+                ops=(*teach, attribute),
+                counts=(count("sales", device=sale.device_id),),
+                on_commit=ack,
+                urgent=ack is not None,
+            )
         )
 
 
@@ -66,9 +68,11 @@ async def consent_change(ports: Ports, event: ConsentChange, ack: Ack | None, re
     """Withdrawal erases the learned profile and visit history and takes effect before the next advert."""
     ports.stats.counters["consent_given" if event.consent else "consent_withdrawn"] += 1
     await ports.apply(
-        guard=rows.nonce(event.nonce, event.exp) if event.nonce else None,
-        ops=(outcomes.set_consent(event.customer_id, event.consent),),
-        on_commit=after_commit(ack, refresh),
-        urgent=True,
-        checkpoint=not event.consent,
+        Effects(
+            guard=rows.nonce(event.nonce, event.exp) if event.nonce else None,
+            ops=(outcomes.SetConsent(event.customer_id, event.consent),),
+            on_commit=after_commit(ack, refresh),
+            urgent=True,
+            checkpoint=not event.consent,
+        )
     )

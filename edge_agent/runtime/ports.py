@@ -29,12 +29,9 @@ class Ports:
     # live card updates for tablets: (alert_id or None, customer_id or None, fields)
     updates: Callable[[str | None, str | None, dict[str, Any]], None] = lambda alert, customer, fields: None
 
-    def effects(self, **fields: Any) -> Effects:
-        """Effects counted into the open bucket."""
-        return Effects(bucket=self.aggregator.open_start or 0.0, **fields)
-
-    async def apply(self, **fields: Any) -> None:
-        await self.writer.apply(self.effects(**fields))
+    async def apply(self, effects: Effects) -> None:
+        """Queue one input's effects, counted into the open bucket."""
+        await self.writer.apply(effects, self.aggregator.open_start or 0.0)
 
 
 def after_commit(

@@ -17,7 +17,7 @@ from ..presence.engine import PresenceEngine
 from ..presence.identity import IdentityResolver
 from ..scoring.policy import AlertPolicy
 from ..scoring.rules import Context
-from ..store import Count, Visitor, Write, outcomes, rows
+from ..store import Count, Effects, Visitor, Write, outcomes, rows
 from .learned import Learned, keep_away
 from .ports import Ports, after_commit
 
@@ -79,7 +79,7 @@ class PresenceHandler:
             return
         if self._identity.customer_by_id(event.customer_id) is None:
             self._ports.stats.counters["checkins_unrecognised"] += 1  # unknown or no consent: nothing stored
-            await self._ports.apply(guard=guard, on_commit=ack, urgent=True)
+            await self._ports.apply(Effects(guard=guard, on_commit=ack, urgent=True))
             return
         self._ports.stats.counters["checkins"] += 1
         zone = self._ports.config.zones[0].id
@@ -96,14 +96,14 @@ class PresenceHandler:
                 (rows.visit(customer.customer_id, zone, change.ts),) if change.state == "moved" and customer else ()
             )
             if counts or writes:
-                await self._ports.apply(writes=writes, counts=counts)
+                await self._ports.apply(Effects(writes=writes, counts=counts))
             if customer is not None:  # the card follows them: the zone, or "left the store"
                 self._ports.updates(
                     None, customer.customer_id, {"zone": zone} if change.state == "moved" else {"left": True}
                 )
             return
         if customer is None:
-            await self._ports.apply(visitors=(Visitor("anonymous", self._visitor_key(str(change.beacon))),))
+            await self._ports.apply(Effects(visitors=(Visitor("anonymous", self._visitor_key(str(change.beacon))),)))
             return
         await self._entry(customer, change, zone, guard, ack)
 
@@ -137,12 +137,14 @@ class PresenceHandler:
             counts.append(count("alerts_sent"))
             emit = self._emitter(alert)
         await self._ports.apply(
-            guard=guard,
-            writes=tuple(writes),
-            counts=tuple(counts),
-            visitors=(Visitor("known", self._visitor_key(customer.customer_id)),),
-            on_commit=after_commit(ack, emit),
-            urgent=emit is not None or ack is not None,
+            Effects(
+                guard=guard,
+                writes=tuple(writes),
+                counts=tuple(counts),
+                visitors=(Visitor("known", self._visitor_key(customer.customer_id)),),
+                on_commit=after_commit(ack, emit),
+                urgent=emit is not None or ack is not None,
+            )
         )
 
     def _visitor_key(self, who: str) -> str:

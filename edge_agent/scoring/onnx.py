@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..core.component import Component, Sample, Status
 from ..core.errors import EdgeAgentError
 from ..core.events import Customer, Offer, ScoredOffer
 from .features import FEATURES, SCHEMA_VERSION, feature_matrix, zone_kind
@@ -185,11 +187,15 @@ class LatencyHistogram:
         return {"buckets": dict(zip(labels, cumulative, strict=True)), "sum": self.total, "count": running}
 
 
-class ModelScorer:
+class ModelScorer(Component):
     """The scorer the alert policy holds: the current ONNX model, swapped atomically when a new
-    one arrives, and the rule scorer whenever no model can be used (with the reason in status)."""
+    one arrives, and the rule scorer whenever no model can be used (with the reason in status).
+    Running, it looks for a new model in the data dir every `poll_s` (loaded off the loop)."""
 
-    def __init__(self, candidates: Sequence[Path], *, fallback: Scorer | None = None) -> None:
+    name = "scoring"
+
+    def __init__(self, candidates: Sequence[Path], *, fallback: Scorer | None = None, poll_s: float = 1.0) -> None:
+        self.poll_s = poll_s
         self._candidates = list(candidates)  # manifest paths, preferred first
         self._fallback = fallback or RuleScorer()
         self._active: OnnxScorer | None = None
@@ -261,7 +267,36 @@ class ModelScorer:
         finally:
             self.latency.observe(time.perf_counter() - started)
 
-    def status(self) -> dict[str, Any]:
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_s)
+            await asyncio.to_thread(self.reload)
+
+    def status(self) -> Status:
+        latency = self.latency.snapshot()
+        return Status(
+            self.name,
+            "scoring",
+            state="rules" if self._active is None else "model",
+            samples=(
+                Sample(
+                    "scoring_fallback",
+                    1.0 if self._active is None else 0.0,
+                    kind="gauge",
+                    help="1 when scoring uses the rule fallback",
+                ),
+                Sample(
+                    "scoring_seconds",
+                    latency["sum"],
+                    kind="histogram",
+                    help="Time to score one customer's offers",
+                    buckets=tuple(latency["buckets"].items()),
+                ),
+            ),
+            body=self.report(),
+        )
+
+    def report(self) -> dict[str, Any]:
         model = self._active
         return {
             "model": model.manifest.version if model else None,

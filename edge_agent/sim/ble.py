@@ -7,6 +7,7 @@ import heapq
 import random
 import time
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -18,7 +19,8 @@ from .. import beacons
 from ..config.yamlio import validate_file
 from ..core.errors import ConfigError
 from ..core.events import Advertisement, SourceEvent
-from ..core.lifecycle import Resource
+from ..links import Link
+from ..sources.base import SourceInfo
 
 OUT_OF_RANGE_DBM = -100
 
@@ -95,7 +97,7 @@ class _Due:
     index: int = field(compare=True)
 
 
-class SimulatedBleSource(Resource):
+class SimulatedBleSource:
     """Plays a Scenario in real time divided by `speed`; every scanner in it is simulated."""
 
     def __init__(
@@ -106,6 +108,14 @@ class SimulatedBleSource(Resource):
         self._speed = speed
         self._loop_forever = loop_forever
         self._rng = random.Random(scenario.seed)
+        self.link = Link(f"{name}: scenario")
+
+    def info(self) -> SourceInfo:
+        return SourceInfo()
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncIterator[SourceEvent]]:
+        yield self.events()
 
     def scanners(self) -> Sequence[str]:
         return sorted({k.scanner for b in self._scenario.beacons for k in b.path})

@@ -329,7 +329,7 @@ async def follow(agent: Agent, beats: ConsoleAlerts, speed: float) -> None:
     last: dict[str, object] = {}
     while True:
         await asyncio.sleep(0.5 / speed)
-        cards = agent.hub.recent()
+        cards = agent.runtime.hub.recent() if agent.runtime is not None else []
         card = next((c for c in reversed(cards) if c.get("customer_id") == FIRST_CUSTOMER and "kind" not in c), None)
         if card is None:
             continue
@@ -375,9 +375,8 @@ async def run_demo(stop: asyncio.Event, *, speed: float, duration: float | None,
         with closing(connect(config.db_path)) as conn:
             sources = build_sources(config, conn, radio=False, mqtt=mqtt_url is not None)
         sources.append(SimulatedBleSource(scenario, speed=speed, loop_forever=True))
-        agent = Agent(config, sources)
         beats = ConsoleAlerts(console)
-        agent.extra_sinks.append(beats)
+        agent = Agent(config, sources, extra_sinks=[beats])
         console.print(f"[bold]edge-agent demo[/] — store {config.store_id}, data in {tmp}")
         console.print(
             f"{len(scenario.beacons)} visitors per {scenario.duration_s:.0f} s loop, speed ×{speed:g}; "

@@ -10,7 +10,8 @@ import uuid
 
 import aiomqtt
 
-from ..links.mqtt import broker_address, connected
+from ..links.address import broker_address
+from ..links.mqtt import connected
 
 
 class MirrorSimulator:

@@ -7,7 +7,8 @@ import time
 
 import aiomqtt
 
-from ..links.mqtt import broker_address, connected
+from ..links.address import broker_address
+from ..links.mqtt import connected
 
 
 class TillSimulator:

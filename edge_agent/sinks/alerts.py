@@ -1,4 +1,8 @@
-"""MQTT sinks on the store broker: `{topic_prefix}/alerts` and mirror suggestions."""
+"""MQTT sinks on the store broker: `{topic_prefix}/alerts` and mirror suggestions.
+
+Each awaits the broker's confirmation of what it publishes, so a sink worker's own bounded
+queue — not a queue shared with the other sink — absorbs an outage or a flood.
+"""
 
 from __future__ import annotations
 
@@ -26,10 +30,9 @@ class MqttAlerts:
         self._writer = writer
 
     async def deliver(self, alert: Alert) -> None:
-        async def confirmed() -> None:
+        await self._publisher.publish(self._topic, json.dumps(alert.to_json()).encode(), qos=1)
+        if alert.kind != "offers_updated":
             await self._writer.submit(rows.alert_published(alert.alert_id))
-
-        self._publisher.publish(self._topic, json.dumps(alert.to_json()).encode(), qos=1, on_sent=confirmed)
 
 
 class MqttSuggestions:
@@ -54,4 +57,5 @@ class MqttSuggestions:
             ],
             "also_liked": [{"sku": sku, "title": title, "support": n} for sku, title, n in also_liked],
         }
-        self._publisher.publish(f"{self._prefix}/mirror/{event.device_id}/suggestions", json.dumps(payload).encode())
+        topic = f"{self._prefix}/mirror/{event.device_id}/suggestions"
+        await self._publisher.publish(topic, json.dumps(payload).encode())

@@ -11,7 +11,9 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
+
+from ..core.component import Component, Sample, Status
 
 log = logging.getLogger(__name__)
 
@@ -20,11 +22,12 @@ T = TypeVar("T")
 QUIET_S = 60.0  # one log line per failing sink per minute
 
 
-class SinkWorker(Generic[T]):
+class SinkWorker(Component, Generic[T]):
     """Delivers items to one sink in order, from a bounded queue, in its own task."""
 
     def __init__(self, name: str, deliver: Callable[[T], Awaitable[None]], maxsize: int = 256) -> None:
-        self.name = name
+        self.name = f"sink:{name}"
+        self.sink = name
         self._deliver = deliver
         self._items: deque[T] = deque()
         self._maxsize = maxsize
@@ -66,14 +69,26 @@ class SinkWorker(Generic[T]):
                 "sink %s failed (%s); %d failure(s) so far", self.name, self.last_error, self.failed, exc_info=exc
             )
 
-    def status(self) -> dict[str, Any]:
-        return {
-            "queued": len(self._items),
-            "delivered": self.delivered,
-            "dropped": self.dropped,
-            "failed": self.failed,
-            "last_error": self.last_error,
-        }
+    def status(self) -> Status:
+        labels = (("sink", self.sink),)
+        return Status(
+            self.name,
+            "sinks",
+            self.sink,
+            samples=(
+                Sample("sink_delivered", self.delivered, labels, help="Items delivered per sink"),
+                Sample("sink_dropped", self.dropped, labels, help="Items dropped by a full sink queue"),
+                Sample("sink_failed", self.failed, labels, help="Deliveries that raised"),
+                Sample("sink_queued", len(self._items), labels, kind="gauge", help="Items waiting per sink"),
+            ),
+            body={
+                "queued": len(self._items),
+                "delivered": self.delivered,
+                "dropped": self.dropped,
+                "failed": self.failed,
+                "last_error": self.last_error,
+            },
+        )
 
 
 class Fanout(Generic[T]):

@@ -1,49 +1,43 @@
-"""The one Source protocol every transport and simulator implements."""
+"""The one Source protocol every transport and simulator implements.
+
+A source is one transport: `async with source.connect() as events: async for event in events`
+is one session (a broker connection, an open port, a running scanner). The source's `link`
+runs the sessions: when one fails it waits and connects again (`links.Link.run`), so a source
+never writes a retry loop of its own. `info()` is what status shows of it beyond its link.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from types import TracebackType
-from typing import Protocol, Self, runtime_checkable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from ..core.events import Acked, Event, SourceEvent
-from ..core.lifecycle import Resource
-from ..links import Link, LinkState
+from ..links import Link
 
-__all__ = ["Acked", "Event", "LinkedSource", "Source", "SourceEvent"]
+__all__ = ["Acked", "Event", "Source", "SourceEvent", "SourceInfo"]
+
+Session = AbstractAsyncContextManager[AsyncIterator[SourceEvent]]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """What a source reports besides its link."""
+
+    dropped: int = 0  # inputs it had to discard under overload (counted, never silent)
+    stale_after_s: float | None = None  # silent longer than this: its device is stale
 
 
 @runtime_checkable
 class Source(Protocol):
-    """An async context manager that, once entered, yields normalised events."""
+    """See the module docstring."""
 
     name: str
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None: ...
-
-    def events(self) -> AsyncIterator[SourceEvent]:
-        """Events until the source ends or is cancelled."""
-        ...
-
-
-class LinkedSource(Resource):
-    """Sources with a connection: one `Link` holds its state; leaving marks it stopped."""
-
     link: Link
 
-    @property
-    def state(self) -> LinkState:
-        return self.link.state
+    def connect(self) -> Session:
+        """One session: entered, it yields the events of this connection until it ends."""
+        ...
 
-    @property
-    def last_error(self) -> str | None:
-        return self.link.last_error
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.link.stopped()
+    def info(self) -> SourceInfo: ...

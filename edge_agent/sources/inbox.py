@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from ..core.events import Acked, AlertAction, CheckIn, ConsentChange, Sale, SourceEvent
-from ..core.lifecycle import Resource
+from ..links import Link
+from .base import SourceInfo
 
 SUBMIT_TIMEOUT_S = 5.0
 
 
-class InboxSource(Resource):
+class InboxSource:
     """The HTTP handlers put events here; `submit` returns once the pipeline has stored them."""
 
     name = "http-inbox"
 
     def __init__(self, maxsize: int = 1000) -> None:
         self._queue: asyncio.Queue[SourceEvent] = asyncio.Queue(maxsize)
+        self.link = Link("http inbox")
+
+    def info(self) -> SourceInfo:
+        return SourceInfo()
 
     async def submit(self, event: CheckIn | AlertAction | Sale | ConsentChange) -> bool:
         """Hand an event to the pipeline and wait until its effects are committed (TimeoutError after 5 s).
@@ -34,6 +40,10 @@ class InboxSource(Resource):
             await self._queue.put(Acked(event, ack))
             return await done
 
-    async def events(self) -> AsyncIterator[SourceEvent]:
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncIterator[SourceEvent]]:
+        yield self._events()
+
+    async def _events(self) -> AsyncIterator[SourceEvent]:
         while True:
             yield await self._queue.get()

@@ -1,7 +1,7 @@
 """Local storage: SQLite in WAL mode, one batching writer that commits each input's effects."""
 
 from .db import connect, migrate, open_db
-from .effects import Count, Effects, Op, Sample, Visitor, labels_of
+from .effects import Count, Effects, Operation, Sample, Visitor, labels_of
 from .rows import Write
 from .schema import SCHEMA_VERSION
 from .writer import StoreWriter
@@ -10,7 +10,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Count",
     "Effects",
-    "Op",
+    "Operation",
     "Sample",
     "StoreWriter",
     "Visitor",

@@ -71,12 +71,17 @@ def open_starts(conn: sqlite3.Connection, before: float) -> list[float]:
     return [r[0] for r in rows]
 
 
-def close_before(before: float, render: Render, closed: list[str]) -> Callable[[sqlite3.Connection], None]:
-    """An operation closing every open bucket that started before `before`; batch ids go to `closed`."""
+@dataclass(frozen=True, slots=True)
+class CloseBuckets:
+    """Close every open bucket that started before `before`; their batch ids go to `closed`."""
 
-    def op(conn: sqlite3.Connection) -> None:
-        for start in open_starts(conn, before):
-            batch = render(read_bucket(conn, start))
+    before: float
+    render: Render
+    closed: list[str]
+
+    def apply(self, conn: sqlite3.Connection) -> None:
+        for start in open_starts(conn, self.before):
+            batch = self.render(read_bucket(conn, start))
             conn.executemany(
                 "INSERT OR REPLACE INTO aggregates(bucket_start, bucket_end, name, labels, value) VALUES (?,?,?,?,?)",
                 [(start, batch.end, *m) for m in batch.metrics],
@@ -87,6 +92,4 @@ def close_before(before: float, render: Render, closed: list[str]) -> Callable[[
             )
             for table in ("open_counts", "open_visitors", "open_sensors"):
                 conn.execute(f"DELETE FROM {table} WHERE bucket_start = ?", (start,))
-            closed.append(batch.batch_id)
-
-    return op
+            self.closed.append(batch.batch_id)

@@ -8,6 +8,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from .rows import Write
+
 CUSTOMER_COLUMNS = (
     "customer_id, display_name, tier, consent, rotating_key, preferred_categories, visits_90d, spend_90d, updated_at"
 )
@@ -50,11 +52,17 @@ def add_identifier(conn: sqlite3.Connection, kind: str, value: str, customer_id:
     )
 
 
-def upsert_offer(conn: sqlite3.Connection, values: Sequence[Any]) -> None:
-    """`values` in OFFER_KEYS order (skus as a list)."""
+def offer_write(values: Sequence[Any]) -> Write:
+    """The upsert of one offer; `values` in OFFER_KEYS order (skus as a list)."""
     row = list(values)
     row[6] = json.dumps(row[6])
-    conn.execute(f"INSERT OR REPLACE INTO offers({', '.join(OFFER_KEYS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+    return Write(f"INSERT OR REPLACE INTO offers({', '.join(OFFER_KEYS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+
+
+def upsert_offer(conn: sqlite3.Connection, values: Sequence[Any]) -> None:
+    """`values` in OFFER_KEYS order (skus as a list)."""
+    write = offer_write(values)
+    conn.execute(write.sql, write.params)
 
 
 PRODUCT_KEYS = ("sku", "title", "category", "price", "accessory_of")
@@ -127,9 +135,9 @@ def forget(conn: sqlite3.Connection, customer_id: str) -> dict[str, int]:
 
 def change_consent(conn: sqlite3.Connection, customer_id: str, consent: bool) -> None:
     """The CLI's consent change: the same operation as a signed consent token, then the WAL emptied."""
-    from .outcomes import set_consent
+    from .outcomes import SetConsent
 
     conn.execute("PRAGMA secure_delete = ON")
     with transaction(conn):
-        set_consent(customer_id, consent)(conn)
+        SetConsent(customer_id, consent).apply(conn)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -1,23 +1,30 @@
 """Effects: everything one input changes, applied in one transaction before its ack runs.
 
 A handler turns an input into an `Effects` value; the writer commits it (rows, counter deltas
-for the open bucket, unique visitors, sensor statistics, and any custom operation such as
-closing a bucket) and only then calls `on_commit`. An input with a `guard` first claims its
-de-duplication key; when the guard inserts nothing (a redelivery, a replayed nonce), nothing
-else of that input is applied and `on_commit(False)` runs, so the ack still goes out.
+for the open bucket, unique visitors, sensor statistics, and named store operations such as
+teaching a learned profile or closing a bucket) and only then calls `on_commit`. An input with
+a `guard` first claims its de-duplication key; when the guard inserts nothing (a redelivery, a
+replayed nonce), nothing else of that input is applied and `on_commit(False)` runs, so the ack
+still goes out.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from .rows import Write
 
-Op = Callable[[sqlite3.Connection], None]
 Labels = tuple[tuple[str, str], ...]
+
+
+class Operation(Protocol):
+    """A named store operation whose inputs are its fields; it reads and writes in the input's transaction."""
+
+    def apply(self, conn: sqlite3.Connection) -> None: ...
 
 
 def labels_of(**labels: str) -> Labels:
@@ -59,8 +66,7 @@ class Effects:
     counts: tuple[Count, ...] = ()
     visitors: tuple[Visitor, ...] = ()
     samples: tuple[Sample, ...] = ()
-    ops: tuple[Op, ...] = ()
-    bucket: float = 0.0
+    ops: tuple[Operation, ...] = ()
     on_commit: Callable[[bool], None] | None = None
     urgent: bool = False  # someone waits (an alert, an HTTP answer): commit without the batching delay
     checkpoint: bool = False  # an erasure: move it into the database file and empty the WAL after COMMIT
@@ -78,8 +84,7 @@ class _OpenBucket:
     visitors: set[tuple[float, str, str]] = field(default_factory=set)
     samples: dict[tuple[float, str, str], list[float]] = field(default_factory=dict)
 
-    def add(self, effects: Effects) -> None:
-        bucket = effects.bucket
+    def add(self, effects: Effects, bucket: float) -> None:
         for c in effects.counts:
             key = (bucket, c.name, _labels_text(c.labels))
             self.counts[key] = self.counts.get(key, 0.0) + c.value
@@ -132,15 +137,16 @@ _LABELS_TEXT: dict[Labels, str] = {}
 def add_counts(conn: sqlite3.Connection, bucket: float, counts: list[tuple[str, dict[str, str], float]]) -> None:
     """Counter deltas decided inside an operation (e.g. a sale's attribution), into the open bucket."""
     pending = _OpenBucket()
-    pending.add(Effects(bucket=bucket, counts=tuple(Count(n, labels_of(**lb), v) for n, lb, v in counts)))
+    pending.add(Effects(counts=tuple(Count(n, labels_of(**lb), v) for n, lb, v in counts)), bucket)
     pending.flush(conn)
 
 
-def apply_all(conn: sqlite3.Connection, units: list[Effects]) -> list[bool]:
-    """Apply `units` inside the caller's transaction; one flag per unit: False = redelivery, skipped."""
+def apply_all(conn: sqlite3.Connection, units: Sequence[tuple[Effects, float]]) -> list[bool]:
+    """Apply `units` (effects and the open bucket they count into) inside the caller's transaction;
+    one flag per unit: False = a redelivery, skipped."""
     fresh: list[bool] = []
     pending = _OpenBucket()
-    for unit in units:
+    for unit, bucket in units:
         if unit.guard is not None and conn.execute(unit.guard.sql, unit.guard.params).rowcount != 1:
             fresh.append(False)
             continue
@@ -150,9 +156,9 @@ def apply_all(conn: sqlite3.Connection, units: list[Effects]) -> list[bool]:
         if unit.ops:
             pending.flush(conn)  # an operation (closing a bucket) sees every delta before it
             for op in unit.ops:
-                op(conn)
+                op.apply(conn)
         if unit.has_aggregates:
-            pending.add(unit)
+            pending.add(unit, bucket)
     pending.flush(conn)
     return fresh
 

@@ -21,8 +21,12 @@ def next_batch(reader: sqlite3.Connection, after_seq: int) -> tuple[int, str, st
 def failed(seq: int, error: str) -> tuple[Write, ...]:
     return (
         Write("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE seq = ?", (error, seq)),
-        set_state("uplink.last_error", json.dumps({"ts": time.time(), "error": error})),
+        failure_state(error),
     )
+
+
+def failure_state(error: str) -> Write:
+    return set_state("uplink.last_error", json.dumps({"ts": time.time(), "error": error}))
 
 
 def sent(seq: int, *, resent: bool) -> tuple[Write, ...]:
@@ -86,3 +90,9 @@ def outbox_status(reader: sqlite3.Connection) -> dict[str, Any]:
         "dropped": int(get_state(reader, "uplink.dropped", "0")),
         "resent": int(get_state(reader, "uplink.resent", "0")),
     }
+
+
+def count_dropped(conn: sqlite3.Connection, n: int) -> None:
+    """Count batches dropped outside the uplink (shed for space), inside the caller's transaction."""
+    write = bump("uplink.dropped", n)
+    conn.execute(write.sql, write.params)

@@ -6,10 +6,11 @@ import json
 import sqlite3
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ..learning.profile import forget, learn_at
-from .effects import Op, add_counts
+from .effects import add_counts
 from .rows import Write
 
 YEAR_S = 365 * 86400
@@ -26,31 +27,41 @@ def entry(customer_id: str, zone: str, ts: float, group: str | None, offers: Seq
     )
 
 
-def learn_from_sku(customer_id: str, sku: str, delta: float, ts: float, half_life_s: float) -> Op:
+@dataclass(frozen=True, slots=True)
+class LearnFromSku:
     """Move the customer's affinity for the SKU's category (from the product catalog)."""
 
-    def op(conn: sqlite3.Connection) -> None:
-        row = conn.execute("SELECT category FROM products WHERE sku = ? AND category != ''", (sku,)).fetchone()
+    customer_id: str
+    sku: str
+    delta: float
+    ts: float
+    half_life_s: float
+
+    def apply(self, conn: sqlite3.Connection) -> None:
+        row = conn.execute("SELECT category FROM products WHERE sku = ? AND category != ''", (self.sku,)).fetchone()
         if row is not None:
-            _learn(conn, customer_id, row[0], delta, ts, half_life_s)
-
-    return op
+            _learn(conn, self.customer_id, row[0], self.delta, self.ts, self.half_life_s)
 
 
-def learn_from_staff(alert_id: str, offer_id: str | None, delta: float, ts: float, half_life_s: float) -> Op:
+@dataclass(frozen=True, slots=True)
+class LearnFromStaff:
     """Staff accepted or dismissed an offer on an alert: the alert's customer, the offer's category."""
 
-    def op(conn: sqlite3.Connection) -> None:
+    alert_id: str
+    offer_id: str | None
+    delta: float
+    ts: float
+    half_life_s: float
+
+    def apply(self, conn: sqlite3.Connection) -> None:
         row = conn.execute(
             "SELECT a.customer_id, o.category FROM alerts a JOIN offers o "
             "ON o.offer_id = COALESCE(?, json_extract(a.payload, '$.offers[0].offer_id')) "
             "WHERE a.alert_id = ? AND a.customer_id IS NOT NULL AND o.category != ''",
-            (offer_id, alert_id),
+            (self.offer_id, self.alert_id),
         ).fetchone()
         if row is not None:
-            _learn(conn, row[0], row[1], delta, ts, half_life_s)
-
-    return op
+            _learn(conn, row[0], row[1], self.delta, self.ts, self.half_life_s)
 
 
 def _learn(
@@ -100,38 +111,37 @@ def owned(customer_id: str, sku: str, ts: float) -> Write:
     )
 
 
-def attribute_sale(
-    sale_id: str,
-    customer_id: str | None,
-    ts: float,
-    window_s: float,
-    amount: float,
-    skus: Sequence[str],
-    offer_ids: Sequence[str],
-    bucket: float,
-) -> Op:
+@dataclass(frozen=True, slots=True)
+class AttributeSale:
     """The sale belongs to the customer's latest decided visit within the window (or to nobody)."""
 
-    def op(conn: sqlite3.Connection) -> None:
+    sale_id: str
+    customer_id: str | None
+    ts: float
+    window_s: float
+    amount: float
+    skus: tuple[str, ...]
+    offer_ids: tuple[str, ...]
+    bucket: float
+
+    def apply(self, conn: sqlite3.Connection) -> None:
         visit = None
-        if customer_id is not None:
+        if self.customer_id is not None:
             visit = conn.execute(
                 "SELECT id, grp, offers, converted FROM visits WHERE customer_id = ? AND entry = 1 "
                 "AND grp IS NOT NULL AND entered_at BETWEEN ? AND ? ORDER BY entered_at DESC LIMIT 1",
-                (customer_id, ts - window_s, ts + 60),
+                (self.customer_id, self.ts - self.window_s, self.ts + 60),
             ).fetchone()
         group = visit[1] if visit else "unattributed"
-        counts: list[tuple[str, dict[str, str], float]] = [("sales_amount", {"group": group}, amount)]
+        counts: list[tuple[str, dict[str, str], float]] = [("sales_amount", {"group": group}, self.amount)]
         if visit is not None:
-            conn.execute("UPDATE sales SET visit_id = ?, grp = ? WHERE sale_id = ?", (visit[0], group, sale_id))
+            conn.execute("UPDATE sales SET visit_id = ?, grp = ? WHERE sale_id = ?", (visit[0], group, self.sale_id))
             if not visit[3]:
                 conn.execute("UPDATE visits SET converted = 1 WHERE id = ?", (visit[0],))
                 counts.append(("visits_converted", {"group": group}, 1))
-            for offer_id in _redeemed(conn, json.loads(visit[2]), skus, offer_ids):
+            for offer_id in _redeemed(conn, json.loads(visit[2]), self.skus, self.offer_ids):
                 counts.append(("offers_redeemed", {"offer_id": offer_id, "group": group}, 1))
-        add_counts(conn, bucket, counts)
-
-    return op
+        add_counts(conn, self.bucket, counts)
 
 
 def _redeemed(conn: sqlite3.Connection, shown: list[str], skus: Sequence[str], offer_ids: Sequence[str]) -> list[str]:
@@ -147,22 +157,24 @@ def _redeemed(conn: sqlite3.Connection, shown: list[str], skus: Sequence[str], o
     return out
 
 
-def set_consent(customer_id: str, consent: bool) -> Op:
+@dataclass(frozen=True, slots=True)
+class SetConsent:
     """Give or withdraw consent; withdrawal erases the learned profile and the visit history at once."""
 
-    def op(conn: sqlite3.Connection) -> None:
+    customer_id: str
+    consent: bool
+
+    def apply(self, conn: sqlite3.Connection) -> None:
         conn.execute(
             "UPDATE customers SET consent = ?, updated_at = ? WHERE customer_id = ?",
-            (int(consent), time.time(), customer_id),
+            (int(self.consent), time.time(), self.customer_id),
         )
-        if consent:
+        if self.consent:
             return
         for table in ("affinities", "owned", "visit_days", "visits", "alerts"):
-            conn.execute(f"DELETE FROM {table} WHERE customer_id = ?", (customer_id,))
-        conn.execute("UPDATE sales SET customer_id = NULL, visit_id = NULL WHERE customer_id = ?", (customer_id,))
-        conn.execute("UPDATE events SET customer_id = NULL WHERE customer_id = ?", (customer_id,))
-
-    return op
+            conn.execute(f"DELETE FROM {table} WHERE customer_id = ?", (self.customer_id,))
+        conn.execute("UPDATE sales SET customer_id = NULL, visit_id = NULL WHERE customer_id = ?", (self.customer_id,))
+        conn.execute("UPDATE events SET customer_id = NULL WHERE customer_id = ?", (self.customer_id,))
 
 
 # --- reads ----------------------------------------------------------------------------------

@@ -1,29 +1,67 @@
-"""The single writer: queued effects are batched into one transaction each, acks run after COMMIT."""
+"""The single writer: queued effects are batched into one transaction each, acks run after COMMIT.
+
+When the store cannot commit — the SD card is full, the filesystem went read-only, I/O errors —
+that is a state, not a log flood: the writer keeps the batch it holds and retries it with
+backoff until it commits, takes no new inputs meanwhile (its queue fills, the pipeline waits,
+sources stop reading and acknowledging, brokers and devices hold the rest), reports
+`store: disk full` in `status` and `/healthz`, and says so once per episode. Free space is
+watched too: below `store.min_free_mb` it first sheds what may go (dead-letter samples, raw
+events past retention, the oldest outbox batches, each counted) and only then refuses inputs.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import sqlite3
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
+from ..core.component import OK, Component, Health, Sample, Status
+from . import space
 from .db import connect
 from .effects import Effects, apply_all
 from .rows import Write
 
 log = logging.getLogger(__name__)
 
+# SQLite primary result codes that say "the environment cannot take a write now", not "this input is bad"
+_ENVIRONMENT = {
+    5: "database is locked",
+    6: "table is locked",
+    7: "out of memory",
+    8: "read-only",
+    10: "I/O error",
+    13: "disk full",
+    14: "cannot open the database file",
+    15: "locking protocol",
+}
+SPACE_CHECK_S = 5.0
+
 
 @dataclass(slots=True)
 class _Pending:
     effects: Effects
+    bucket: float = 0.0
     done: asyncio.Future[bool] | None = field(default=None)
 
 
-class StoreWriter:
+def unwritable(exc: sqlite3.Error) -> str | None:
+    """Why the store cannot write, when `exc` is about the environment rather than the statement."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF in _ENVIRONMENT:
+        return _ENVIRONMENT[code & 0xFF]
+    text = str(exc).lower()
+    return next((why for why in ("disk full", "read-only", "i/o error") if why.replace("-", "") in text), None)
+
+
+class StoreWriter(Component):
     """Owns the write connection; `apply()` queues effects, `commit()` waits until they are on disk."""
+
+    name = "store"
+    critical = True
 
     def __init__(
         self,
@@ -32,33 +70,31 @@ class StoreWriter:
         max_batch: int = 1000,
         max_delay_s: float = 0.05,
         queue_size: int = 10_000,
+        min_free_mb: float = 0.0,
+        retention_s: float = 7 * 86400,
     ) -> None:
         self._path = path
         self._max_batch = max_batch
         self._max_delay_s = max_delay_s
-        self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue(queue_size)
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue(queue_size)
         self._conn: sqlite3.Connection | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._min_free = min_free_mb * 1024 * 1024
+        self._retention_s = retention_s
+        self._space_checked = 0.0
         self.batches = 0
         self.rows = 0
         self.failed = 0
+        self.shed = 0
+        self._batch: list[_Pending] = []
+        self.problem: str | None = None  # why commits are held right now
+        self._problem_since: float | None = None
+        self.episodes = 0
 
     async def __aenter__(self) -> StoreWriter:
         self._conn = await asyncio.to_thread(connect, self._path)
-        self._task = asyncio.create_task(self._run(), name="store-writer")
         return self
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        """Flush everything queued, then close the connection."""
-        if self._task is not None and not self._task.done():
-            await self._queue.put(None)
-            await self._task
-        self._task = None
+    async def __aexit__(self, *exc: object) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -68,22 +104,21 @@ class StoreWriter:
         return self._queue.qsize()
 
     @property
-    def alive(self) -> bool:
-        """False once the writer task has ended (for /healthz): nothing would be committed."""
-        return self._task is not None and not self._task.done()
+    def writable(self) -> bool:
+        return self.problem is None
 
-    async def apply(self, effects: Effects) -> None:
+    async def apply(self, effects: Effects, bucket: float = 0.0) -> None:
         """Queue one input's effects (waits only when the queue is full: backpressure)."""
-        item = _Pending(effects)
+        item = _Pending(effects, bucket)
         try:
             self._queue.put_nowait(item)
         except asyncio.QueueFull:
             await self._queue.put(item)
 
-    async def commit(self, effects: Effects) -> bool:
+    async def commit(self, effects: Effects, bucket: float = 0.0) -> bool:
         """Queue effects and wait until committed; False when their guard found a redelivery."""
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Pending(effects, done))
+        await self._queue.put(_Pending(effects, bucket, done))
         return await done
 
     async def submit(self, *writes: Write) -> None:
@@ -94,18 +129,27 @@ class StoreWriter:
         """Queue writes and wait until they are committed to disk."""
         await self.commit(Effects(writes=writes, urgent=True))
 
-    async def _run(self) -> None:
-        closing = False
-        while not closing:
-            first = await self._queue.get()
-            if first is None:
-                break
-            batch = [first]
-            closing = await self._gather(batch)
+    async def run(self) -> None:
+        while True:
+            # The batch in hand is kept where drain() finds it: a stop while gathering, committing
+            # or waiting out a full disk must neither lose it nor apply it twice (committed inputs
+            # leave the list at once).
+            self._batch = [await self._queue.get()]
+            await self._gather(self._batch)
+            await self._commit(self._batch)
+
+    async def drain(self) -> None:
+        """Commit the batch in hand and what is still queued (the agent stopped its producers first)."""
+        if self._batch:
+            await self._commit(self._batch)
+        while not self._queue.empty():
+            batch = [self._queue.get_nowait()]
+            while len(batch) < self._max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
             await self._commit(batch)
 
-    async def _gather(self, batch: list[_Pending]) -> bool:
-        """Add what arrives before the deadline (none once someone waits); True when closing."""
+    async def _gather(self, batch: list[_Pending]) -> None:
+        """Add what arrives before the deadline (none once someone waits)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._max_delay_s
         urgent = batch[0].effects.urgent
@@ -116,69 +160,180 @@ class StoreWriter:
                 # The deadline holds even while writes keep coming: acknowledgements wait on commits.
                 remaining = deadline - loop.time()
                 if urgent or remaining <= 0:
-                    return False
+                    return
                 try:
                     async with asyncio.timeout(remaining):  # not wait_for: it can lose a cancel on 3.11
                         item = await self._queue.get()
                 except TimeoutError:
-                    return False
-            if item is None:
-                return True
+                    return
             batch.append(item)
             urgent = urgent or item.effects.urgent
-        return False
 
     async def _commit(self, batch: list[_Pending]) -> None:
-        units = [pending.effects for pending in batch]
-        try:
-            fresh = await self._transaction(units)
-        except sqlite3.Error as exc:
-            # A bad statement must not poison the rest: retry one by one, failing only its owner.
-            log.error("batch of %d inputs failed (%s); retrying individually", len(units), exc)
-            for pending in batch:
+        """Commit `batch`, holding it (and so every later input) for as long as the store cannot write."""
+        delay = 0.5
+        while True:
+            await self._watch_space()
+            if self.problem is None or self.problem.startswith("low"):
                 try:
-                    (one,) = await self._transaction([pending.effects])
-                except sqlite3.Error as error:
-                    self.failed += 1
-                    log.error("input dropped, its effects were not stored: %s", error)
-                    if pending.done is not None and not pending.done.done():
-                        pending.done.set_exception(error)
-                    continue
-                _resolve(pending, one)
-            return
-        self.batches += 1
-        self.rows += len(units)
-        if any(unit.checkpoint for unit in units):
-            await asyncio.to_thread(self._execute, "PRAGMA wal_checkpoint(TRUNCATE)")
-        for pending, one in zip(batch, fresh, strict=True):
-            _resolve(pending, one)
+                    await self._transaction(batch)
+                except sqlite3.Error as exc:
+                    why = unwritable(exc)
+                    if why is None:
+                        await self._one_by_one(batch, exc)
+                        return
+                    self._held(f"{why}: {exc}" if why not in str(exc) else str(exc), disk=why)
+                else:
+                    self._resumed()
+                    return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
-    async def _transaction(self, units: list[Effects]) -> list[bool]:
-        """Statements on the loop, COMMIT (the fsync) in a thread.
+    async def _one_by_one(self, batch: list[_Pending], exc: sqlite3.Error) -> None:
+        """A bad statement must not poison the rest: retry one by one, failing only its owner."""
+        log.error("batch of %d inputs failed (%s); retrying them one by one", len(batch), exc)
+        while batch:
+            try:
+                await self._transaction(batch, 1)  # takes the first input off `batch` once committed
+            except sqlite3.Error as error:
+                if unwritable(error) is not None:
+                    await self._commit(batch)  # the store went away meanwhile: hold the rest like any other
+                    return
+                self.failed += 1
+                log.error("input dropped, its effects were not stored: %s", error)
+                future = batch.pop(0).done
+                if future is not None and not future.done():
+                    future.set_exception(error)
+
+    def _held(self, problem: str, *, disk: str) -> None:
+        if self.problem is None:
+            self.episodes += 1
+            self._problem_since = time.monotonic()
+            log.warning(
+                "store: cannot commit (%s); holding inputs and retrying until it can — free space in %s",
+                problem,
+                self._path.parent,
+            )
+        self.problem = "disk full" if disk == "disk full" else problem
+
+    def _resumed(self) -> None:
+        if self.problem is not None and not self.problem.startswith("low"):
+            since = time.monotonic() - (self._problem_since or time.monotonic())
+            log.warning("store: writable again after %.0fs; the held inputs are committed", since)
+            self.problem = None
+
+    async def _watch_space(self) -> None:
+        """Below `store.min_free_mb`: shed what may go, and refuse inputs while still below."""
+        now = time.monotonic()
+        if self._min_free <= 0 or (now - self._space_checked < SPACE_CHECK_S and self.problem is None):
+            return
+        self._space_checked = now
+        free = await asyncio.to_thread(_free_bytes, self._path.parent)
+        if free >= self._min_free:
+            if self.problem is not None and self.problem.startswith("low"):
+                log.warning("store: %.0f MB free again; taking inputs", free / 2**20)
+                self.problem = None
+            return
+        if self.problem is None:
+            shed = await asyncio.to_thread(self._shed)
+            self.shed += shed
+            log.warning("store: only %.1f MB free (store.min_free_mb %.0f): dropped %d sheddable rows",
+                        free / 2**20, self._min_free / 2**20, shed)  # fmt: skip
+            free = await asyncio.to_thread(_free_bytes, self._path.parent)
+        if free < self._min_free and self.problem is None:
+            self.episodes += 1
+            self._problem_since = time.monotonic()
+            log.warning("store: still below %.0f MB free: refusing inputs until there is room", self._min_free / 2**20)
+            self.problem = f"low on space ({free / 2**20:.1f} MB free, store.min_free_mb {self._min_free / 2**20:.0f})"
+
+    def _shed(self) -> int:
+        assert self._conn is not None
+        try:
+            return space.shed(self._conn, time.time() - self._retention_s)
+        except sqlite3.Error as exc:
+            log.debug("store: shedding failed: %s", exc)
+            return 0
+
+    async def _transaction(self, batch: list[_Pending], count: int | None = None) -> list[bool]:
+        """The first `count` inputs of `batch` (all by default) in one transaction: statements on
+        the loop, COMMIT (the fsync) in a thread. Once committed they leave `batch` and their
+        callbacks run (acknowledgements), even when we are being cancelled.
 
         Each statement takes microseconds; run in a worker thread, every one of them would
         wait to get the GIL back from the busy loop (measured: 181 µs instead of 14 µs per input).
         """
         conn = self._conn
         assert conn is not None
+        units = batch[:count]
         conn.execute("BEGIN IMMEDIATE")
         try:
-            fresh = apply_all(conn, units)
+            fresh = apply_all(conn, [(pending.effects, pending.bucket) for pending in units])
             done = asyncio.ensure_future(asyncio.to_thread(self._execute, "COMMIT"))
             try:
                 await asyncio.shield(done)
             except asyncio.CancelledError:
                 await asyncio.wait([done])  # let the COMMIT finish in its thread before anyone touches conn
+                if done.exception() is None:
+                    self._committed(batch, len(units), fresh)
                 raise
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        self._committed(batch, len(units), fresh)
         return fresh
+
+    def _committed(self, batch: list[_Pending], count: int, fresh: list[bool]) -> None:
+        committed = batch[:count]
+        del batch[:count]
+        self.batches += 1
+        self.rows += count
+        if any(pending.effects.checkpoint for pending in committed):
+            # An erasure: into the database file and out of the WAL before anyone hears it is done
+            # (rare enough to block the loop for the checkpoint's fsync).
+            self._execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        for pending, one in zip(committed, fresh, strict=True):
+            _resolve(pending, one)
 
     def _execute(self, sql: str) -> None:
         assert self._conn is not None
         self._conn.execute(sql)
+
+    def status(self) -> Status:
+        health = OK if self.problem is None else Health("failing", f"store: {self.problem}")
+        return Status(
+            self.name,
+            "store",
+            state="writable" if self.problem is None else "held",
+            health=health,
+            samples=(
+                Sample(
+                    "store_writable",
+                    1.0 if self.problem is None else 0.0,
+                    kind="gauge",
+                    help="1 while the store commits inputs; 0 while it holds them (disk full, I/O errors)",
+                ),
+                Sample("store_batches", self.batches, help="Transactions committed"),
+                Sample("store_inputs", self.rows, help="Inputs committed"),
+                Sample("store_failed", self.failed, help="Inputs whose effects could not be stored"),
+                Sample("store_shed_rows", self.shed, help="Rows dropped to keep free space"),
+                Sample("store_unwritable_episodes", self.episodes, help="Times the store stopped taking inputs"),
+                Sample("store_queue_depth", self.depth, kind="gauge", help="Inputs waiting for a commit"),
+            ),
+            body={
+                "writable": self.problem is None,
+                "problem": self.problem,
+                "depth": self.depth,
+                "batches": self.batches,
+                "rows": self.rows,
+                "failed": self.failed,
+                "shed": self.shed,
+            },
+        )
+
+
+def _free_bytes(folder: Path) -> float:
+    return float(shutil.disk_usage(folder).free)
 
 
 def _resolve(pending: _Pending, fresh: bool) -> None:

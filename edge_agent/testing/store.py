@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from ..config.agent import AgentConfig, load_config
 from ..field.imports import import_customers, import_offers
-from ..runtime import Agent
-from ..sinks.alerts import AlertSink
-from ..sources.base import Source
 from ..store import connect
 from .config import write_config
 from .wait import eventually
@@ -61,13 +58,20 @@ def seeded_config(tmp: Path, **sections: Any) -> AgentConfig:
     return config
 
 
+class Runnable(Protocol):
+    """An agent as these fixtures use it (`runtime.Agent`; the fixtures never import it)."""
+
+    ready: asyncio.Event
+
+    async def run(self, stop: asyncio.Event) -> None: ...
+
+
+A = TypeVar("A", bound=Runnable)
+
+
 @asynccontextmanager
-async def running_agent(
-    config: AgentConfig, sources: Sequence[Source] = (), *, extra_sinks: Sequence[AlertSink] = ()
-) -> AsyncIterator[Agent]:
-    """Start the agent, wait until its HTTP server is up, stop it gracefully afterwards."""
-    agent = Agent(config, sources)
-    agent.extra_sinks.extend(extra_sinks)
+async def running_agent(agent: A) -> AsyncIterator[A]:
+    """Start the agent, wait until every component runs, stop it gracefully afterwards."""
     stop = asyncio.Event()
     task = asyncio.create_task(agent.run(stop))
     await eventually(lambda: agent.ready.is_set() or task.done())

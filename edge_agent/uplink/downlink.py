@@ -17,18 +17,22 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
 
 from ..config.agent import AgentConfig
+from ..core.component import Component, Status
 from ..core.errors import CatalogError, EdgeAgentError
-from ..field.imports import import_offers
+from ..field.imports import validated_offers
 from ..links import Link
-from ..links.mqtt import connected, consume_disconnect_reason, make_client
+from ..links.mqtt import connected, make_client
 from ..scoring.onnx import Manifest, ModelError, OnnxScorer
-from ..store import connect
+from ..store import Effects, StoreWriter
+from ..store.catalog import offer_write
 
 log = logging.getLogger(__name__)
 
@@ -90,36 +94,36 @@ def apply_model(document: dict[str, Any], models_dir: Path) -> str:
     return scorer.manifest.version
 
 
-def apply_offers(document: dict[str, Any], data_dir: Path, db_path: Path) -> int:
+def offers_effects(document: dict[str, Any]) -> Effects:
+    """A verified offers document as the writes that replace the catalog (all rows valid, or none)."""
     offers = document.get("offers")
     if not isinstance(offers, list):
         raise DownlinkRejected("offers document needs an 'offers' list")
     body = json.dumps(offers, sort_keys=True, separators=(",", ":")).encode()
     if hashlib.sha256(body).hexdigest() != document.get("sha256"):
         raise DownlinkRejected("offers: sha256 does not match")
-    path = data_dir / ".incoming-offers.json"
-    path.write_bytes(body)
-    conn = connect(db_path)
     try:
-        return import_offers(conn, path, strict=True).imported
+        rows = validated_offers(offers)
     except CatalogError as exc:
         raise DownlinkRejected(f"offers refused: {exc}") from None
-    finally:
-        conn.close()
-        path.unlink(missing_ok=True)
+    return Effects(writes=tuple(offer_write(row) for row in rows), urgent=True)
 
 
-class Downlink:
+class Downlink(Component):
     """Subscribes to the config topics on the cloud broker and applies what verifies."""
 
-    def __init__(self, config: AgentConfig) -> None:
+    name = "downlink"
+
+    def __init__(self, config: AgentConfig, writer: StoreWriter) -> None:
         self._config = config
+        self._writer = writer
         self._prefix = f"retail/{config.store_id}/config"
-        self.link = Link(f"downlink {config.uplink.url}", initial=1.0, cap=300.0, logger=log)
+        self._client_id = f"edge-agent-{config.store_id}-downlink"
+        self.link = Link(f"downlink {config.uplink.url}", initial=1.0, cap=300.0, client_id=self._client_id, logger=log)
         self.applied: list[str] = []
         self.last_error: str | None = None  # the last rejected document
 
-    def handle(self, topic: str, payload: bytes) -> str:
+    async def handle(self, topic: str, payload: bytes) -> str:
         """Verify and apply one document; returns what was applied."""
         try:
             document = json.loads(payload)
@@ -132,31 +136,42 @@ class Downlink:
         if kind == "model":
             models = self._config.data_dir / "models"
             models.mkdir(parents=True, exist_ok=True)
-            return f"model {apply_model(document, models)}"
+            return f"model {await asyncio.to_thread(apply_model, document, models)}"
         if kind == "offers":
-            return f"{apply_offers(document, self._config.data_dir, self._config.db_path)} offers"
+            effects = offers_effects(document)
+            await self._writer.commit(effects)  # through the one writer, in one transaction
+            return f"{len(effects.writes)} offers"
         raise DownlinkRejected(f"unknown config topic {topic}")
 
     async def run(self) -> None:
+        await self.link.run(self._connect, self._serve)
+
+    @asynccontextmanager
+    async def _connect(self) -> AsyncIterator[aiomqtt.Client]:
         uplink = self._config.uplink
-        while True:
-            self.link.connecting()
-            client = make_client(uplink.url, tls=uplink.tls, identifier=f"edge-agent-{self._config.store_id}-downlink")
+        async with connected(make_client(uplink.url, tls=uplink.tls, identifier=self._client_id)) as client:
+            await client.subscribe(f"{self._prefix}/#", qos=1)
+            yield client
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            payload = message.payload if isinstance(message.payload, bytes) else b""
             try:
-                async with connected(client):
-                    await client.subscribe(f"{self._prefix}/#", qos=1)
-                    self.link.up()
-                    async for message in client.messages:
-                        payload = message.payload if isinstance(message.payload, bytes) else b""
-                        try:
-                            what = await asyncio.to_thread(self.handle, message.topic.value, payload)
-                        except (DownlinkRejected, OSError) as exc:  # a bad document never stops the agent
-                            self.last_error = str(exc)
-                            log.warning("downlink %s rejected: %s", message.topic.value, exc)
-                            continue
-                        self.applied.append(what)
-                        log.info("downlink applied: %s", what)
-            except aiomqtt.MqttError as exc:
-                await self.link.retry_after(exc)
-            finally:
-                consume_disconnect_reason(client)
+                what = await self.handle(message.topic.value, payload)
+            except (DownlinkRejected, OSError) as exc:  # a bad document never stops the agent
+                self.last_error = str(exc)
+                log.warning("downlink %s rejected: %s", message.topic.value, exc)
+                continue
+            self.applied.append(what)
+            log.info("downlink applied: %s", what)
+
+    def status(self) -> Status:
+        link = self.link.status()
+        return Status(
+            self.name,
+            "downlink",
+            state=str(link.state),
+            link=link,
+            health=link.health(),
+            body={"applied": self.applied[-10:], "last_error": self.last_error},
+        )

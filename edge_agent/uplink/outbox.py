@@ -1,80 +1,120 @@
-"""The outbox drainer: one task owns the outbox and sends it oldest first, at least once.
+"""The outbox drainer: one component owns the outbox and sends it oldest first, at least once.
 
 A batch leaves the outbox only after the transport confirmed it (MQTT PUBACK, HTTP 2xx), and
 that delete is a durable commit; a crash in between re-sends it, and the receiver
 de-duplicates by `batch_id`. The backlog is bounded by `uplink.max_backlog_mb`: what has to go
 is dropped oldest first, counted in `state` and reported as `uplink_dropped_batches` in the
-next batch that leaves — never silently.
+next batch that leaves — never silently. Reconnecting and backing off is the link's job.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from ..config.agent import UplinkConfig
+from ..core.component import Component, Sample, Status
 from ..links import Link
 from ..store import StoreWriter, connect, outbox
 from ..store.outbox import outbox_status
-from .transports import Transport, UplinkError
+from .transports import Connection, Transport, UplinkError
 
 log = logging.getLogger(__name__)
 
 
-class Uplink:
+class Uplink(Component):
     """Drains the outbox through `transport`; `wake()` sends now instead of after the backoff."""
 
-    def __init__(self, db_path: Path, writer: StoreWriter, transport: Transport, config: UplinkConfig) -> None:
+    name = "uplink"
+    critical = True
+
+    def __init__(
+        self, db_path: Path, writer: StoreWriter, transport: Transport, config: UplinkConfig, *, client_id: str | None
+    ) -> None:
         self._db_path = db_path
         self._writer = writer
         self._transport = transport
         self._config = config
         self._max_bytes = int(config.max_backlog_mb * 1024 * 1024)
-        self.link = Link(f"uplink {config.url}", initial=1.0, cap=300.0, logger=log)
+        self.link = Link(f"uplink {config.url}", initial=1.0, cap=300.0, client_id=client_id, logger=log)
         self._wake = asyncio.Event()
+        self._reader: sqlite3.Connection | None = None
         self.sent = 0
         self._after_seq = 0  # everything up to here is confirmed; its delete may still be in the writer
 
+    async def __aenter__(self) -> Uplink:
+        self._reader = await asyncio.to_thread(connect, self._db_path)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
     def wake(self) -> None:
-        self.link.reset()
+        self.link.wake()
         self._wake.set()
 
-    async def _sleep(self, seconds: float) -> None:
-        self._wake.clear()
-        try:
-            async with asyncio.timeout(seconds):
-                await self._wake.wait()
-        except TimeoutError:
-            pass
-
     async def run(self) -> None:
-        reader = await asyncio.to_thread(connect, self._db_path)
-        try:
-            async with self._transport:
-                while True:
-                    await self._enforce_bound(reader)
-                    row = outbox.next_batch(reader, self._after_seq)
-                    if row is None:
-                        await self._sleep(self._config.interval_s)
-                        continue
-                    await self._send_one(reader, *row)
-        finally:
-            reader.close()
+        await self.link.run(self._connect, self._drain)
 
-    async def _send_one(self, reader: sqlite3.Connection, seq: int, batch_id: str, payload: str, attempts: int) -> None:
+    @contextlib.asynccontextmanager
+    async def _connect(self) -> AsyncIterator[Connection]:
+        """The transport's connection; a failure to connect is recorded like a failed send."""
+        try:
+            async with self._transport.connect() as connection:
+                yield connection
+        except Exception as exc:  # recorded for `sync status`; the link decides what it means
+            if not isinstance(exc, UplinkError) or not exc.recorded:
+                await self._record_failure(exc)
+            raise
+
+    async def _record_failure(self, exc: BaseException) -> None:
+        reader = self._reader
+        assert reader is not None
+        row = outbox.next_batch(reader, self._after_seq)
+        text = str(exc) or type(exc).__name__
+        await self._writer.write(*(outbox.failed(row[0], text) if row else (outbox.failure_state(text),)))
+
+    async def _drain(self, connection: Connection) -> None:
+        reader = self._reader
+        assert reader is not None
+        while True:
+            await self._enforce_bound(reader)
+            row = outbox.next_batch(reader, self._after_seq)
+            if row is None:
+                await self._idle(connection)
+                continue
+            await self._send_one(reader, connection, *row)
+
+    async def _idle(self, connection: Connection) -> None:
+        """Until the next poll, a wake-up (`sync now`, a new batch), or the connection going away."""
+        self._wake.clear()
+        watch = asyncio.ensure_future(connection.closed())
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._config.interval_s):
+                    await asyncio.wait([watch, asyncio.ensure_future(self._wake.wait())], return_when="FIRST_COMPLETED")
+        finally:
+            watch.cancel()
+        if watch.done() and not watch.cancelled():
+            raise UplinkError("connection closed while idle", lost=True)
+
+    async def _send_one(
+        self, reader: sqlite3.Connection, connection: Connection, seq: int, batch_id: str, payload: str, attempts: int
+    ) -> None:
         body = _with_drops(payload, reader)
         try:
-            await self._transport.send(batch_id, body.encode())
+            await connection.send(batch_id, body.encode())
         except UplinkError as exc:
-            delay = min(max(exc.retry_after, 0.0), 300.0) if exc.retry_after is not None else None
-            delay = self.link.down(exc, delay=delay)
             await self._writer.write(*outbox.failed(seq, str(exc)))
-            await self._sleep(delay)
-            return
-        self.link.up()
+            exc.recorded = True
+            raise
         self.sent += 1
         self._after_seq = seq
         writes = outbox.sent(seq, resent=attempts > 0)
@@ -95,6 +135,55 @@ class Uplink:
             "uplink backlog over %.0f MB: dropping the %d oldest batches", self._config.max_backlog_mb, len(doomed)
         )
         await self._writer.write(*outbox.drop(doomed))
+
+    def status(self) -> Status:
+        link = self.link.status()
+        backlog = outbox_status(self._reader) if self._reader is not None else {}
+        return Status(
+            self.name,
+            "uplink",
+            state=str(link.state),
+            link=link,
+            health=link.health(),
+            samples=(
+                Sample("outbox_batches", backlog.get("backlog", 0), kind="gauge", help="Batches waiting for the cloud"),
+                Sample(
+                    "outbox_oldest_age_seconds",
+                    backlog.get("oldest_pending_age_s") or 0.0,
+                    kind="gauge",
+                    help="Age of the oldest pending batch",
+                ),
+                Sample("outbox_dropped", backlog.get("dropped", 0), help="Batches dropped by the backlog bound"),
+                Sample(
+                    "uplink_connected", 1.0 if link.up else 0.0, kind="gauge", help="1 while the uplink is connected"
+                ),
+                Sample("uplink_sent", self.sent, help="Batches the cloud confirmed"),
+            ),
+            body={"kind": self._config.kind, **backlog},
+        )
+
+
+class NoUplink(Component):
+    """`uplink.kind: off`: nothing is sent, but the backlog figures still show in status."""
+
+    name = "uplink"
+
+    def __init__(self, db_path: Path) -> None:
+        self._db_path = db_path
+        self._reader: sqlite3.Connection | None = None
+
+    async def __aenter__(self) -> NoUplink:
+        self._reader = await asyncio.to_thread(connect, self._db_path)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    def status(self) -> Status:
+        backlog = outbox_status(self._reader) if self._reader is not None else {}
+        return Status(self.name, "uplink", state="off", body={"kind": "off", **backlog})
 
 
 def _with_drops(payload: str, reader: sqlite3.Connection) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..core.component import Component, Sample, Status
 from ..core.errors import DecodeError
 from ..core.events import HTTP_API, AlertAction, CheckIn, ConsentChange
 from ..decoders.jsonsafe import loads_object
@@ -119,7 +120,7 @@ class WebApi:
         checkin: CheckinVerifier,
         reader: sqlite3.Connection,
         status: Callable[[], dict[str, Any]],
-        health: Callable[[], list[str]],
+        health: Callable[[], dict[str, Any]],
         metrics: Callable[[], bytes],
         store_id: str,
         min_support: int = 3,
@@ -135,6 +136,10 @@ class WebApi:
         self._store_id = store_id
         self._sessions = Sessions(staff_token)
         self._min_support = min_support
+
+    @property
+    def tablets(self) -> int:
+        return self._hub.clients
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._auth], client_max_size=64 * 1024)
@@ -343,10 +348,8 @@ class WebApi:
         return web.Response(text=FAVICON, content_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
 
     async def healthz(self, request: web.Request) -> web.Response:
-        failed = self._health()
-        if failed:
-            return web.json_response({"status": "failing", "failed": failed}, status=503)
-        return web.json_response({"status": "ok"})
+        verdict = self._health()
+        return web.json_response(verdict, status=200 if verdict["status"] == "ok" else 503)
 
     async def metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=self._metrics(), content_type="text/plain", charset="utf-8")
@@ -360,13 +363,26 @@ async def _send(response: web.StreamResponse, event_id: int, card: dict[str, Any
     await response.write(f"id: {event_id}\nevent: alert\ndata: {json.dumps(card)}\n\n".encode())
 
 
-class WebServer:
+class WebServer(Component):
     """Runs the app on `host:port` (port 0 picks a free one; `url` tells which)."""
 
+    name = "web"
+
     def __init__(self, api: WebApi, host: str, port: int) -> None:
+        self._api = api
         self._runner = web.AppRunner(api.app(), access_log=None, shutdown_timeout=1.0)
         self._host, self._port = host, port
         self.url = ""
+
+    def status(self) -> Status:
+        tablets = self._api.tablets
+        return Status(
+            self.name,
+            "http",
+            samples=(Sample("tablets_connected", tablets, kind="gauge", help="Open tablet streams"),),
+            body={"http": self.url, "tablets": tablets},
+            merge=True,
+        )
 
     async def __aenter__(self) -> WebServer:
         await self._runner.setup()

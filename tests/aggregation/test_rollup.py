@@ -8,6 +8,7 @@ from pathlib import Path
 from edge_agent.aggregation.rollup import SCHEMA, Aggregator, count, dwell
 from edge_agent.store import Effects, Sample, StoreWriter, Visitor, Write, connect
 from edge_agent.store.effects import open_counts
+from edge_agent.testing.components import running
 
 
 def metrics_of(payload: dict) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:  # type: ignore[type-arg]
@@ -18,20 +19,20 @@ def metrics_of(payload: dict) -> dict[tuple[str, tuple[tuple[str, str], ...]], f
 async def test_bucket_closes_into_rows_and_a_batch(tmp_path: Path) -> None:
     db = tmp_path / "a.db"
     agg = Aggregator(store_id="s1", bucket_s=60, k_anonymity=2)
-    async with StoreWriter(db) as writer:
+    async with running(StoreWriter(db)) as writer:
         assert agg.roll(3600.0) is not None  # opens the bucket [3600, 3660)
         bucket = agg.open_start
         assert bucket == 3600.0
         await writer.commit(
             Effects(
-                bucket=bucket,
                 visitors=(*(Visitor("anonymous", who) for who in "abc"), Visitor("known", "c-1")),
                 counts=(*dwell("entrance", 120), *dwell("entrance", 100)),
                 samples=(Sample("th-1", "temperature", 20.0), Sample("th-1", "temperature", 22.0)),
-            )
+            ),
+            bucket,
         )
-        await writer.commit(Effects(bucket=bucket, counts=(count("dead_letters", device="m1", reason="bad_json"),)))
-        await writer.commit(Effects(bucket=bucket, visitors=(Visitor("anonymous", "a"),)))  # seen again: once
+        await writer.commit(Effects(counts=(count("dead_letters", device="m1", reason="bad_json"),)), bucket)
+        await writer.commit(Effects(visitors=(Visitor("anonymous", "a"),)), bucket)  # seen again: once
         assert agg.roll(3659.0) is None
         closing = agg.roll(3660.0)
         assert closing is not None
@@ -59,17 +60,17 @@ async def test_bucket_closes_into_rows_and_a_batch(tmp_path: Path) -> None:
 
 async def test_open_bucket_survives_a_restart_and_is_closed_by_the_next_run(tmp_path: Path) -> None:
     db = tmp_path / "a.db"
-    async with StoreWriter(db) as writer:
+    async with running(StoreWriter(db)) as writer:
         agg = Aggregator(store_id="s1", bucket_s=60, k_anonymity=1)
         agg.roll(10.0)
-        await writer.commit(Effects(bucket=0.0, visitors=(Visitor("anonymous", "a"),), counts=(count("alerts_sent"),)))
-    async with StoreWriter(db) as writer:  # a new run, the same minute
+        await writer.commit(Effects(visitors=(Visitor("anonymous", "a"),), counts=(count("alerts_sent"),)), 0.0)
+    async with running(StoreWriter(db)) as writer:  # a new run, the same minute
         agg = Aggregator(store_id="s1", bucket_s=60, k_anonymity=1)
         closing = agg.roll(20.0)
         assert closing is not None
         await writer.commit(closing)  # nothing before this bucket: no batch
-        await writer.commit(Effects(bucket=0.0, visitors=(Visitor("anonymous", "b"),), counts=(count("alerts_sent"),)))
-    async with StoreWriter(db) as writer:  # a run long after: the leftover bucket is closed at start
+        await writer.commit(Effects(visitors=(Visitor("anonymous", "b"),), counts=(count("alerts_sent"),)), 0.0)
+    async with running(StoreWriter(db)) as writer:  # a run long after: the leftover bucket is closed at start
         agg = Aggregator(store_id="s1", bucket_s=60, k_anonymity=1)
         closing = agg.roll(7200.0)
         assert closing is not None
@@ -87,7 +88,7 @@ async def test_a_redelivered_input_changes_nothing(tmp_path: Path) -> None:
     guard = Write(
         "INSERT OR IGNORE INTO events(ts, device_id, kind, payload, dedup_key) VALUES (1, 'm1', 'mirror', '{}', 'k1')"
     )
-    async with StoreWriter(db) as writer:
+    async with running(StoreWriter(db)) as writer:
         first = await writer.commit(Effects(guard=guard, counts=(count("mirror_try_ons", sku="A"),)))
         again = await writer.commit(Effects(guard=guard, counts=(count("mirror_try_ons", sku="A"),)))
     assert (first, again) == (True, False)
@@ -98,10 +99,10 @@ async def test_sender_chosen_labels_are_bounded_per_metric(tmp_path: Path) -> No
     """A mirror inventing 5 000 SKUs cannot make a 5 000-label batch: the tail folds into `other`."""
     db = tmp_path / "a.db"
     agg = Aggregator(store_id="s1", bucket_s=60, k_anonymity=1)
-    async with StoreWriter(db) as writer:
+    async with running(StoreWriter(db)) as writer:
         agg.roll(0.0)
         tries = tuple(count("mirror_try_ons", value=2 if i < 10 else 1, sku=f"SKU-{i}") for i in range(5000))
-        await writer.commit(Effects(bucket=0.0, counts=tries))
+        await writer.commit(Effects(counts=tries), 0.0)
         closing = agg.roll(60.0)
         assert closing is not None
         await writer.commit(closing)

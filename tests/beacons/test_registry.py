@@ -4,7 +4,6 @@ simulated tags, `device scan` and recognition at the door — without touching p
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from edge_agent.runtime import Agent
 from edge_agent.sim.ble import BeaconScript, Keyframe, Scenario, SimulatedBleSource
 from edge_agent.store import connect
 from edge_agent.testing.config import write_config
+from edge_agent.testing.store import running_agent
 from edge_agent.testing.wait import eventually
 
 ACME = 0x1234  # the test format: manufacturer data of company 0x1234, "AC" then a 6-byte tag id
@@ -97,12 +97,8 @@ async def test_a_customer_with_a_tag_of_the_new_format_is_recognised_at_the_door
         interval_s=0.2,
         path=[Keyframe(t=0, rssi=-90), Keyframe(t=1, rssi=-50), Keyframe(t=30, rssi=-50)],
     )
-    agent = Agent(config, [SimulatedBleSource(Scenario(duration_s=30, beacons=[tag]), speed=1)])
-    stop = asyncio.Event()
-    task = asyncio.create_task(agent.run(stop))
-    try:
-        await eventually(lambda: bool(agent.hub.recent()), within=15)
-        assert agent.hub.recent()[0]["customer_id"] == "c-acme"
-    finally:
-        stop.set()
-        await task
+    async with running_agent(Agent(config, [SimulatedBleSource(Scenario(duration_s=30, beacons=[tag]))])) as agent:
+        assert agent.runtime is not None
+        hub = agent.runtime.hub
+        await eventually(lambda: bool(hub.recent()), within=15)
+        assert hub.recent()[0]["customer_id"] == "c-acme"

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from edge_agent.core.events import CheckIn
+from edge_agent.runtime import Agent
 from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.store import connect
 from edge_agent.testing.config import write_config
@@ -61,9 +62,11 @@ async def test_doctor_reports_the_running_agents_links_like_status(  # type: ign
         uplink={"kind": "mqtt", "url": "mqtt://127.0.0.1:1", "downlink": False, "interval_s": 0.2},
         aggregates={"bucket_s": 1},
     )
-    async with running_agent(config) as agent:
+    async with running_agent(Agent(config)) as agent:
         await eventually(lambda: agent.snapshot()["links"]["store-broker"]["state"] == "connected")
-        await agent.inbox.submit(CheckIn("c-ada", time.time(), "d", time.time() + 60))  # a visit: a batch to send
+        await agent.runtime.inbox.submit(
+            CheckIn("c-ada", time.time(), "d", time.time() + 60)
+        )  # a visit: a batch to send
         await eventually(lambda: agent.snapshot()["links"]["uplink"]["failures"] >= 1)  # sent at once, refused
         result = await asyncio.to_thread(cli, "doctor", "--json", "--config", tmp_path / "agent.yaml")
     checks = {c["name"]: c for c in json.loads(result.out)}

@@ -5,38 +5,29 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from types import TracebackType
 
 import aiohttp
 
 from edge_agent.core.events import MirrorEvent
 from edge_agent.presence.checkin import make_token
+from edge_agent.runtime import Agent
 from edge_agent.sources.base import SourceEvent
 from edge_agent.store import connect
+from edge_agent.testing.sources import ScriptedSource
 from edge_agent.testing.store import running_agent, seeded_config
 from edge_agent.testing.wait import eventually
 
 
-class MirrorVisit:
+async def mirror_visit() -> AsyncIterator[SourceEvent]:
     """Ada scans her loyalty card at a mirror and tries something on."""
-
-    name = "mirror-visit"
-
-    async def __aenter__(self) -> MirrorVisit:
-        return self
-
-    async def __aexit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
-        return None
-
-    async def events(self) -> AsyncIterator[SourceEvent]:
-        now = time.time()
-        for kind in ("session_start", "try_on", "like"):
-            yield MirrorEvent("mirror-1", kind, "s-1", now, None if kind == "session_start" else "SKU-1", "c-ada")
+    now = time.time()
+    for kind in ("session_start", "try_on", "like"):
+        yield MirrorEvent("mirror-1", kind, "s-1", now, None if kind == "session_start" else "SKU-1", "c-ada")
 
 
 async def test_forget_leaves_no_trace(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     config = seeded_config(tmp_path, devices={"auto_register": True})
-    async with running_agent(config, [MirrorVisit()]) as agent:
+    async with running_agent(Agent(config, [ScriptedSource("mirror-visit", mirror_visit)])) as agent:
         token = make_token(config.checkin.key, "c-ada", config.store_id, int(time.time()) + 60, "n")
         async with aiohttp.ClientSession() as http, http.post(f"{agent.http_url}/api/checkin", json={"token": token}):
             pass

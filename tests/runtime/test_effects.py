@@ -13,6 +13,7 @@ import aiomqtt
 from edge_agent.config.agent import AgentConfig
 from edge_agent.core.events import Alert
 from edge_agent.presence.checkin import make_token
+from edge_agent.runtime import Agent
 from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.store import connect
 from edge_agent.testing.store import UUID, running_agent, seeded_config
@@ -31,10 +32,10 @@ async def checkin(url: str, body: str) -> int:
 async def test_a_checkin_token_replayed_after_a_restart_is_refused(tmp_path: Path) -> None:
     config = seeded_config(tmp_path)
     signed = token(config, "c-grace", "once")
-    async with running_agent(config) as agent:
+    async with running_agent(Agent(config)) as agent:
         assert await checkin(agent.http_url or "", signed) == 200
         assert await checkin(agent.http_url or "", signed) == 403  # replayed, same run
-    async with running_agent(config) as agent:  # the nonce was committed with the visit
+    async with running_agent(Agent(config)) as agent:  # the nonce was committed with the visit
         assert await checkin(agent.http_url or "", signed) == 403
         assert agent.stats.counters["entries_alert"] == 0
     visits = connect(config.db_path).execute("SELECT COUNT(*) FROM visits WHERE customer_id = 'c-grace'")
@@ -44,7 +45,7 @@ async def test_a_checkin_token_replayed_after_a_restart_is_refused(tmp_path: Pat
 async def test_a_forgotten_customer_leaves_the_tablets_and_the_files_at_once(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     config = seeded_config(tmp_path)
     headers = {"Authorization": f"Bearer {config.http.staff_token}"}
-    async with running_agent(config) as agent, aiohttp.ClientSession(headers=headers) as http:
+    async with running_agent(Agent(config)) as agent, aiohttp.ClientSession(headers=headers) as http:
         url = agent.http_url
         assert await checkin(url or "", token(config, "c-ada", "a")) == 200
         assert await checkin(url or "", token(config, "c-grace", "g")) == 200
@@ -54,7 +55,7 @@ async def test_a_forgotten_customer_leaves_the_tablets_and_the_files_at_once(cli
         assert result.code == 0, result.err
 
         # Picked up on the next tick, no restart needed.
-        await eventually(lambda: {c["customer_id"] for c in agent.hub.recent()} == {"c-grace"})
+        await eventually(lambda: {c["customer_id"] for c in agent.runtime.hub.recent()} == {"c-grace"})
         async with http.get(f"{url}/api/alerts") as r:
             assert {a["customer_id"] for a in await r.json()} == {"c-grace"}
         async with http.get(f"{url}/api/alerts/stream") as stream:
@@ -102,7 +103,7 @@ async def test_a_stuck_and_a_failing_sink_hold_up_neither_ingestion_nor_the_othe
     stuck, failing = Stuck(), Failing()
     async with (
         aiomqtt.Client("127.0.0.1", mqtt_broker.port) as staff,
-        running_agent(config, extra_sinks=[stuck, failing]) as agent,
+        running_agent(Agent(config, extra_sinks=[stuck, failing])) as agent,
     ):
         await staff.subscribe(f"{config.topic_prefix}/alerts", qos=1)
         for n, customer in enumerate(("c-ada", "c-grace")):
@@ -114,7 +115,7 @@ async def test_a_stuck_and_a_failing_sink_hold_up_neither_ingestion_nor_the_othe
                 if len(received) == 2:
                     break
         assert sorted(received) == ["c-ada", "c-grace"]
-        assert len(agent.hub.recent()) == 2
+        assert len(agent.runtime.hub.recent()) == 2
         await eventually(lambda: failing.calls == 2)
         assert stuck.entered.is_set()  # still inside its first delivery
         sinks = agent.snapshot()["sinks"]
@@ -127,7 +128,7 @@ async def test_an_alert_committed_but_never_confirmed_is_published_after_a_resta
     tmp_path: Path, mqtt_broker: MosquittoBroker
 ) -> None:
     config = seeded_config(tmp_path, mqtt={"url": "mqtt://127.0.0.1:1"})  # the store broker is unreachable
-    async with running_agent(config) as agent:
+    async with running_agent(Agent(config)) as agent:
         assert await checkin(agent.http_url or "", token(config, "c-ada", "x")) == 200
     db = connect(config.db_path)
     ((alert_id, published),) = db.execute("SELECT alert_id, published FROM alerts").fetchall()
@@ -135,7 +136,7 @@ async def test_an_alert_committed_but_never_confirmed_is_published_after_a_resta
     config = config.model_copy(update={"mqtt": config.mqtt.model_copy(update={"url": mqtt_broker.url})})
     async with aiomqtt.Client("127.0.0.1", mqtt_broker.port) as staff:
         await staff.subscribe(f"{config.topic_prefix}/alerts", qos=1)
-        async with running_agent(config):
+        async with running_agent(Agent(config)):
             async with asyncio.timeout(20):
                 message = await anext(staff.messages)
             assert json.loads(message.payload)["alert_id"] == alert_id
@@ -144,11 +145,13 @@ async def test_an_alert_committed_but_never_confirmed_is_published_after_a_resta
 
 async def test_healthz_fails_when_the_store_writer_is_dead(tmp_path: Path) -> None:
     config = seeded_config(tmp_path)
-    async with running_agent(config) as agent, aiohttp.ClientSession() as http:
+    async with running_agent(Agent(config)) as agent, aiohttp.ClientSession() as http:
         async with http.get(f"{agent.http_url}/healthz") as r:
             assert r.status == 200
-        assert agent.runtime is not None
-        agent.runtime.writer._task.cancel()  # type: ignore[union-attr]
-        await eventually(lambda: not agent.runtime.writer.alive)  # type: ignore[union-attr]
+        writer = next(task for task in asyncio.all_tasks() if task.get_name() == "store")
+        writer.cancel()  # as if the committer had died
+        await eventually(writer.done)
         async with http.get(f"{agent.http_url}/healthz") as r:
-            assert r.status == 503 and "store-writer" in (await r.json())["failed"]
+            verdict = await r.json()
+            assert r.status == 503 and verdict["status"] == "failing" and "store" in verdict["failed"]
+            assert "store stopped" in verdict["reasons"]

@@ -15,6 +15,7 @@ import pytest
 from edge_agent.config.agent import AgentConfig
 from edge_agent.learning.profile import AFFINITY_CAP
 from edge_agent.presence.checkin import make_token
+from edge_agent.runtime import Agent
 from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.sources.mqtt import mirror_source, pos_source
 from edge_agent.store import connect
@@ -91,7 +92,7 @@ async def test_a_customer_whose_taste_moved_gets_offers_for_what_they_now_like(
     config = setup(tmp_path, mqtt_broker)  # Ada's import says: shoes
     prefix = config.topic_prefix
     sources = [mirror_source(config), pos_source(config)]
-    async with running_agent(config, sources) as agent, aiomqtt.Client("127.0.0.1", mqtt_broker.port) as client:
+    async with running_agent(Agent(config, sources)) as agent, aiomqtt.Client("127.0.0.1", mqtt_broker.port) as client:
         await eventually(lambda: agent.snapshot()["sources"]["mqtt-pos"]["link"] == "connected")
         await client.subscribe(f"{prefix}/alerts", qos=1)
         assert await checkin(agent.http_url or "", config, "before") == 200
@@ -145,7 +146,7 @@ async def test_a_redelivered_mirror_event_or_sale_teaches_nothing_more(
             conn.close()
 
     async with (
-        running_agent(config, [mirror_source(config), pos_source(config)]) as agent,
+        running_agent(Agent(config, [mirror_source(config), pos_source(config)])) as agent,
         aiomqtt.Client("127.0.0.1", mqtt_broker.port) as client,
     ):
         await eventually(lambda: agent.snapshot()["sources"]["mqtt-pos"]["link"] == "connected")
@@ -170,7 +171,7 @@ async def test_sales_over_http_are_deduplicated_and_bad_ones_refused(
     config = setup(tmp_path, mqtt_broker)
     headers = {"Authorization": f"Bearer {config.http.staff_token}"}
     sale = {"sale_id": "B-7", "customer_ref": None, "lines": [{"sku": "SCARF-1", "qty": 2, "amount": 120}]}
-    async with running_agent(config) as agent, aiohttp.ClientSession(headers=headers) as http:
+    async with running_agent(Agent(config)) as agent, aiohttp.ClientSession(headers=headers) as http:
         url = agent.http_url
         async with http.post(f"{url}/api/pos/sales", json=sale) as r:
             assert r.status == 200 and (await r.json())["duplicate"] is False
@@ -193,7 +194,7 @@ async def test_consent_withdrawal_stops_recognition_at_once_and_erases_what_was_
     config = setup(tmp_path, mqtt_broker)
     prefix = config.topic_prefix
     async with (
-        running_agent(config, [mirror_source(config)]) as agent,
+        running_agent(Agent(config, [mirror_source(config)])) as agent,
         aiomqtt.Client("127.0.0.1", mqtt_broker.port) as c,
     ):
         await eventually(lambda: agent.snapshot()["sources"]["mqtt-mirror"]["link"] == "connected")

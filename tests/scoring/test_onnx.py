@@ -59,8 +59,8 @@ def test_feature_rows_match_the_schema() -> None:
 
 def test_missing_model_falls_back_to_rules(tmp_path: Path) -> None:
     scorer = ModelScorer([tmp_path / "models" / "manifest.json"])
-    assert scorer.active is None and scorer.status()["fallback"] is True
-    assert scorer.status()["fallback_reason"] == "no model file found"
+    assert scorer.active is None and scorer.report()["fallback"] is True
+    assert scorer.report()["fallback_reason"] == "no model file found"
     scored = scorer.score(ADA, OFFERS[:4], CTX)
     assert scored[0].offer_id == "o0"  # the rule scorer also ranks a liked category first
 
@@ -73,7 +73,7 @@ def test_corrupted_model_is_refused(tmp_path: Path) -> None:
     model.write_bytes(bytes(data))
     scorer = ModelScorer([manifest])
     assert scorer.active is None
-    assert "does not match the manifest" in str(scorer.status()["fallback_reason"])
+    assert "does not match the manifest" in str(scorer.report()["fallback_reason"])
 
 
 def test_schema_mismatch_is_refused(tmp_path: Path) -> None:
@@ -82,7 +82,7 @@ def test_schema_mismatch_is_refused(tmp_path: Path) -> None:
     data["features"] = [*data["features"][:-1], "offer_category_pets"]
     manifest.write_text(json.dumps(data))
     scorer = ModelScorer([manifest])
-    assert scorer.active is None and "feature schema" in str(scorer.status()["fallback_reason"])
+    assert scorer.active is None and "feature schema" in str(scorer.report()["fallback_reason"])
 
 
 def test_unloadable_file_with_a_matching_sha_is_refused(tmp_path: Path) -> None:
@@ -93,7 +93,7 @@ def test_unloadable_file_with_a_matching_sha_is_refused(tmp_path: Path) -> None:
     data["files"]["int8"]["sha256"] = sha256_file(model)
     manifest.write_text(json.dumps(data))
     scorer = ModelScorer([manifest])
-    assert scorer.active is None and "cannot run" in str(scorer.status()["fallback_reason"])
+    assert scorer.active is None and "cannot run" in str(scorer.report()["fallback_reason"])
 
 
 def test_hot_swap_is_atomic_and_a_broken_update_is_rolled_back(tmp_path: Path) -> None:
@@ -112,7 +112,7 @@ def test_hot_swap_is_atomic_and_a_broken_update_is_rolled_back(tmp_path: Path) -
     (manifest.parent / "offer_scorer.int8.onnx").write_bytes(b"half a file")  # a botched copy
     assert scorer.reload() is False
     assert scorer.active is current  # kept the working model
-    assert "does not match the manifest" in str(scorer.status()["last_error"])
+    assert "does not match the manifest" in str(scorer.report()["last_error"])
     assert scorer.reload() is False  # nothing changed since: no work
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,18 +17,20 @@ from edge_agent.config.agent import BleConfig, load_config
 from edge_agent.config.profiles import ProfileRegistry
 from edge_agent.core.events import Advertisement, DeadLetter, Device, MirrorEvent, SensorReading
 from edge_agent.decoders.line import with_checksum
+from edge_agent.links import Link, LinkState
 from edge_agent.sim.adverts import arrivals
 from edge_agent.sim.ble import SimulatedBleSource
 from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.sim.radio import SimulatedScanner
 from edge_agent.sim.serial import PtyPort
-from edge_agent.sources.base import Acked, Source
+from edge_agent.sources.base import Acked, Source, SourceInfo
 from edge_agent.sources.ble.bleak import BleakSource
 from edge_agent.sources.mqtt import mirror_source, remote_scanner_source
 from edge_agent.sources.serial import SerialLineSource
 from edge_agent.sources.serial.modbus import ModbusSource
 from edge_agent.testing.config import write_config
 from edge_agent.testing.modbus import ModbusSensor
+from edge_agent.testing.wait import eventually
 
 PROFILES = ProfileRegistry.load()
 UUID = "f7826da6-4fa2-4e98-8024-bc5b71e0893e"
@@ -113,16 +116,13 @@ RIGS: dict[str, RigFactory] = {
 
 
 async def first_event(source: Source, say: Callable[[], Awaitable[None]]) -> object:
-    async with source:
-        events = source.events()
+    async with source.connect() as events:
         pending = asyncio.ensure_future(anext(events))
         async with asyncio.timeout(20):
             while not pending.done():
                 await say()
                 await asyncio.wait({pending}, timeout=0.3)
-        item = pending.result()
-        await events.aclose()  # type: ignore[attr-defined]
-        return item
+        return pending.result()
 
 
 @pytest.mark.parametrize("rig", sorted(RIGS))
@@ -130,16 +130,17 @@ async def test_source_conformance(rig: str, tmp_path: Path) -> None:
     async with RIGS[rig](tmp_path) as (source, say):
         assert isinstance(source, Source)
         assert isinstance(source.name, str) and source.name
+        assert isinstance(source.link, Link) and isinstance(source.info(), SourceInfo)
         item = await first_event(source, say)
         event = item.event if isinstance(item, Acked) else item
         assert isinstance(event, MODEL_TYPES), f"{rig} yielded {item!r}"
         if isinstance(item, Acked):
             item.ack(True)  # acknowledging is always safe, even after the iteration closed
 
-        # Cancelling a consumer mid-iteration ends cleanly, and the source can be entered again.
+        # Cancelling a consumer mid-session ends cleanly, and the source can connect again.
         async def consume() -> None:
-            async with source:
-                async for _ in source.events():
+            async with source.connect() as events:
+                async for _ in events:
                     pass
 
         task = asyncio.create_task(consume())
@@ -149,3 +150,16 @@ async def test_source_conformance(rig: str, tmp_path: Path) -> None:
             await task
         again = await first_event(source, say)
         assert isinstance(again.event if isinstance(again, Acked) else again, MODEL_TYPES)
+
+        # Its link runs the sessions: it shows connected while one is up, stopped after.
+        feed = asyncio.create_task(source.link.run(source.connect, lambda events: drain(events, say)))
+        await eventually(lambda: source.link.state is LinkState.CONNECTED or feed.done())
+        feed.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await feed
+        assert source.link.state is LinkState.STOPPED
+
+
+async def drain(events: AsyncIterator[object], say: Callable[[], Awaitable[None]]) -> None:
+    async for _ in events:
+        await say()

@@ -14,6 +14,8 @@ import aiomqtt
 from prometheus_client.parser import text_string_to_metric_families
 
 from edge_agent.config.agent import AgentConfig, load_config
+from edge_agent.runtime import Agent
+from edge_agent.runtime.report import samples
 from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.sources.mqtt import mirror_source, remote_scanner_source
 from edge_agent.store import connect
@@ -71,7 +73,7 @@ async def test_poison_messages_on_every_mqtt_input_are_dead_letters_and_the_sour
         b'{"id":"AA:BB:CC:DD:EE:FF","rssi":1' + b"0" * 400 + b"}",
     ]
     sources = [mirror_source(config), remote_scanner_source(config)]
-    async with running_agent(config, sources) as agent, aiomqtt.Client("127.0.0.1", mqtt_broker.port) as pub:
+    async with running_agent(Agent(config, sources)) as agent, aiomqtt.Client("127.0.0.1", mqtt_broker.port) as pub:
         await eventually(lambda: agent.snapshot()["sources"]["mqtt-mirror"]["link"] == "connected")
         await eventually(lambda: agent.snapshot()["sources"]["mqtt-ble-scanners"]["link"] == "connected")
         for payload in poison:
@@ -94,7 +96,7 @@ async def test_invented_device_ids_fold_into_one_bounded_unknown(tmp_path: Path,
     config = make_config(tmp_path, mqtt_broker)
     prefix = config.topic_prefix
     invented = 2000
-    async with running_agent(config, [mirror_source(config), remote_scanner_source(config)]) as agent:
+    async with running_agent(Agent(config, [mirror_source(config), remote_scanner_source(config)])) as agent:
         await eventually(lambda: agent.snapshot()["sources"]["mqtt-mirror"]["link"] == "connected")
         async with aiomqtt.Client("127.0.0.1", mqtt_broker.port) as pub:
             # Not interleaved: a QoS 0 write before each QoS 1 one meets Nagle and delayed ACKs (40 ms each).
@@ -103,7 +105,7 @@ async def test_invented_device_ids_fold_into_one_bounded_unknown(tmp_path: Path,
             for i in range(invented):
                 await pub.publish(f"home/fake-scanner-{i}/BTtoMQTT/x", b"{not json")
         await eventually(lambda: sum(agent.stats.dead_letters.values()) == 2 * invented, within=60)
-        metrics = render(agent.snapshot)
+        metrics = render(lambda: samples(agent.statuses()))
     assert set(agent.stats.dead_letters) == {("unknown", "unknown_device"), ("unknown", "bad_json")}
     assert b"fake-" not in metrics and len(metrics) < 20_000
     families = {f.name: f for f in text_string_to_metric_families(metrics.decode())}
@@ -121,7 +123,7 @@ async def test_a_noisy_mirror_is_counted_over_its_budget_and_loses_nothing(
 ) -> None:
     config = make_config(tmp_path, mqtt_broker, devices={"rate_per_s": 20, "burst": 100})
     prefix = config.topic_prefix
-    async with running_agent(config, [mirror_source(config)]) as agent:
+    async with running_agent(Agent(config, [mirror_source(config)])) as agent:
         await eventually(lambda: agent.snapshot()["sources"]["mqtt-mirror"]["link"] == "connected")
         async with aiomqtt.Client("127.0.0.1", mqtt_broker.port, max_inflight_messages=1000) as pub:
             for i in range(3000):
@@ -130,7 +132,7 @@ async def test_a_noisy_mirror_is_counted_over_its_budget_and_loses_nothing(
                     await pub.publish(f"{prefix}/mirror/mirror-2/events", event("quiet"), qos=1)
         await eventually(lambda: stored(config, "mirror-2") == 1)
         await eventually(lambda: stored(config, "mirror-1") == 3000, within=60)  # a backlog is never shed
-        metrics = render(agent.snapshot).decode()
+        metrics = render(lambda: samples(agent.statuses())).decode()
     assert agent.stats.over_rate["mirror-1"] > 2000  # a burst of 100, then 20/s
     assert agent.stats.over_rate["mirror-2"] == 0
     assert 'edge_agent_device_over_rate_total{device="mirror-1"}' in metrics
@@ -155,7 +157,7 @@ async def test_a_qos0_scanner_flood_counts_every_drop(tmp_path: Path, mqtt_broke
     scanners = remote_scanner_source(config)
     scanners._max_queued = 50  # a tiny client queue, so the flood overflows it for sure
     published = 30_000
-    async with running_agent(config, [scanners]) as agent:
+    async with running_agent(Agent(config, [scanners])) as agent:
         await eventually(lambda: agent.snapshot()["sources"]["mqtt-ble-scanners"]["link"] == "connected")
         await asyncio.to_thread(publish_qos0, mqtt_broker.port, "home/scanner-1/BTtoMQTT/AABBCCDDEE01", published)
 
@@ -165,7 +167,7 @@ async def test_a_qos0_scanner_flood_counts_every_drop(tmp_path: Path, mqtt_broke
 
         await eventually(lambda: accounted() == published, within=60)
         snapshot = agent.snapshot()
-        metrics = render(agent.snapshot).decode()
+        metrics = render(lambda: samples(agent.statuses())).decode()
     assert snapshot["sources"]["mqtt-ble-scanners"]["dropped"] > 0
     assert 'edge_agent_source_dropped_total{source="mqtt-ble-scanners"}' in metrics
 
@@ -174,7 +176,7 @@ async def test_dead_letter_samples_from_ble_scanners_carry_no_mac_or_name(
     tmp_path: Path, mqtt_broker: MosquittoBroker
 ) -> None:
     config = make_config(tmp_path, mqtt_broker)
-    async with running_agent(config, [remote_scanner_source(config)]) as agent:
+    async with running_agent(Agent(config, [remote_scanner_source(config)])) as agent:
         await eventually(lambda: agent.snapshot()["sources"]["mqtt-ble-scanners"]["link"] == "connected")
         async with aiomqtt.Client("127.0.0.1", mqtt_broker.port) as pub:
             bad = {"id": "11:22:33:44:55:66", "name": "Zelda iPhone", "rssi": "loud"}

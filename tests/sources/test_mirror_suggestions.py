@@ -138,7 +138,7 @@ async def test_a_disliked_category_is_not_suggested_back_in_the_session(
     received: list[dict[str, object]] = []
     base = f"{config.topic_prefix}/mirror/mirror-7"
     async with (
-        running_agent(config, [mirror_source(config)]) as agent,
+        running_agent(Agent(config, [mirror_source(config)])) as agent,
         aiomqtt.Client("127.0.0.1", mqtt_broker.port) as client,
     ):
         await client.subscribe(f"{base}/suggestions", qos=1)

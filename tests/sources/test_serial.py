@@ -34,6 +34,7 @@ async def agent_with(tmp_path: Path, source: Source) -> AsyncIterator[Agent]:
     agent = Agent(config, [source])
     stop = asyncio.Event()
     task = asyncio.create_task(agent.run(stop))
+    await eventually(lambda: agent.ready.is_set() or task.done())
     try:
         yield agent
     finally:

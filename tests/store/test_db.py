@@ -17,6 +17,7 @@ import pytest
 from edge_agent.core.errors import StoreError
 from edge_agent.learning.profile import AFFINITY_CAP
 from edge_agent.store import SCHEMA_VERSION, StoreWriter, Write, connect
+from edge_agent.testing.components import running
 
 TABLES = {
     "devices",
@@ -85,7 +86,7 @@ def test_dead_letter_samples_are_bounded_per_device_and_reason(tmp_path: Path) -
 
 async def test_writer_batches_many_writes_into_few_transactions(tmp_path: Path) -> None:
     path = tmp_path / "a.db"
-    async with StoreWriter(path, max_delay_s=0.05) as writer:
+    async with running(StoreWriter(path, max_delay_s=0.05)) as writer:
         for i in range(2000):
             await writer.submit(Write("INSERT INTO events(ts, device_id, kind) VALUES (?, 'd', 'k')", (i,)))
         await writer.write(Write("INSERT INTO events(ts, device_id, kind) VALUES (-1, 'd', 'last')"))
@@ -96,7 +97,7 @@ async def test_writer_batches_many_writes_into_few_transactions(tmp_path: Path) 
 
 async def test_a_bad_write_fails_alone_and_the_rest_commit(tmp_path: Path) -> None:
     path = tmp_path / "a.db"
-    async with StoreWriter(path, max_delay_s=0.2) as writer:
+    async with running(StoreWriter(path, max_delay_s=0.2)) as writer:
         good = asyncio.ensure_future(writer.write(Write("INSERT INTO state(key, value) VALUES ('a', '1')")))
         bad = asyncio.ensure_future(writer.write(Write("INSERT INTO no_such_table VALUES (1)")))
         good2 = asyncio.ensure_future(writer.write(Write("INSERT INTO state(key, value) VALUES ('b', '2')")))
@@ -107,13 +108,12 @@ async def test_a_bad_write_fails_alone_and_the_rest_commit(tmp_path: Path) -> No
     assert connect(path).execute("SELECT key FROM state ORDER BY key").fetchall() == [("a",), ("b",)]
 
 
-async def test_close_flushes_what_was_submitted(tmp_path: Path) -> None:
+async def test_drain_commits_what_was_submitted(tmp_path: Path) -> None:
     path = tmp_path / "a.db"
-    writer = StoreWriter(path, max_delay_s=10)
-    await writer.__aenter__()
-    for i in range(10):
-        await writer.submit(Write("INSERT INTO events(ts, device_id, kind) VALUES (?, 'd', 'k')", (i,)))
-    await writer.close()
+    async with StoreWriter(path, max_delay_s=10) as writer:  # never run: only drained, as at shutdown
+        for i in range(10):
+            await writer.submit(Write("INSERT INTO events(ts, device_id, kind) VALUES (?, 'd', 'k')", (i,)))
+        await writer.drain()
     assert connect(path).execute("SELECT COUNT(*) FROM events").fetchone()[0] == 10
 
 

@@ -7,13 +7,14 @@ import sys
 from pathlib import Path
 
 from edge_agent.store import StoreWriter, Write, connect
+from edge_agent.testing.components import running
 
 
 async def main(path: Path) -> None:
     conn = connect(path)
     start = (conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]) + 1
     conn.close()
-    async with StoreWriter(path, max_delay_s=0.001) as writer:
+    async with running(StoreWriter(path, max_delay_s=0.001)) as writer:
         n = start
         while True:
             batch = [

@@ -15,6 +15,7 @@ from edge_agent.config.agent import load_config
 from edge_agent.runtime import Agent
 from edge_agent.sim.broker import MosquittoBroker, free_port
 from edge_agent.store import StoreWriter, Write, connect
+from edge_agent.testing.components import running
 from edge_agent.testing.config import write_config
 from edge_agent.testing.pki import Pki
 from edge_agent.testing.wait import eventually
@@ -51,7 +52,7 @@ def agent_config(tmp_path: Path, cloud: MosquittoBroker, pki: Pki, ca: Path | No
 
 
 async def fill_outbox(db: Path, n: int) -> None:
-    async with StoreWriter(db) as writer:
+    async with running(StoreWriter(db)) as writer:
         await writer.write(
             *(
                 Write(
@@ -93,8 +94,8 @@ async def test_cloud_down_then_back_every_batch_arrives(tmp_path: Path, cloud: M
     ready = asyncio.Event()
     consumer = asyncio.create_task(collect(pki, cloud, received, ready))
     await ready.wait()
-    assert agent.uplink is not None
-    agent.uplink.wake()  # what `edge-agent sync now` does
+    assert agent.runtime.uplink is not None
+    agent.runtime.uplink.wake()  # what `edge-agent sync now` does
     await eventually(lambda: len(set(received)) == 30, within=60)
     await eventually(lambda: outbox_status(connect(config.db_path))["backlog"] == 0)
     stop.set()

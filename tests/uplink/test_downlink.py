@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from edge_agent.config.agent import load_config
+from edge_agent.runtime import Agent
 from edge_agent.scoring.onnx import shipped_manifest
 from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.store import connect
@@ -52,19 +53,23 @@ async def test_signed_model_and_catalog_are_applied_tampered_ones_are_not(
     offers = [{"offer_id": "o-new", "title": "New season 10%", "category": "shoes", "kind": "discount", "value": "10%"}]
     offers_sha = hashlib.sha256(json.dumps(offers, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     topic = f"retail/{config.store_id}/config"
-    async with running_agent(config) as agent, aiomqtt.Client("127.0.0.1", mqtt_broker.port) as cloud:
-        assert agent.scorer is not None
-        shipped = agent.scorer.status()["model"]
+    async with running_agent(Agent(config)) as agent, aiomqtt.Client("127.0.0.1", mqtt_broker.port) as cloud:
+        assert agent.runtime.scorer is not None
+        shipped = agent.runtime.scorer.report()["model"]
         await cloud.publish(f"{topic}/model", signed(model_document("x-tampered", tamper=True)), qos=1, retain=True)
-        await eventually(lambda: agent.downlink is not None and "sha256" in str(agent.downlink.last_error))
+        await eventually(
+            lambda: agent.runtime.downlink is not None and "sha256" in str(agent.runtime.downlink.last_error)
+        )
         other = Ed25519PrivateKey.generate()
         await cloud.publish(f"{topic}/model", signed(model_document("x-forged"), other), qos=1, retain=True)
-        await eventually(lambda: "signature" in str(agent.downlink.last_error))  # type: ignore[union-attr]
-        assert agent.scorer.status()["model"] == shipped  # nothing changed
+        await eventually(lambda: "signature" in str(agent.runtime.downlink.last_error))  # type: ignore[union-attr]
+        assert agent.runtime.scorer.report()["model"] == shipped  # nothing changed
         await cloud.publish(f"{topic}/model", signed(model_document("2026.12.0")), qos=1, retain=True)
         await cloud.publish(f"{topic}/offers", signed({"sha256": offers_sha, "offers": offers}), qos=1, retain=True)
-        await eventually(lambda: agent.scorer is not None and agent.scorer.status()["model"] == "2026.12.0")
-        await eventually(lambda: len(agent.downlink.applied) == 2)  # type: ignore[union-attr]
+        await eventually(
+            lambda: agent.runtime.scorer is not None and agent.runtime.scorer.report()["model"] == "2026.12.0"
+        )
+        await eventually(lambda: len(agent.runtime.downlink.applied) == 2)  # type: ignore[union-attr]
     assert (tmp_path / "data" / "models" / "previous").is_dir() is True
     rows = connect(config.db_path).execute("SELECT offer_id, title FROM offers").fetchall()
     assert rows == [("o-new", "New season 10%")]

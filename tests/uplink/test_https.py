@@ -13,6 +13,7 @@ from aiohttp import web
 from edge_agent.config.agent import load_config
 from edge_agent.runtime import Agent
 from edge_agent.store import StoreWriter, Write, connect
+from edge_agent.testing.components import running
 from edge_agent.testing.config import write_config
 from edge_agent.testing.wait import eventually
 from edge_agent.uplink.outbox import outbox_status
@@ -55,7 +56,7 @@ async def test_https_uplink_survives_500_and_honours_429(tmp_path: Path) -> None
         )
     )
     connect(config.db_path).close()
-    async with StoreWriter(config.db_path) as writer:
+    async with running(StoreWriter(config.db_path)) as writer:
         await writer.write(
             *(
                 Write(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
 from pathlib import Path
 
 from edge_agent.config.agent import UplinkConfig
 from edge_agent.store import StoreWriter, Write, connect
+from edge_agent.testing.components import running
 from edge_agent.testing.wait import eventually
 from edge_agent.uplink.outbox import Uplink, outbox_status
 from edge_agent.uplink.transports import MockTransport, UplinkError, retry_after
@@ -31,17 +32,17 @@ def batch(i: int, size: int = 0) -> Write:
 async def test_sends_oldest_first_and_retries_after_failures(tmp_path: Path) -> None:
     db = tmp_path / "a.db"
     mock = MockTransport()
-    async with StoreWriter(db) as writer:
+    async with running(StoreWriter(db)) as writer, contextlib.AsyncExitStack() as stack:
         await writer.write(*(batch(i) for i in range(5)))
         mock.fail = UplinkError("cloud down", retry_after=0.2)
-        uplink = Uplink(db, writer, mock, UplinkConfig(kind="mqtt", interval_s=0.1))
-        task = asyncio.create_task(uplink.run())
+        uplink = await stack.enter_async_context(
+            running(Uplink(db, writer, mock, UplinkConfig(kind="mqtt", interval_s=0.1), client_id=None))
+        )
         await eventually(lambda: outbox_status(connect(db))["batches_retrying"] == 1)
         assert mock.sent == []
         mock.fail = None
         uplink.wake()  # the link is back: no need to wait out the backoff
         await eventually(lambda: len(mock.sent) == 5)
-        task.cancel()
     assert [b for b, _ in mock.sent] == ["b0", "b1", "b2", "b3", "b4"]
     status = outbox_status(connect(db))
     assert status["backlog"] == 0 and status["resent"] == 1 and status["last_error"]["error"] == "cloud down"
@@ -50,12 +51,14 @@ async def test_sends_oldest_first_and_retries_after_failures(tmp_path: Path) -> 
 async def test_backlog_bound_drops_oldest_and_reports_it(tmp_path: Path) -> None:
     db = tmp_path / "a.db"
     mock = MockTransport()
-    async with StoreWriter(db) as writer:
+    async with running(StoreWriter(db)) as writer, contextlib.AsyncExitStack() as stack:
         await writer.write(*(batch(i, size=300_000) for i in range(6)))  # ~1.8 MB
-        uplink = Uplink(db, writer, mock, UplinkConfig(kind="mqtt", max_backlog_mb=1.0, interval_s=0.1))
-        task = asyncio.create_task(uplink.run())
+        await stack.enter_async_context(
+            running(
+                Uplink(db, writer, mock, UplinkConfig(kind="mqtt", max_backlog_mb=1.0, interval_s=0.1), client_id=None)
+            )
+        )
         await eventually(lambda: len(mock.sent) == 3)
-        task.cancel()
     assert [b for b, _ in mock.sent] == ["b3", "b4", "b5"]
     first = json.loads(mock.sent[0][1])
     assert {"name": "uplink_dropped_batches", "labels": {}, "value": 3} in first["buckets"][-1]["metrics"]
@@ -74,13 +77,13 @@ async def test_an_outbox_that_empties_and_refills_while_the_link_stays_up(tmp_pa
     """Batch numbers are never reused: batches written after the outbox emptied are still sent."""
     db = tmp_path / "a.db"
     mock = MockTransport()
-    async with StoreWriter(db) as writer:
-        uplink = Uplink(db, writer, mock, UplinkConfig(kind="mqtt", interval_s=0.05))
-        task = asyncio.create_task(uplink.run())
+    async with running(StoreWriter(db)) as writer, contextlib.AsyncExitStack() as stack:
+        uplink = await stack.enter_async_context(
+            running(Uplink(db, writer, mock, UplinkConfig(kind="mqtt", interval_s=0.05), client_id=None))
+        )
         for round_ in range(4):
             await writer.write(*(batch(round_ * 10 + i) for i in range(3)))
             uplink.wake()
             await eventually(lambda r=round_: len(mock.sent) == 3 * (r + 1))  # type: ignore[misc]
             await eventually(lambda: outbox_status(connect(db))["backlog"] == 0)  # emptied before the next round
-        task.cancel()
     assert [b for b, _ in mock.sent] == [f"b{r * 10 + i}" for r in range(4) for i in range(3)]

@@ -19,6 +19,7 @@ from edge_agent.config.agent import load_config
 from edge_agent.runtime.control import query_status
 from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.store import StoreWriter, Write, connect
+from edge_agent.testing.components import running
 from edge_agent.testing.config import write_config
 from edge_agent.testing.wait import wait_until
 
@@ -27,7 +28,7 @@ BATCHES = 1500
 
 def fill(db: Path) -> None:
     async def run() -> None:
-        async with StoreWriter(db) as writer:
+        async with running(StoreWriter(db)) as writer:
             await writer.write(
                 *(
                     Write(

@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from edge_agent.config.agent import AgentConfig
 from edge_agent.presence.checkin import make_token
+from edge_agent.runtime import Agent
 from edge_agent.sim.adverts import arrivals
 from edge_agent.sim.ble import SimulatedBleSource
 from edge_agent.store import connect
@@ -43,7 +44,7 @@ async def read_events(response: aiohttp.ClientResponse, count: int) -> list[tupl
 
 async def test_open_and_protected_endpoints(tmp_path: Path) -> None:
     config = seeded_config(tmp_path)
-    async with running_agent(config) as agent, aiohttp.ClientSession() as http:
+    async with running_agent(Agent(config)) as agent, aiohttp.ClientSession() as http:
         url = agent.http_url
         async with http.get(f"{url}/") as r:
             assert r.status == 200 and "Staff token" in await r.text()  # the login page, not the alerts
@@ -80,7 +81,7 @@ async def test_open_and_protected_endpoints(tmp_path: Path) -> None:
 async def test_stream_replays_missed_alerts_and_actions_are_stored(tmp_path: Path) -> None:
     config = seeded_config(tmp_path)
     source = SimulatedBleSource(arrivals(f"{UUID}:100:1", f"{UUID}:100:2", gap_s=0.2, stay_s=30), speed=2)
-    async with running_agent(config, [source]) as agent, aiohttp.ClientSession(headers=bearer(config)) as http:
+    async with running_agent(Agent(config, [source])) as agent, aiohttp.ClientSession(headers=bearer(config)) as http:
         url = agent.http_url
         async with http.get(f"{url}/api/alerts/stream") as stream:
             ((first_id, card),) = await read_events(stream, 1)
@@ -128,7 +129,7 @@ async def test_checkin_refuses_bad_tokens(tmp_path: Path) -> None:
         "ttl_too_long": make_token(key, "c-grace", sid, now + 3600, "d"),
         "malformed": "not.a-token",
     }
-    async with running_agent(config) as agent, aiohttp.ClientSession() as http:
+    async with running_agent(Agent(config)) as agent, aiohttp.ClientSession() as http:
         url = agent.http_url
         for reason, token in cases.items():
             async with http.post(f"{url}/api/checkin", json={"token": token}) as r:
@@ -149,7 +150,7 @@ async def test_checkin_refuses_bad_tokens(tmp_path: Path) -> None:
 
 async def test_an_action_on_one_tablet_reaches_every_other_tablet_as_an_update(tmp_path: Path) -> None:
     config = seeded_config(tmp_path)
-    async with running_agent(config) as agent, aiohttp.ClientSession(headers=bearer(config)) as http:
+    async with running_agent(Agent(config)) as agent, aiohttp.ClientSession(headers=bearer(config)) as http:
         url = agent.http_url
         token = make_token(config.checkin.key, "c-grace", config.store_id, int(time.time()) + 60, "u-1")
         async with http.post(f"{url}/api/checkin", json={"token": token}) as r:

@@ -17,9 +17,11 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from edge_agent.config.agent import AgentConfig
 from edge_agent.core.events import MirrorEvent, SourceEvent
 from edge_agent.presence.checkin import make_token
+from edge_agent.runtime import Agent
 from edge_agent.sim.adverts import arrivals
 from edge_agent.sim.ble import BeaconScript, Keyframe, Scenario, SimulatedBleSource
 from edge_agent.store import connect
+from edge_agent.testing.sources import ScriptedSource
 from edge_agent.testing.store import UUID, running_agent, seeded_config
 from edge_agent.testing.wait import eventually
 
@@ -57,22 +59,15 @@ def fitting_room(config: AgentConfig) -> None:
     conn.close()
 
 
-class ScriptedMirror:
+class ScriptedMirror(ScriptedSource):
     """Mirror `m1` playing `script` once `go` is set (when the tablets are open)."""
 
-    name = "scripted-mirror"
-
     def __init__(self, *script: MirrorEvent) -> None:
+        super().__init__("scripted-mirror", self._play)
         self.script = script
         self.go = asyncio.Event()
 
-    async def __aenter__(self) -> ScriptedMirror:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-    async def events(self) -> AsyncIterator[SourceEvent]:
+    async def _play(self) -> AsyncIterator[SourceEvent]:
         await self.go.wait()
         for event in self.script:
             yield event
@@ -83,7 +78,7 @@ async def test_staff_sign_in_see_alert_and_accept(tmp_path: Path) -> None:
     config = seeded_config(tmp_path)
     # Ada walks in a few seconds after the page is open, so the alert arrives live over SSE.
     source = SimulatedBleSource(arrivals(f"{UUID}:100:1", first_at_s=3, stay_s=60), speed=1)
-    async with running_agent(config, [source]) as agent, async_playwright() as pw:
+    async with running_agent(Agent(config, [source])) as agent, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         page = await browser.new_page(viewport={"width": 1280, "height": 800})  # a 10-inch tablet, landscape
         await page.goto(agent.http_url or "")
@@ -122,9 +117,9 @@ async def test_a_page_on_another_port_cannot_act_for_a_signed_in_tablet(tmp_path
     """Cross-port CSRF: SameSite does not separate ports, so the API checks Origin and Content-Type."""
     config = seeded_config(tmp_path)
     source = SimulatedBleSource(arrivals(f"{UUID}:100:1", first_at_s=0.2, stay_s=60), speed=1)
-    async with running_agent(config, [source]) as agent, async_playwright() as pw:
-        await eventually(lambda: bool(agent.hub.recent()))
-        alert_id = agent.hub.recent()[0]["alert_id"]
+    async with running_agent(Agent(config, [source])) as agent, async_playwright() as pw:
+        await eventually(lambda: bool(agent.runtime.hub.recent()))
+        alert_id = agent.runtime.hub.recent()[0]["alert_id"]
         evil = web.Application()
         form = (
             f'<form id="f" method="POST" enctype="text/plain" action="{agent.http_url}/api/alerts/{alert_id}/ack">'
@@ -162,7 +157,7 @@ async def test_a_size_request_reaches_two_tablets_and_one_on_my_way_takes_it_fro
     config = seeded_config(tmp_path)
     fitting_room(config)
     mirror = ScriptedMirror(MirrorEvent("m1", "size_request", "s-1", time.time(), "COAT-1", None, "M"))
-    async with running_agent(config, [mirror]) as agent, async_playwright() as pw:
+    async with running_agent(Agent(config, [mirror])) as agent, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         pages = [await sign_in(browser, agent.http_url or "", config.http.staff_token) for _ in range(2)]
         for page in pages:
@@ -186,7 +181,7 @@ async def test_a_size_request_reaches_two_tablets_and_one_on_my_way_takes_it_fro
 async def test_a_customer_who_leaves_fades_into_the_history_list(tmp_path: Path) -> None:
     config = seeded_config(tmp_path, presence={"exit_min_s": 2, "missed_intervals": 2})
     source = SimulatedBleSource(arrivals(f"{UUID}:100:1", first_at_s=3, stay_s=4), speed=1)
-    async with running_agent(config, [source]) as agent, async_playwright() as pw:
+    async with running_agent(Agent(config, [source])) as agent, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         page = await sign_in(browser, agent.http_url or "", config.http.staff_token)
         live = page.locator("#alerts .card").first
@@ -205,7 +200,7 @@ async def test_the_card_shows_what_the_customer_tries_at_the_mirror_live(tmp_pat
     fitting_room(config)
     token = make_token(config.checkin.key, "c-ada", config.store_id, int(time.time()) + 60, "mirror")
     mirror = ScriptedMirror(*(MirrorEvent("m1", k, "s-9", time.time(), "COAT-1", "c-ada") for k in ("try_on", "like")))
-    async with running_agent(config, [mirror]) as agent, async_playwright() as pw:
+    async with running_agent(Agent(config, [mirror])) as agent, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         page = await sign_in(browser, agent.http_url or "", config.http.staff_token)
         await page.wait_for_selector("#live:not(.down)", timeout=15_000)
@@ -239,7 +234,7 @@ async def test_the_card_follows_the_customer_to_the_fitting_rooms(tmp_path: Path
     ]  # fmt: skip
     ada = BeaconScript(address="AA:BB:CC:00:00:01", ibeacon=f"{UUID}:100:1", interval_s=0.5, path=frames)
     source = SimulatedBleSource(Scenario(duration_s=60, beacons=[ada]), speed=1)
-    async with running_agent(config, [source]) as agent, async_playwright() as pw:
+    async with running_agent(Agent(config, [source])) as agent, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         page = await sign_in(browser, agent.http_url or "", config.http.staff_token)
         zone = page.locator("#alerts .card .zone").first

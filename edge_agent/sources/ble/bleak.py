@@ -7,13 +7,15 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 from ...beacons import passive_patterns
 from ...config.agent import BleConfig
+from ...core.errors import LinkError
 from ...core.events import Advertisement
 from ...links import Link
-from ..base import LinkedSource, SourceEvent
+from ..base import SourceEvent, SourceInfo
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,11 @@ def to_advertisement(device: Any, data: Any, scanner: str = "local") -> Advertis
     )
 
 
-class BleakSource(LinkedSource):
+class ScannerStalled(LinkError):
+    """The scanner reported nothing for the watchdog period (a hung BlueZ scan): restart it."""
+
+
+class BleakSource:
     """Scans with the local adapter; a watchdog restarts a scanner that stopped reporting."""
 
     name = "ble-local"
@@ -65,9 +71,11 @@ class BleakSource(LinkedSource):
         self._watchdog_s = watchdog_s
         self._queue: asyncio.Queue[Advertisement] = asyncio.Queue(queue_size)
         self.link = Link(f"BLE adapter {config.adapter}", initial=1.0, cap=60.0, logger=log)
-        self.last_exception: BaseException | None = None
         self.dropped = 0
         self.watchdog_restarts = 0
+
+    def info(self) -> SourceInfo:
+        return SourceInfo(dropped=self.dropped)
 
     def _on_detection(self, device: Any, data: Any) -> None:
         try:
@@ -91,29 +99,26 @@ class BleakSource(LinkedSource):
             return BleakScanner(detection_callback=self._on_detection, scanning_mode="passive", bluez=bluez)
         return BleakScanner(detection_callback=self._on_detection, scanning_mode="active", bluez=bluez)
 
-    async def events(self) -> AsyncIterator[SourceEvent]:
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncIterator[SourceEvent]]:
         from bleak.exc import BleakError
 
+        scanner = self._scanner()
+        await scanner.start()
+        try:
+            yield self._adverts()
+        finally:
+            with contextlib.suppress(BleakError, OSError):
+                await scanner.stop()
+
+    async def _adverts(self) -> AsyncIterator[SourceEvent]:
         while True:
-            self.link.connecting()
-            scanner = self._scanner()
             try:
-                await scanner.start()
-                self.link.up()
-                while True:
-                    try:
-                        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
-                        async with asyncio.timeout(self._watchdog_s):
-                            adv = await self._queue.get()
-                    except TimeoutError:
-                        # A stalled BlueZ scan reports nothing; restart it rather than trust the silence.
-                        self.watchdog_restarts += 1
-                        log.warning("no advertisement for %.0fs; restarting the scanner", self._watchdog_s)
-                        break
-                    yield adv
-            except (BleakError, OSError) as exc:
-                self.last_exception = exc
-                await self.link.retry_after(exc)
-            finally:
-                with contextlib.suppress(BleakError, OSError):
-                    await scanner.stop()
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
+                async with asyncio.timeout(self._watchdog_s):
+                    adv = await self._queue.get()
+            except TimeoutError:
+                # A stalled BlueZ scan reports nothing; restart it rather than trust the silence.
+                self.watchdog_restarts += 1
+                raise ScannerStalled(f"no advertisement for {self._watchdog_s:.0f}s; restarting the scanner") from None
+            yield adv

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from ...config.agent import MqttConfig
 from ...core.errors import DecodeError
 from ...core.events import DeadLetter
 from ...links import Link
-from ...links.inbound import Endpoint, InboundError, InboundSession
-from ...links.wire import Publish
-from ..base import Acked, Event, LinkedSource, SourceEvent
+from ...links.inbound import Endpoint, InboundSession
+from ...links.session import Message
+from ..base import Acked, Event, SourceEvent, SourceInfo
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +40,14 @@ class DropCounter:
             log.warning("%s: cannot keep up, discarding messages (%d so far; counted in status)", self.name, self.count)
 
 
-class MqttSubscriber(LinkedSource):
+class MqttSubscriber:
     """Subscribes to `topics` and yields decoded events.
 
     With `persistent=True` the session survives restarts (fixed client id, clean session off,
     QoS 1) and every message is yielded as `Acked`: the PUBACK goes to the broker only when the
-    pipeline calls `ack()` after the event is committed to SQLite. A message in flight when the
-    agent dies is therefore redelivered, never lost.
+    pipeline calls `ack()` after the event is committed to SQLite, and acknowledgements leave
+    in the order the messages arrived. A message in flight when the agent dies is therefore
+    redelivered, never lost.
     """
 
     def __init__(
@@ -69,16 +71,14 @@ class MqttSubscriber(LinkedSource):
         self._device_of = device_of
         self._persistent = persistent
         self._max_queued = max_queued
-        self.link = Link(f"{name}: broker {config.url}", initial=0.5, cap=30.0)
+        self.link = Link(f"{name}: broker {config.url}", initial=0.5, cap=30.0, client_id=client_id, logger=log)
         self._redact = redact or (lambda sample: sample)
         self._drops = DropCounter(name)
 
-    @property
-    def dropped(self) -> int:
-        """QoS 0 messages the client had to discard because we could not keep up (counted, never silent)."""
-        return self._drops.count
+    def info(self) -> SourceInfo:
+        return SourceInfo(dropped=self._drops.count)
 
-    def _event(self, session: InboundSession, message: Publish) -> SourceEvent:
+    def _event(self, session: InboundSession, message: Message) -> SourceEvent:
         topic, payload = message.topic, message.payload
         try:
             if message.oversized:
@@ -92,29 +92,35 @@ class MqttSubscriber(LinkedSource):
             sample = self._redact(payload[:SAMPLE_BYTES])
             event = DeadLetter(self._device_of(topic), "undecodable", time.time(), sample, detail, claimed=True)
         if message.qos:
-            mid = message.mid
-            return Acked(event, lambda fresh: session.ack(mid))
+            return Acked(event, lambda fresh: session.ack(message))
         return event
 
-    async def events(self) -> AsyncIterator[SourceEvent]:
-        qos = 1 if self._persistent else 0
-        while True:
-            self.link.connecting()
-            session = InboundSession(
-                Endpoint.of(self._config),
-                self._client_id,
-                clean=not self._persistent,
-                # Persistent: unacknowledged messages are bounded by the broker's in-flight window;
-                # a QoS 1 message is never dropped here (reading pauses instead).
-                max_queued=self._max_queued,
-                on_drop=self._drops.dropped,
-            )
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncIterator[SourceEvent]]:
+        session = InboundSession(
+            Endpoint.of(self._config),
+            self._client_id,
+            clean=not self._persistent,
+            # Persistent: unacknowledged messages are bounded by the broker's in-flight window;
+            # a QoS 1 message is never dropped here (reading pauses instead).
+            max_queued=self._max_queued,
+            on_drop=self._drops.dropped,
+        )
+        async with session:
+            await session.subscribe([(t, 1 if self._persistent else 0) for t in self._topics])
+            if self._persistent and not session.session_present:
+                log.info(
+                    "%s: the broker held no session for %s (first start, or it lost it): subscribed afresh",
+                    self.name,
+                    self._client_id,
+                )
+            log.info("%s: subscribed to %s", self.name, ", ".join(self._topics))
+            events = self._events(session)
             try:
-                async with session:
-                    await session.subscribe([(t, qos) for t in self._topics])
-                    self.link.up()
-                    log.info("%s: subscribed to %s", self.name, ", ".join(self._topics))
-                    async for message in session.messages():
-                        yield self._event(session, message)
-            except InboundError as exc:
-                await self.link.retry_after(exc)
+                yield events
+            finally:
+                await events.aclose()
+
+    async def _events(self, session: InboundSession) -> AsyncGenerator[SourceEvent, None]:
+        async for message in session.messages():
+            yield self._event(session, message)

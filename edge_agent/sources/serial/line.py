@@ -6,9 +6,9 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-import serial
 import serial_asyncio_fast
 
 from ...config.profiles import DeviceProfile, SerialSettings
@@ -16,7 +16,7 @@ from ...core.errors import DecodeError
 from ...core.events import DeadLetter, Device
 from ...decoders.line import MAX_LINE, decode_line
 from ...links import Link
-from ..base import LinkedSource, SourceEvent
+from ..base import SourceEvent, SourceInfo
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def port_kwargs(settings: SerialSettings) -> dict[str, Any]:
     }
 
 
-class SerialLineSource(LinkedSource):
+class SerialLineSource:
     """Reads newline-terminated frames from `device.port` and decodes them with the profile."""
 
     def __init__(self, device: Device, profile: DeviceProfile) -> None:
@@ -46,29 +46,22 @@ class SerialLineSource(LinkedSource):
         self._device = device
         self._profile = profile
         self._settings = serial_settings(device, profile)
-        self.stale_after_s = self._settings.stale_after_s
         self.link = Link(f"{self.name}: port {device.port}", initial=0.5, cap=10.0, logger=log)
 
-    async def events(self) -> AsyncIterator[SourceEvent]:
+    def info(self) -> SourceInfo:
+        return SourceInfo(stale_after_s=self._settings.stale_after_s)
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncIterator[SourceEvent]]:
         assert self._device.port is not None
-        while True:
-            self.link.connecting()
-            try:
-                reader, writer = await serial_asyncio_fast.open_serial_connection(
-                    url=self._device.port, limit=MAX_LINE, **port_kwargs(self._settings)
-                )
-            except (OSError, serial.SerialException) as exc:
-                await self.link.retry_after(f"{type(exc).__name__}: {exc}")
-                continue
-            self.link.up()
-            log.info("%s: opened %s", self.name, self._device.port)
-            try:
-                async for event in self._lines(reader):
-                    yield event
-            except (OSError, serial.SerialException, asyncio.IncompleteReadError) as exc:
-                await self.link.retry_after(f"{type(exc).__name__}: {exc}")
-            finally:
-                writer.close()
+        reader, writer = await serial_asyncio_fast.open_serial_connection(
+            url=self._device.port, limit=MAX_LINE, **port_kwargs(self._settings)
+        )
+        log.info("%s: opened %s", self.name, self._device.port)
+        try:
+            yield self._lines(reader)
+        finally:
+            writer.close()
 
     async def _lines(self, reader: asyncio.StreamReader) -> AsyncIterator[SourceEvent]:
         device_id = self._device.id

@@ -6,22 +6,24 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from pymodbus.client import AsyncModbusSerialClient
 from pymodbus.exceptions import ModbusException
 from pymodbus.framer import FramerType
 
 from ...config.profiles import DeviceProfile, ModbusSettings
+from ...core.errors import LinkError
 from ...core.events import DeadLetter, Device
 from ...decoders.modbus import check_frame, decode_registers, register_span
 from ...links import Link
-from ..base import LinkedSource, SourceEvent
+from ..base import SourceEvent, SourceInfo
 from .line import serial_settings
 
 log = logging.getLogger(__name__)
 
 
-class ModbusSource(LinkedSource):
+class ModbusSource:
     """Polls one device every `poll_s`; a silent, unplugged or garbled device is retried, never fatal."""
 
     def __init__(self, device: Device, profile: DeviceProfile) -> None:
@@ -33,9 +35,11 @@ class ModbusSource(LinkedSource):
         overrides = {k: v for k, v in device.settings.items() if k in ModbusSettings.model_fields}
         self._modbus = profile.modbus.model_copy(update=overrides)
         self._first, self._count = register_span(profile)
-        self.stale_after_s = self._serial.stale_after_s
-        self.link = Link(self.name, initial=0.5, cap=10.0, logger=log)
+        self.link = Link(f"{self.name}: port {device.port}", initial=0.5, cap=10.0, logger=log)
         self._frame_problem: str | None = None
+
+    def info(self) -> SourceInfo:
+        return SourceInfo(stale_after_s=self._serial.stale_after_s)
 
     def _trace(self, sending: bool, data: bytes) -> bytes:
         # pymodbus drops frames with a bad CRC silently; note why, so the failure is counted right.
@@ -68,20 +72,15 @@ class ModbusSource(LinkedSource):
             raise ModbusException(f"exception response {response}")
         return list(response.registers)
 
-    async def events(self) -> AsyncIterator[SourceEvent]:
-        while True:
-            self.link.connecting()
-            client = self._client()
-            try:
-                if not await client.connect():
-                    raise ConnectionError(f"cannot open {self._device.port}")
-                self.link.up()
-                async for event in self._poll(client):
-                    yield event
-            except (OSError, ConnectionError) as exc:
-                await self.link.retry_after(exc)
-            finally:
-                client.close()
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncIterator[SourceEvent]]:
+        client = self._client()
+        try:
+            if not await client.connect():
+                raise LinkError(f"cannot open {self._device.port}")
+            yield self._poll(client)
+        finally:
+            client.close()
 
     async def _poll(self, client: AsyncModbusSerialClient) -> AsyncIterator[SourceEvent]:
         device_id = self._device.id
@@ -94,7 +93,7 @@ class ModbusSource(LinkedSource):
                 reason = self._frame_problem or ("exception_response" if "exception" in str(exc) else "no_response")
                 yield DeadLetter(device_id, reason, time.time(), b"", str(exc)[:200])
                 if not client.connected:
-                    raise ConnectionError(f"{self._device.port} went away") from None
+                    raise LinkError(f"{self._device.port} went away", lost=True) from None
             else:
                 readings, errors = decode_registers(self._profile, device_id, self._first, registers, time.time())
                 for reading in readings:
