@@ -57,3 +57,30 @@ def test_the_import_rule_sees_a_violation() -> None:
     """The checker itself: a module importing edge_agent.testing is caught, relative or absolute."""
     sample = PACKAGE / "runtime" / "agent.py"
     assert "edge_agent.runtime.build" in imported_modules(sample)
+
+
+def test_few_modules_lie_loose_at_the_package_root() -> None:
+    loose = sorted(p.name for p in PACKAGE.glob("*.py") if p.name not in ("__init__.py", "__main__.py"))
+    assert len(loose) <= 5, loose
+
+
+def test_the_test_helpers_sit_below_the_runtime() -> None:
+    """`edge_agent.testing` drives an agent it is given; it never imports the runtime itself."""
+    offenders = [
+        str(p.relative_to(PACKAGE))
+        for p in modules()
+        if p.is_relative_to(PACKAGE / "testing")
+        and any(n == "edge_agent.runtime" or n.startswith("edge_agent.runtime.") for n in imported_modules(p))
+    ]
+    assert offenders == []
+
+
+def test_components_are_read_through_their_status_only() -> None:
+    """The runtime assembles and reads components: never by `getattr`, always through a typed interface."""
+    offenders = [
+        f"{p.relative_to(PACKAGE)}:{node.lineno}"
+        for p in sorted((PACKAGE / "runtime").rglob("*.py"))
+        for node in ast.walk(ast.parse(p.read_text()))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr"
+    ]
+    assert offenders == [], "read a component through status(), a protocol, or a typed field instead"

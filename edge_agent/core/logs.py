@@ -34,4 +34,4 @@ def setup_logging(fmt: LogFormat = "text", level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # aiomqtt/paho are chatty at INFO during reconnects; our own link logs what matters.
-    logging.getLogger("mqtt").setLevel(logging.WARNING)
+    logging.getLogger("mqtt").setLevel(logging.ERROR)

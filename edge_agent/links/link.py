@@ -69,6 +69,7 @@ class LinkStatus:
     last_error: str | None
     connected_since: float | None
     client_id: str | None = None
+    retry_in_s: float | None = None  # the wait chosen after the last failure
 
     @property
     def up(self) -> bool:
@@ -90,6 +91,7 @@ class LinkStatus:
             "failures": self.failures,
             "last_error": self.last_error,
             "connected_since": self.connected_since,
+            "retry_in_s": None if self.retry_in_s is None else round(self.retry_in_s, 3),
             **({"client_id": self.client_id} if self.client_id else {}),
         }
 
@@ -124,6 +126,7 @@ class Link:
         self._stable: asyncio.TimerHandle | None = None
         self._wake = asyncio.Event()
         self._said: str | None = None  # the refusal or conflict already logged this outage
+        self._delay: float | None = None
 
     @property
     def attempts(self) -> int:
@@ -174,6 +177,7 @@ class Link:
             self.last_error,
             self.connected_since,
             self.client_id,
+            self._delay if self.state is not LinkState.CONNECTED else None,
         )
 
     def _up(self) -> float:
@@ -225,6 +229,7 @@ class Link:
             self.state = LinkState.CONFLICT if self.conflict else LinkState.WAITING
             delay = failure.retry_after if failure.retry_after is not None else self._backoff.next_delay()
         self._report(failure, first, delay, exc)
+        self._delay = delay
         return delay
 
     def _report(self, failure: Failure, first: bool, delay: float, exc: BaseException) -> None:

@@ -89,10 +89,15 @@ async def connected(client: aiomqtt.Client, *, close_timeout: float = 3.0) -> As
     disconnect itself fails; either would turn a cancellation into a hang. We give the
     disconnect `close_timeout`, then drop the socket, and swallow errors of the disconnect.
     """
+    before = client._disconnected
     _retrieve_disconnect_reason(client)
     await client.__aenter__()
     _retrieve_disconnect_reason(client)
     try:
+        if before.done() or not client._client.is_connected():
+            # Dropped between CONNACK and here: aiomqtt replaced the finished future while entering,
+            # and would wait on the new one for ever. A lost session, like any other.
+            raise aiomqtt.MqttError("Disconnected: the broker closed the connection right after CONNACK")
         yield client
     finally:
         try:

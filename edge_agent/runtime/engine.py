@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import logging
 import time
 from collections.abc import Iterator
 
 from ..core.component import Component, Sample, Status
+from ..core.events import Acked, DeadLetter, SourceEvent
 from ..core.stats import AgentStats
-from .flow import EventQueue
+from .flow import EventQueue, device_of
 from .pipeline import Pipeline
 
 YIELD_EVERY = 64
+
+log = logging.getLogger(__name__)
 
 
 class PipelineRunner(Component):
@@ -29,8 +34,7 @@ class PipelineRunner(Component):
         await self._pipeline.roll(time.time())  # closes buckets left open by a previous run
         handled = 0
         while True:
-            event = await self._queue.get()
-            await self._pipeline.handle(event, time.time())
+            await self._handle(await self._queue.get())
             handled += 1
             if handled % YIELD_EVERY == 0:
                 # With a full queue nothing above suspends; let the writer commit (and so release
@@ -40,7 +44,20 @@ class PipelineRunner(Component):
     async def drain(self) -> None:
         """Events already taken from their sources are still handled and committed."""
         while not self._queue.empty():
-            await self._pipeline.handle(self._queue.get_nowait(), time.time())
+            await self._handle(self._queue.get_nowait())
+
+    async def _handle(self, item: SourceEvent) -> None:
+        try:
+            await self._pipeline.handle(item, time.time())
+        except Exception as exc:  # an input the handlers did not foresee is bad input, never a crash
+            log.exception("input from %s could not be handled; kept as a dead letter", device_of(item))
+            event = item.event if isinstance(item, Acked) else item
+            # What it was and a digest that a redelivery shares; nothing of its content (no MAC, no id).
+            digest = hashlib.blake2b(repr(event).encode(), digest_size=12).hexdigest()
+            sample = f"{type(event).__name__} {digest}".encode()
+            detail = f"{type(exc).__name__}: {str(exc)[:200]}"
+            letter = DeadLetter(device_of(item), "unhandled", time.time(), sample, detail)
+            await self._pipeline.handle(Acked(letter, item.ack) if isinstance(item, Acked) else letter, time.time())
 
     def status(self) -> Status:
         queue = self._queue

@@ -15,14 +15,15 @@ import asyncio
 import dataclasses
 from collections import OrderedDict, deque
 
-from ..core.events import Acked, Advertisement, SourceEvent
+from ..core.events import Acked, Advertisement, DeadLetter, MirrorEvent, Sale, SensorReading, SourceEvent
 
 
 def device_of(item: SourceEvent) -> str:
     """The lane an event waits in: its device, or its kind for inputs from the HTTP API."""
     event = item.event if isinstance(item, Acked) else item
-    device = getattr(event, "device_id", None)
-    return device if isinstance(device, str) else type(event).__name__
+    if isinstance(event, SensorReading | MirrorEvent | DeadLetter | Sale):
+        return event.device_id
+    return type(event).__name__
 
 
 class FairLanes:

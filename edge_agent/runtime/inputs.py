@@ -36,8 +36,10 @@ MIRROR_COUNTS = {
 
 def _normalised(event: MirrorEvent) -> str:
     """The row of a mirror event that came without its payload (e.g. from a simulator)."""
-    fields = ("event", "session_id", "sku", "ts", "customer_ref")
-    return json.dumps({name: getattr(event, name) for name in fields})
+    return json.dumps(
+        {"event": event.event, "session_id": event.session_id, "sku": event.sku, "ts": event.ts,
+         "customer_ref": event.customer_ref}
+    )  # fmt: skip
 
 
 @functools.lru_cache(maxsize=4096)  # a few metrics x bounded SKUs and devices; Count is immutable

@@ -146,6 +146,8 @@ class Pipeline:
                     await self._sales.handle(event, ack)
             case ConsentChange():
                 await consent_change(self._ports, event, ack, self.refresh)
+            case _:
+                raise TypeError(f"no handler for {type(event).__name__}")  # dead-lettered and acknowledged
 
     async def tick(self, now: float) -> None:
         """Periodic work: exits decided by silence, bucket roll-over, catalog refresh, retention."""
