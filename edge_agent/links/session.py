@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from . import wire
 from .wire import ProtocolError
@@ -37,9 +38,11 @@ class SubAck:
     granted: bytes  # QoS granted per filter; 0x80 = refused
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One application message; `ack(slot)` when its effects are stored (QoS 0: nothing to ack)."""
+class Message(NamedTuple):
+    """One application message; `ack(slot)` when its effects are stored (QoS 0: nothing to ack).
+
+    A NamedTuple rather than a frozen dataclass: it is made once per message on the hot path.
+    """
 
     topic: str
     payload: bytes
@@ -169,6 +172,8 @@ class SubscriberSession:
 
     def _packet(self, frame: wire.Frame) -> Event | None:
         kind = frame.first & 0xF0
+        if kind == wire.PUBLISH and self.phase is Phase.CONNECTED:
+            return self._publish(wire.publish(frame))
         if self.phase is Phase.CONNECTING:
             if kind != wire.CONNACK:  # MQTT-3.2.0-1
                 raise ProtocolError(f"packet type {kind >> 4} before CONNACK")
@@ -193,6 +198,11 @@ class SubscriberSession:
         raise ProtocolError(f"unexpected packet type {kind >> 4} (flags {frame.first & 0x0F:#x})")
 
     def _publish(self, p: wire.Publish) -> Message | None:
+        if p.qos == 1:
+            slot = self._next_slot
+            self._next_slot = slot + 1
+            self._inflight.append([p.mid, 1, False])
+            return Message(p.topic, p.payload, 1, slot, p.oversized)
         if p.qos == 0:
             return Message(p.topic, p.payload, 0, -1, p.oversized)
         if p.qos == 2:
