@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from .. import __version__
@@ -56,23 +56,51 @@ def _root(
 USAGE_ERRORS = (ConfigError, ProfileError, DeviceError, CatalogError)
 
 
+def _click_classes(name: str, *fallback: type[BaseException]) -> tuple[type[BaseException], ...]:
+    """typer's click exceptions by name, whichever click it uses: its own vendored copy (typer
+    0.16+) or the `click` package (older typer) — a usage error must never become a traceback."""
+    found = {cls for cls in type.mro(typer.BadParameter) if cls.__name__ == name}
+    try:
+        import click
+
+        found.add(getattr(click.exceptions, name))
+    except ImportError:
+        pass
+    return tuple(found | set(fallback))
+
+
+CLICK_ERRORS = _click_classes("ClickException")
+ABORTS = _click_classes("Abort", typer.Abort)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: one readable line per error, never a traceback."""
+    args = sys.argv[1:] if argv is None else argv
     try:
-        result = app(args=argv, standalone_mode=False)
-    except click.exceptions.Abort:
-        err_console.print("aborted")
-        return 1
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
+        result = app(args=args, standalone_mode=False)
+    except ABORTS:
+        return _fail(args, "aborted", 1)
+    except CLICK_ERRORS as exc:
+        if "--json" in args:
+            return _fail(args, exc.format_message(), exc.exit_code)  # type: ignore[attr-defined]
+        exc.show()  # type: ignore[attr-defined]
+        return int(exc.exit_code)  # type: ignore[attr-defined]
     except USAGE_ERRORS as exc:
-        err_console.print(f"error: {exc}", highlight=False, soft_wrap=True)
-        return 2
+        return _fail(args, str(exc), 2)
     except EdgeAgentError as exc:
-        err_console.print(f"error: {exc}", highlight=False, soft_wrap=True)
-        return 1
+        return _fail(args, str(exc), 1)
+    except OSError as exc:  # the environment refused (a path, a permission, a full disk): one line
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _fail(args, f"{where}{exc.strerror or exc}", 1)
     return result if isinstance(result, int) else 0
+
+
+def _fail(args: list[str], message: str, code: int) -> int:
+    if "--json" in args:
+        typer.echo(json.dumps({"error": message}))
+    else:
+        err_console.print(f"error: {message}", highlight=False, soft_wrap=True, markup=False)
+    return code
 
 
 def run_main() -> None:

@@ -39,7 +39,6 @@ def get_config(path: Path | None) -> AgentConfig:
 @contextmanager
 def open_store(config: AgentConfig) -> Iterator[sqlite3.Connection]:
     """A migrated connection to the agent's database, closed afterwards."""
-    config.data_dir.mkdir(parents=True, exist_ok=True)
     conn = connect(config.db_path)
     try:
         yield conn

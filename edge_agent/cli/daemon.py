@@ -59,7 +59,6 @@ def run_until_signal(main: Callable[[asyncio.Event], Coroutine[Any, Any, Any]]) 
 
 
 def open_db_connection(cfg: AgentConfig) -> sqlite3.Connection:
-    cfg.data_dir.mkdir(parents=True, exist_ok=True)
     return connect(cfg.db_path)
 
 

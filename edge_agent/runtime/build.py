@@ -86,7 +86,6 @@ class Runtime:
 @contextlib.asynccontextmanager
 async def assemble(config: AgentConfig, options: Options, hooks: Hooks) -> AsyncIterator[Runtime]:
     """Construct the runtime, enter every component in order; leaving closes them in reverse."""
-    config.data_dir.mkdir(parents=True, exist_ok=True)
     reader = await asyncio.to_thread(connect, config.db_path)
     try:
         scorer = await asyncio.to_thread(ModelScorer, model_candidates(config.data_dir, config.scoring.model))

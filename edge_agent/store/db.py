@@ -21,7 +21,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         if readonly:
             conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10, check_same_thread=False)
         else:
-            private(path)
+            usable(path)
             conn = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level=None)
         conn.execute("PRAGMA busy_timeout = 10000")
         conn.execute("PRAGMA foreign_keys = ON")
@@ -36,6 +36,19 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         return conn
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: cannot open database ({exc})") from None
+
+
+def usable(path: Path) -> None:
+    """The data dir exists and the database can be created and written, or one line saying why not."""
+    try:
+        private(path)
+    except OSError as exc:
+        where = path if path.parent.is_dir() and not isinstance(exc, NotADirectoryError) else path.parent
+        raise StoreError(f"{where}: cannot use it for the database ({_cause(exc)}); check data_dir") from None
+
+
+def _cause(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
 
 
 def private(path: Path) -> None:
