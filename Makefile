@@ -19,7 +19,7 @@ $(BIN)/python:
 
 test: system-deps $(BIN)/python
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,train]'
+	$(BIN)/pip install -q --upgrade --upgrade-strategy eager -e '.[test,train]'
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
