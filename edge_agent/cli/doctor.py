@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import shutil
 import socket
 import sqlite3
@@ -9,13 +11,18 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import aiomqtt
 import typer
+from rich.markup import escape
 
 from ..config.agent import AgentConfig, load_config, resolve_config_path
 from ..core.errors import ConfigError
+from ..links import presence
+from ..links.mqtt import connected, store_client
+from ..links.presence import Box
 from ..runtime.control import query_status
 from ..scoring.onnx import Manifest, ModelError, OnnxScorer, model_candidates
 from ..store import connect
@@ -43,9 +50,30 @@ def _reachable(url: str, default_port: int, timeout: float = 2.0) -> str | None:
         return str(exc)
 
 
+def check_data_dir(cfg: AgentConfig) -> Check:
+    """Create the data dir if need be and write (and sync) a file in it, as the agent will."""
+    probe = cfg.data_dir / ".doctor-probe"
+    try:
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        with probe.open("wb") as fh:
+            fh.write(b"edge-agent doctor\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        probe.unlink()
+    except OSError as exc:
+        cause = exc.strerror or type(exc).__name__
+        return Check(
+            "data dir", "fail", f"{cfg.data_dir}: cannot create or write it ({cause})",
+            "set data_dir to a writable folder (the installer uses /var/lib/edge-agent)",
+        )  # fmt: skip
+    return Check("data dir", "ok", f"{cfg.data_dir} writable")
+
+
 def check_database(cfg: AgentConfig) -> Check:
     if not cfg.db_path.exists():
-        return Check("database", "warn", f"{cfg.db_path} does not exist yet", "it is created on first start")
+        if not os.access(cfg.data_dir, os.W_OK):
+            return Check("database", "fail", f"{cfg.db_path} does not exist and cannot be created", "see data dir")
+        return Check("database", "ok", f"{cfg.db_path} does not exist yet; the agent creates it on first start")
     try:
         conn = connect(cfg.db_path)
         result, mode = integrity(conn)
@@ -58,9 +86,15 @@ def check_database(cfg: AgentConfig) -> Check:
 
 
 def check_disk(cfg: AgentConfig) -> Check:
-    folder = cfg.data_dir if cfg.data_dir.exists() else cfg.data_dir.parent
+    folder = next((f for f in (cfg.data_dir, *cfg.data_dir.parents) if f.exists()), Path("/"))
     usage = shutil.disk_usage(folder)
     free_mb = usage.free / 2**20
+    if free_mb < cfg.store.min_free_mb:
+        return Check(
+            "disk", "fail",
+            f"{free_mb:.0f} MB free, below store.min_free_mb {cfg.store.min_free_mb:.0f}: inputs are refused",
+            f"free space on {folder} (journalctl --vacuum-size=50M, old files); the agent resumes by itself",
+        )  # fmt: skip
     need = cfg.uplink.max_backlog_mb * 2 + 200
     if free_mb < need / 2:
         return Check(
@@ -139,22 +173,80 @@ def check_uplink(cfg: AgentConfig) -> Check:
     return Check("uplink", "ok", f"{cfg.uplink.url} reachable")
 
 
-def running_links(cfg: AgentConfig) -> list[Check]:
-    """Every link of the running agent, reported as `status` reports it (nothing if it is not running)."""
+FIXES = {
+    "conflict": "another box uses this client id: give each box its own store_id (or mqtt.client_id); "
+    "a cloned SD card keeps the original's config",
+    "refused": "the broker refused the credentials or certificate: check mqtt.username/password, the ACL, "
+    "or the TLS files",
+}
+
+
+def running_agent(cfg: AgentConfig) -> list[Check]:
+    """The running agent's store and links, as `status` reports them (a probe of the identity if it is not running)."""
     status = query_status(cfg.socket_path)
     if status is None:
-        return [Check("links", "ok", "agent not running; broker and uplink were probed directly")]
-    checks = []
+        return [Check("links", "ok", "agent not running; broker and uplink were probed directly"), check_identity(cfg)]
+    store = status.get("store", {})
+    checks = [
+        Check("store", "ok", "taking inputs")
+        if store.get("writable", True)
+        else Check("store", "fail", f"holding inputs: {store.get('problem')}",
+                   f"free space on {cfg.data_dir} (df -h); the held inputs are committed by themselves"),
+    ]  # fmt: skip
     for name, link in status.get("links", {}).items():
         if link["state"] == "connected":
             checks.append(Check(f"link {name}", "ok", "connected"))
-        else:
-            detail = f"{link['state']} after {link['attempts']} attempt(s): {link['last_error'] or 'no error yet'}"
-            checks.append(Check(f"link {name}", "warn", detail, "see `edge-agent status` and the agent's log"))
+            continue
+        detail = f"{link['state']} after {link['attempts']} attempt(s): {link['last_error'] or 'no error yet'}"
+        level: Level = "fail" if link["state"] in FIXES else "warn"
+        fix = FIXES.get(link["state"], "see `edge-agent status` and the agent's log")
+        checks.append(Check(f"link {name}", level, detail, fix))
     return checks
 
 
+def check_identity(cfg: AgentConfig, wait_s: float = 2.0) -> Check:
+    """Before this box starts: is another box connected with this store's client ids?"""
+    if _reachable(cfg.mqtt.url, 8883 if cfg.mqtt.url.startswith("mqtts") else 1883) is not None:
+        return Check("client ids", "warn", "store broker unreachable: not checked")
+    try:
+        seen = asyncio.run(read_presence(cfg, wait_s))
+    except (aiomqtt.MqttError, OSError) as exc:
+        return Check("client ids", "warn", f"not checked ({exc})")
+    if seen is None or not seen.get("online") or seen.get("box") == Box.this().box:
+        return Check("client ids", "ok", f"free (no other box announced on {presence.topic(cfg.topic_prefix)})")
+    return Check(
+        "client ids", "fail",
+        f"in use by another box (host {seen.get('host')!r}, client id {seen.get('client_id')!r}) "
+        f"with store_id {cfg.store_id}",
+        FIXES["conflict"],
+    )  # fmt: skip
+
+
+async def read_presence(cfg: AgentConfig, wait_s: float) -> dict[str, Any] | None:
+    probe = f"edge-agent-doctor-{os.getpid()}"  # never one of the agent's own client ids
+    async with connected(store_client(cfg.mqtt, probe, clean_session=True)) as client:
+        await client.subscribe(presence.topic(cfg.topic_prefix), qos=1)
+        try:
+            async with asyncio.timeout(wait_s):
+                async for message in client.messages:
+                    return presence.read(message.payload if isinstance(message.payload, bytes) else b"")
+        except TimeoutError:
+            return None
+    return None
+
+
+def check_config_file(path: Path) -> Check:
+    mode = path.stat().st_mode
+    if mode & 0o077:
+        return Check(
+            "config", "warn", f"{path} is readable by others (mode {mode & 0o777:o}); it holds the staff token, "
+            "salt and check-in key", f"chmod 600 {path}",
+        )  # fmt: skip
+    return Check("config", "ok", f"{path} (mode {mode & 0o777:o})")
+
+
 CHECKS: tuple[Callable[[AgentConfig], Check], ...] = (
+    check_data_dir,
     check_database,
     check_disk,
     check_broker,
@@ -174,10 +266,10 @@ def doctor(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
         results = [Check("config", "fail", str(exc), "fix the file, or run edge-agent init")]
     else:
         results = [
-            Check("config", "ok", str(path)),
+            check_config_file(path),
             check_clock(),
             *(check(cfg) for check in CHECKS),
-            *running_links(cfg),
+            *running_agent(cfg),
         ]
     if as_json:
         print_json([asdict(r) for r in results])
@@ -185,6 +277,6 @@ def doctor(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
         marks = {"ok": "[green]ok  [/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}
         for r in results:
             hint = f"  → {r.fix}" if r.fix and r.level != "ok" else ""
-            console.print(f"{marks[r.level]} {r.name}: {r.detail}{hint}", highlight=False)
+            console.print(marks[r.level], escape(f"{r.name}: {r.detail}{hint}"), highlight=False)
     if any(r.level == "fail" for r in results):
         raise typer.Exit(1)

@@ -200,6 +200,9 @@ class StoreConfig(_Model):
     # (dead-letter samples, raw events past retention, the oldest outbox batches; all counted),
     # then refuses inputs until there is room again.
     min_free_mb: Annotated[float, Field(ge=0)] = 50
+    # A hard cap on the database file (null: the filesystem is the limit). Reaching it is handled
+    # like a full card: inputs are held, nothing is lost, and it resumes when there is room.
+    max_db_mb: Annotated[float, Field(gt=0)] | None = None
 
 
 class AggregatesConfig(_Model):
@@ -404,6 +407,7 @@ checkin:
 
 store:
   min_free_mb: 50                  # below this free space: shed what may go, then refuse inputs
+  max_db_mb: null                  # optional hard cap on the database file (handled like a full card)
 
 aggregates:
   bucket_s: 3600

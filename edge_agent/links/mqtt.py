@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import aiomqtt
 
 from ..config.agent import MqttConfig, TlsConfig
 from ..core.component import Component, Sample, Status
+from . import presence
 from .address import broker_address, tls_context
 from .link import Link
+from .presence import Box
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +32,7 @@ def make_client(
     timeout: float = 10.0,
     protocol: int = 4,
     max_inflight: int | None = None,
+    will: aiomqtt.Will | None = None,
 ) -> aiomqtt.Client:
     """An aiomqtt client for an `mqtt://` or `mqtts://` URL (`protocol` 4 = MQTT 3.1.1, 5 = MQTT 5)."""
     host, port, secure = broker_address(url)
@@ -39,6 +43,8 @@ def make_client(
         options["clean_session"] = clean_session
     if max_inflight is not None:
         options["max_inflight_messages"] = max_inflight
+    if will is not None:
+        options["will"] = will
     return aiomqtt.Client(
         host,
         port,
@@ -125,10 +131,14 @@ class MqttPublisher(Component):
     """The store-broker link for publishing. Each caller awaits its own confirmation, so every
     sink keeps its own bounded queue in front of it; the link state follows the socket."""
 
-    def __init__(self, config: MqttConfig, *, client_id: str, name: str = "store-broker") -> None:
+    def __init__(
+        self, config: MqttConfig, *, client_id: str, name: str = "store-broker", presence: str | None = None
+    ) -> None:
         self.name = name
         self._config = config
         self._client_id = client_id
+        self._presence = presence  # the retained presence topic (see links/presence.py), if announced
+        self._box = Box.this()
         self.link = Link(f"store broker {config.url}", initial=0.5, cap=30.0, client_id=client_id, logger=log)
         self._client: aiomqtt.Client | None = None
         self._ready = asyncio.Event()
@@ -137,10 +147,20 @@ class MqttPublisher(Component):
         self.retried = 0
 
     async def run(self) -> None:
-        await self.link.run(lambda: connected(store_client(self._config, self._client_id)), self._serve)
+        await self.link.run(self._connect, self._serve)
+
+    def _connect(self) -> AbstractAsyncContextManager[aiomqtt.Client]:
+        will = None
+        if self._presence is not None:
+            gone = presence.announcement(self._box, online=False, client_id=self._client_id)
+            will = aiomqtt.Will(self._presence, gone, qos=1, retain=True)
+        return connected(store_client(self._config, self._client_id, will=will))
 
     async def _serve(self, client: aiomqtt.Client) -> None:
         self._client, self._over = client, asyncio.Event()
+        if self._presence is not None:
+            here = presence.announcement(self._box, online=True, client_id=self._client_id)
+            await client.publish(self._presence, here, qos=1, retain=True)
         self._ready.set()
         try:
             await until_disconnected(client)
@@ -148,6 +168,16 @@ class MqttPublisher(Component):
             self._client = None
             self._ready.clear()
             self._over.set()
+            await self._leave(client)
+
+    async def _leave(self, client: aiomqtt.Client) -> None:
+        """A clean stop says so (the will only speaks for a connection that was lost)."""
+        if self._presence is None:
+            return
+        gone = presence.announcement(self._box, online=False, client_id=self._client_id)
+        with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+            async with asyncio.timeout(1.0):
+                await client.publish(self._presence, gone, qos=1, retain=True)
 
     async def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
         """Publish once connected; returns when the broker confirmed it (QoS 1), trying again on the

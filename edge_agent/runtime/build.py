@@ -15,6 +15,7 @@ from ..config.agent import AgentConfig
 from ..core.component import Component
 from ..core.events import Alert
 from ..core.stats import AgentStats
+from ..links import presence
 from ..links.mqtt import MqttPublisher
 from ..presence.checkin import CheckinVerifier
 from ..presence.engine import PresenceEngine
@@ -104,9 +105,14 @@ def _runtime(
     stats, hub, inbox = options.stats, AlertHub(), InboxSource()
     hub.seed(rows.recent_cards(reader))
     writer = StoreWriter(
-        config.db_path, min_free_mb=config.store.min_free_mb, retention_s=config.privacy.retention_days * 86400
+        config.db_path,
+        min_free_mb=config.store.min_free_mb,
+        max_db_mb=config.store.max_db_mb,
+        retention_s=config.privacy.retention_days * 86400,
     )
-    publisher = MqttPublisher(config.mqtt, client_id=f"edge-agent-{config.store_id}-pub")
+    publisher = MqttPublisher(
+        config.mqtt, client_id=f"edge-agent-{config.store_id}-pub", presence=presence.topic(config.topic_prefix)
+    )
     alert_sinks, suggestion_sink = _sinks(config, options, reader, writer, publisher, hub)
     uplink, downlink = _cloud(config, options, writer)
     queue = EventQueue(options.queue_size)

@@ -39,6 +39,7 @@ _ENVIRONMENT = {
     15: "locking protocol",
 }
 SPACE_CHECK_S = 5.0
+DRAIN_S = 5.0  # how long a stop waits for a store that cannot write
 
 
 @dataclass(slots=True)
@@ -71,6 +72,7 @@ class StoreWriter(Component):
         max_delay_s: float = 0.05,
         queue_size: int = 10_000,
         min_free_mb: float = 0.0,
+        max_db_mb: float | None = None,
         retention_s: float = 7 * 86400,
     ) -> None:
         self._path = path
@@ -79,6 +81,7 @@ class StoreWriter(Component):
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(queue_size)
         self._conn: sqlite3.Connection | None = None
         self._min_free = min_free_mb * 1024 * 1024
+        self._max_db_mb = max_db_mb
         self._retention_s = retention_s
         self._space_checked = 0.0
         self.batches = 0
@@ -92,7 +95,16 @@ class StoreWriter(Component):
 
     async def __aenter__(self) -> StoreWriter:
         self._conn = await asyncio.to_thread(connect, self._path)
+        self.limit(self._max_db_mb)
         return self
+
+    def limit(self, max_db_mb: float | None) -> None:
+        """Cap the database file (`store.max_db_mb`; None: the filesystem is the limit)."""
+        assert self._conn is not None
+        self._max_db_mb = max_db_mb
+        page = int(self._conn.execute("PRAGMA page_size").fetchone()[0])
+        pages = int(max_db_mb * 2**20 // page) if max_db_mb is not None else 0xFFFFFFFE
+        self._conn.execute(f"PRAGMA max_page_count = {pages}")
 
     async def __aexit__(self, *exc: object) -> None:
         if self._conn is not None:
@@ -102,6 +114,11 @@ class StoreWriter(Component):
     @property
     def depth(self) -> int:
         return self._queue.qsize()
+
+    @property
+    def _refusing(self) -> bool:
+        """Below `store.min_free_mb` after shedding: inputs wait without trying (the held batch too)."""
+        return self.problem is not None and self.problem.startswith("low")
 
     @property
     def writable(self) -> bool:
@@ -139,14 +156,26 @@ class StoreWriter(Component):
             await self._commit(self._batch)
 
     async def drain(self) -> None:
-        """Commit the batch in hand and what is still queued (the agent stopped its producers first)."""
-        if self._batch:
-            await self._commit(self._batch)
+        """Commit the batch in hand and what is still queued (the agent stopped its producers first).
+
+        While the store cannot write, stopping does not wait for ever: what is left was never
+        acknowledged, so its senders deliver it again after the restart.
+        """
+        batches = [self._batch] if self._batch else []
         while not self._queue.empty():
             batch = [self._queue.get_nowait()]
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            await self._commit(batch)
+            batches.append(batch)
+        for batch in batches:
+            try:
+                async with asyncio.timeout(DRAIN_S):
+                    await self._commit(batch)
+            except TimeoutError:
+                left = sum(len(b) for b in batches if b)
+                log.warning("store: stopping with %d inputs not stored (%s); unacknowledged ones come again",
+                            left, self.problem)  # fmt: skip
+                return
 
     async def _gather(self, batch: list[_Pending]) -> None:
         """Add what arrives before the deadline (none once someone waits)."""
@@ -174,7 +203,7 @@ class StoreWriter(Component):
         delay = 0.5
         while True:
             await self._watch_space()
-            if self.problem is None or self.problem.startswith("low"):
+            if not self._refusing:
                 try:
                     await self._transaction(batch)
                 except sqlite3.Error as exc:
