@@ -212,7 +212,7 @@ def check_identity(cfg: AgentConfig, wait_s: float = 2.0) -> Check:
         seen = asyncio.run(read_presence(cfg, wait_s))
     except (aiomqtt.MqttError, OSError) as exc:
         return Check("client ids", "warn", f"not checked ({exc})")
-    if seen is None or not seen.get("online") or seen.get("box") == Box.this().box:
+    if seen is None or not seen.get("online") or seen.get("box") == Box.this(cfg.data_dir).box:
         return Check("client ids", "ok", f"free (no other box announced on {presence.topic(cfg.topic_prefix)})")
     return Check(
         "client ids", "fail",
@@ -223,13 +223,17 @@ def check_identity(cfg: AgentConfig, wait_s: float = 2.0) -> Check:
 
 
 async def read_presence(cfg: AgentConfig, wait_s: float) -> dict[str, Any] | None:
+    """Another box announced online under this store, if any (retained messages arrive at once)."""
     probe = f"edge-agent-doctor-{os.getpid()}"  # never one of the agent's own client ids
+    mine = Box.this(cfg.data_dir).box
     async with connected(store_client(cfg.mqtt, probe, clean_session=True)) as client:
         await client.subscribe(presence.topic(cfg.topic_prefix), qos=1)
         try:
             async with asyncio.timeout(wait_s):
                 async for message in client.messages:
-                    return presence.read(message.payload if isinstance(message.payload, bytes) else b"")
+                    seen = presence.read(message.payload if isinstance(message.payload, bytes) else b"")
+                    if seen is not None and seen.get("online") and seen["box"] != mine:
+                        return seen
         except TimeoutError:
             return None
     return None

@@ -26,7 +26,43 @@ from .failures import Failure, describe
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-CONFLICT_AFTER = 3  # short sessions closed by the peer in a row
+CONFLICT_AFTER = 2  # short sessions closed by the peer in a row
+
+
+class Identity:
+    """The client ids one box uses on one broker. They share a fate: once one of them is taken
+    over by another box, a single takeover of any other is a conflict too, not a coincidence."""
+
+    def __init__(self) -> None:
+        self._contested_until = 0.0
+        self._rival_until = 0.0
+        self.rival: str | None = None  # another box that announced itself with our identity
+
+    def contest(self, for_s: float) -> None:
+        self._contested_until = max(self._contested_until, time.monotonic() + for_s)
+
+    @property
+    def contested(self) -> bool:
+        return time.monotonic() < max(self._contested_until, self._rival_until)
+
+    @property
+    def rivalled(self) -> bool:
+        return time.monotonic() < self._rival_until
+
+    def announced(self, who: str, for_s: float) -> bool:
+        """Another box announced itself with this identity (links/presence.py); True when it is news."""
+        news = not self.rivalled or self.rival != who
+        self.rival = who
+        self._rival_until = time.monotonic() + for_s
+        return news
+
+
+_IDENTITIES: dict[str, Identity] = {}
+
+
+def identity_on(broker: str) -> Identity:
+    """This process's identity on `broker` (a URL): shared by every link that connects there."""
+    return _IDENTITIES.setdefault(broker, Identity())
 
 
 class LinkState(StrEnum):
@@ -70,10 +106,11 @@ class LinkStatus:
     connected_since: float | None
     client_id: str | None = None
     retry_in_s: float | None = None  # the wait chosen after the last failure
+    connected: bool = False  # a session is up (also while the link is in conflict)
 
     @property
     def up(self) -> bool:
-        return self.state is LinkState.CONNECTED
+        return self.connected
 
     def health(self) -> Health:
         """A link in conflict makes the box unhealthy: it is fighting another box for its identity."""
@@ -91,6 +128,7 @@ class LinkStatus:
             "failures": self.failures,
             "last_error": self.last_error,
             "connected_since": self.connected_since,
+            "connected": self.connected,
             "retry_in_s": None if self.retry_in_s is None else round(self.retry_in_s, 3),
             **({"client_id": self.client_id} if self.client_id else {}),
         }
@@ -108,11 +146,13 @@ class Link:
         long_cap: float = 300.0,
         stable_s: float = 10.0,
         client_id: str | None = None,
+        identity: Identity | None = None,
         logger: logging.Logger | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.name = name
         self.client_id = client_id
+        self.identity = identity
         self.state = LinkState.STOPPED
         self.last_error: str | None = None
         self.failures = 0  # since start
@@ -123,6 +163,8 @@ class Link:
         self._log = logger or log
         self._down_since: float | None = None  # the current outage
         self._short_sessions = 0
+        self._conflicts = 0  # waits taken in this conflict: cap, 2×cap, … up to the long cap
+        self._rng = rng or random.Random()
         self._stable: asyncio.TimerHandle | None = None
         self._wake = asyncio.Event()
         self._said: str | None = None  # the refusal or conflict already logged this outage
@@ -135,12 +177,13 @@ class Link:
 
     @property
     def conflict(self) -> bool:
-        return self._short_sessions >= CONFLICT_AFTER
+        rivalled = self.identity is not None and self.identity.rivalled
+        return self._short_sessions >= CONFLICT_AFTER or rivalled
 
     @property
     def _trusted_after(self) -> float:
-        """How long a session must stay up to be trusted (longer while in conflict)."""
-        return self._stable_s * (6 if self.conflict else 1)
+        """How long a session must stay up to be trusted: in conflict, longer than the other box waits."""
+        return self._long_cap + self._stable_s if self.conflict else self._stable_s
 
     async def run(
         self, connect: Callable[[], AbstractAsyncContextManager[T]], serve: Callable[[T], Awaitable[None]]
@@ -169,15 +212,18 @@ class Link:
         self._wake.set()
 
     def status(self) -> LinkStatus:
+        """The link as everyone sees it; while in conflict it says so even when it holds the session."""
+        connected = self.state is LinkState.CONNECTED
         return LinkStatus(
             self.name,
-            self.state,
+            LinkState.CONFLICT if self.conflict and self.state is not LinkState.STOPPED else self.state,
             self.attempts,
             self.failures,
             self.last_error,
             self.connected_since,
             self.client_id,
-            self._delay if self.state is not LinkState.CONNECTED else None,
+            None if connected else self._delay,
+            connected,
         )
 
     def _up(self) -> float:
@@ -201,6 +247,7 @@ class Link:
             )
         self._down_since = None
         self._short_sessions = 0
+        self._conflicts = 0
         self._said = None
         self._backoff.reset()
 
@@ -222,11 +269,21 @@ class Link:
         if lasted is not None:  # a session was up: was it taken over right away?
             taken_over = self.client_id is not None and failure.lost and lasted < self._trusted_after
             self._short_sessions = self._short_sessions + 1 if taken_over else 0
+            if taken_over and self.identity is not None and self.identity.contested:
+                self._short_sessions = max(self._short_sessions, CONFLICT_AFTER)
         if failure.refused:
             self.state = LinkState.REFUSED
             delay = self._long_cap
+        elif self.conflict:
+            # Every reconnect takes the session from the other box again: wait long, and longer.
+            self.state = LinkState.CONFLICT
+            if self.identity is not None:
+                self.identity.contest(self._long_cap)
+            ceiling = min(self._long_cap, self._backoff.cap * 2 ** min(self._conflicts, 10))
+            self._conflicts += 1
+            delay = self._rng.uniform(0.75 * ceiling, ceiling)
         else:
-            self.state = LinkState.CONFLICT if self.conflict else LinkState.WAITING
+            self.state = LinkState.WAITING
             delay = failure.retry_after if failure.retry_after is not None else self._backoff.next_delay()
         self._report(failure, first, delay, exc)
         self._delay = delay
@@ -246,7 +303,7 @@ class Link:
                 self.name,
                 self._short_sessions,
                 self.client_id,
-                self._backoff.cap,
+                self._long_cap,
             )
         else:
             self._log.log(

@@ -15,10 +15,13 @@ from ..config.agent import MqttConfig, TlsConfig
 from ..core.component import Component, Sample, Status
 from . import presence
 from .address import broker_address, tls_context
-from .link import Link
+from .link import Link, identity_on
 from .presence import Box
 
 log = logging.getLogger(__name__)
+
+ANNOUNCE_S = 60.0
+RIVAL_S = 3 * ANNOUNCE_S  # how long another box's announcement keeps this box in conflict (renewed each minute)
 
 
 def make_client(
@@ -132,14 +135,30 @@ class MqttPublisher(Component):
     sink keeps its own bounded queue in front of it; the link state follows the socket."""
 
     def __init__(
-        self, config: MqttConfig, *, client_id: str, name: str = "store-broker", presence: str | None = None
+        self,
+        config: MqttConfig,
+        *,
+        client_id: str,
+        name: str = "store-broker",
+        topic_prefix: str | None = None,
+        box: Box | None = None,
     ) -> None:
         self.name = name
         self._config = config
-        self._client_id = client_id
-        self._presence = presence  # the retained presence topic (see links/presence.py), if announced
-        self._box = Box.this()
-        self.link = Link(f"store broker {config.url}", initial=0.5, cap=30.0, client_id=client_id, logger=log)
+        self._box = box or Box("unnamed", "")
+        # With presence (links/presence.py) the client id is this box's own: two boxes can both publish.
+        self._client_id = f"{client_id}-{self._box.box}" if topic_prefix is not None else client_id
+        self._presence = presence.topic(topic_prefix, self._box) if topic_prefix is not None else None
+        self._watch = presence.topic(topic_prefix) if topic_prefix is not None else None
+        self._identity = identity_on(config.url)
+        self.link = Link(
+            f"store broker {config.url}",
+            initial=0.5,
+            cap=30.0,
+            client_id=client_id,
+            identity=self._identity,
+            logger=log,
+        )
         self._client: aiomqtt.Client | None = None
         self._ready = asyncio.Event()
         self._over = asyncio.Event()  # the current connection's end
@@ -158,17 +177,41 @@ class MqttPublisher(Component):
 
     async def _serve(self, client: aiomqtt.Client) -> None:
         self._client, self._over = client, asyncio.Event()
-        if self._presence is not None:
-            here = presence.announcement(self._box, online=True, client_id=self._client_id)
-            await client.publish(self._presence, here, qos=1, retain=True)
+        if self._watch is not None:
+            await client.subscribe(self._watch, qos=1)
         self._ready.set()
         try:
-            await until_disconnected(client)
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._announce(client), name="presence")
+                async for message in client.messages:  # only presence is subscribed; ends with the connection
+                    self._announced(message.payload if isinstance(message.payload, bytes) else b"")
+                raise aiomqtt.MqttError("Disconnected")
+        except* aiomqtt.MqttError as group:
+            raise group.exceptions[0] from None
         finally:
             self._client = None
             self._ready.clear()
             self._over.set()
             await self._leave(client)
+
+    async def _announce(self, client: aiomqtt.Client) -> None:
+        """This box is here, now and again (another box renews its conflict with each of these)."""
+        while self._presence is not None:
+            here = presence.announcement(self._box, online=True, client_id=self._client_id)
+            await client.publish(self._presence, here, qos=1, retain=True)
+            await asyncio.sleep(ANNOUNCE_S)
+
+    def _announced(self, payload: bytes) -> None:
+        seen = presence.read(payload)
+        if seen is None or not seen.get("online") or seen["box"] == self._box.box:
+            return
+        who = f"box {seen['box']} (host {seen.get('host')!r})"
+        if self._identity.announced(who, RIVAL_S):
+            log.warning(
+                "%s announced itself on this store's broker with the same store_id: two boxes with one identity "
+                "(a cloned SD card or copied config?) take each other's MQTT sessions over; give each its own store_id",
+                who,
+            )
 
     async def _leave(self, client: aiomqtt.Client) -> None:
         """A clean stop says so (the will only speaks for a connection that was lost)."""

@@ -15,8 +15,8 @@ from ..config.agent import AgentConfig
 from ..core.component import Component
 from ..core.events import Alert
 from ..core.stats import AgentStats
-from ..links import presence
 from ..links.mqtt import MqttPublisher
+from ..links.presence import Box
 from ..presence.checkin import CheckinVerifier
 from ..presence.engine import PresenceEngine
 from ..scoring.onnx import ModelScorer, model_candidates
@@ -111,7 +111,10 @@ def _runtime(
         retention_s=config.privacy.retention_days * 86400,
     )
     publisher = MqttPublisher(
-        config.mqtt, client_id=f"edge-agent-{config.store_id}-pub", presence=presence.topic(config.topic_prefix)
+        config.mqtt,
+        client_id=f"edge-agent-{config.store_id}-pub",
+        topic_prefix=config.topic_prefix,
+        box=Box.this(config.data_dir),
     )
     alert_sinks, suggestion_sink = _sinks(config, options, reader, writer, publisher, hub)
     uplink, downlink = _cloud(config, options, writer)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -114,6 +115,15 @@ class MosquittoBroker:
             self._proc.kill()
             self._proc.wait()
         self._proc = None
+
+    def pause(self) -> None:
+        """SIGSTOP: the broker hangs with every connection open (a wedged process, a frozen VM)."""
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGCONT)
 
     def restart(self) -> None:
         self.stop()

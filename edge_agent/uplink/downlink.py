@@ -28,7 +28,7 @@ from ..config.agent import AgentConfig
 from ..core.component import Component, Status
 from ..core.errors import CatalogError, EdgeAgentError
 from ..field.imports import validated_offers
-from ..links import Link
+from ..links import Link, identity_on
 from ..links.mqtt import connected, make_client
 from ..scoring.onnx import Manifest, ModelError, OnnxScorer
 from ..store import Effects, StoreWriter
@@ -119,7 +119,14 @@ class Downlink(Component):
         self._writer = writer
         self._prefix = f"retail/{config.store_id}/config"
         self._client_id = f"edge-agent-{config.store_id}-downlink"
-        self.link = Link(f"downlink {config.uplink.url}", initial=1.0, cap=300.0, client_id=self._client_id, logger=log)
+        self.link = Link(
+            f"downlink {config.uplink.url}",
+            initial=1.0,
+            cap=300.0,
+            client_id=self._client_id,
+            identity=identity_on(config.uplink.url),
+            logger=log,
+        )
         self.applied: list[str] = []
         self.last_error: str | None = None  # the last rejected document
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..config.agent import UplinkConfig
 from ..core.component import Component, Sample, Status
-from ..links import Link
+from ..links import Link, identity_on
 from ..store import StoreWriter, connect, outbox
 from ..store.outbox import outbox_status
 from .transports import Connection, Transport, UplinkError
@@ -41,7 +41,14 @@ class Uplink(Component):
         self._transport = transport
         self._config = config
         self._max_bytes = int(config.max_backlog_mb * 1024 * 1024)
-        self.link = Link(f"uplink {config.url}", initial=1.0, cap=300.0, client_id=client_id, logger=log)
+        self.link = Link(
+            f"uplink {config.url}",
+            initial=1.0,
+            cap=300.0,
+            client_id=client_id,
+            identity=identity_on(config.url),
+            logger=log,
+        )
         self._wake = asyncio.Event()
         self._reader: sqlite3.Connection | None = None
         self.sent = 0

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from edge_agent.store import Effects, StoreWriter, Write, connect
 from edge_agent.store.rows import seen
+from edge_agent.store.writer import unwritable
 from edge_agent.testing.components import running
 from edge_agent.testing.wait import eventually
 
@@ -78,3 +80,19 @@ async def test_below_min_free_it_sheds_then_refuses_inputs(tmp_path: Path) -> No
         await eventually(lambda: not writer.writable)
         assert writer.problem is not None and writer.problem.startswith("low on space")
         assert writer.status().health.level == "failing"
+
+
+def test_what_counts_as_a_store_that_cannot_write() -> None:
+    """The environment's refusals hold inputs; a bad statement fails only its input."""
+    full, readonly, io = (
+        sqlite3.OperationalError(m)
+        for m in ("database or disk is full", "attempt to write a readonly database", "disk I/O error")
+    )
+    for exc, code in ((full, 13), (readonly, 8), (io, 10)):
+        exc.sqlite_errorcode = code  # type: ignore[attr-defined]
+    assert unwritable(full) == "disk full" and unwritable(readonly) == "read-only" and unwritable(io) == "I/O error"
+    with sqlite3.connect(":memory:") as db:
+        try:
+            db.execute("INSERT INTO nosuchtable VALUES (1)")
+        except sqlite3.Error as exc:
+            assert unwritable(exc) is None

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from ...config.agent import MqttConfig
 from ...core.errors import DecodeError
 from ...core.events import DeadLetter
-from ...links import Link
+from ...links import Link, identity_on
 from ...links.inbound import Endpoint, InboundSession
 from ...links.session import Message
 from ..base import Acked, Event, SourceEvent, SourceInfo
@@ -71,7 +71,14 @@ class MqttSubscriber:
         self._device_of = device_of
         self._persistent = persistent
         self._max_queued = max_queued
-        self.link = Link(f"{name}: broker {config.url}", initial=0.5, cap=30.0, client_id=client_id, logger=log)
+        self.link = Link(
+            f"{name}: broker {config.url}",
+            initial=0.5,
+            cap=30.0,
+            client_id=client_id,
+            identity=identity_on(config.url),
+            logger=log,
+        )
         self._redact = redact or (lambda sample: sample)
         self._drops = DropCounter(name)
 
