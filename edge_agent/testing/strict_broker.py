@@ -21,6 +21,17 @@ from typing import Self
 from ..links import wire
 
 
+def matches(topic_filter: str, topic: str) -> bool:
+    """MQTT 3.1.1 §4.7 topic matching (`+` one level, `#` the rest)."""
+    want, have = topic_filter.split("/"), topic.split("/")
+    for i, level in enumerate(want):
+        if level == "#":
+            return True
+        if i >= len(have) or (level != "+" and level != have[i]):
+            return False
+    return len(want) == len(have)
+
+
 @dataclass(slots=True)
 class Client:
     """One connection as the broker sees it."""
@@ -67,13 +78,20 @@ class StrictBroker:
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
 
-    def subscribers(self) -> list[Client]:
-        return [c for c in self.clients if c.subscriptions and not c.writer.is_closing()]
+    def subscribers(self, topic: str | None = None) -> list[Client]:
+        """Connected clients subscribed (to a filter matching `topic`, when given)."""
+        return [
+            c
+            for c in self.clients
+            if c.subscriptions
+            and not c.writer.is_closing()
+            and (topic is None or any(matches(f, topic) for f, _ in c.subscriptions))
+        ]
 
     def send(self, topic: str, payload: bytes, qos: int = 1) -> int:
-        """PUBLISH to every current subscriber; returns how many got it."""
+        """PUBLISH to every current subscriber of `topic`; returns how many got it."""
         sent = 0
-        for client in self.subscribers():
+        for client in self.subscribers(topic):
             packet_id = 0
             if qos:
                 packet_id = client.next_id
