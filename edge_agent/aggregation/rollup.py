@@ -20,39 +20,44 @@ from ..store.buckets import Batch, CloseBuckets, OpenBucket
 
 SCHEMA = "edge-agent/aggregates/v1"
 DWELL_BOUNDS = (60, 300, 900, 1800, 3600)
-# Metrics that count people; below k-anonymity they are suppressed.
+# k-anonymity, one rule for every metric: a value leaves the box only when at least
+# `privacy.k_anonymity` distinct people (or sessions, or sales) stand behind it. Every count that
+# rests on people is recorded with its subject (a keyed hash per bucket), so the rule counts who,
+# not how often: one shopper trying a coat on five times is one person behind `mirror_try_ons`.
+# Footfall is itself a number of distinct visitors. What is not about people passes as it is;
+# a metric not named here is treated as personal (the safe default).
+NOT_PERSONAL = frozenset({"sensor_min", "sensor_mean", "sensor_max", "dead_letters", "uplink_dropped_batches"})
+COUNTS_VISITORS = frozenset({"footfall_visitors"})
 PERSON_METRICS = frozenset(
     {
-        "visits_decided",
-        "visits_converted",
-        "sales_amount",
-        "offers_redeemed",
-        "mirror_size_requests",
-        "footfall_visitors",
-        "dwell_seconds_bucket",
-        "alerts_sent",
-        "alert_actions",
-        "offers_shown",
-        "offers_accepted",
-        "mirror_sessions",
-        "mirror_try_ons",
-        "mirror_likes",
+        "visits_decided", "visits_converted", "sales_amount", "sales", "offers_redeemed", "mirror_size_requests",
+        "footfall_visitors", "dwell_seconds_bucket", "alerts_sent", "alert_actions", "offers_shown",
+        "offers_accepted", "mirror_sessions", "mirror_try_ons", "mirror_likes",
     }
-)
+)  # fmt: skip
+
+
+def support_of(name: str, labels: tuple[tuple[str, str], ...], value: float, support: dict[Any, int]) -> int | None:
+    """How many distinct people stand behind a value (None: not a metric about people)."""
+    if name in NOT_PERSONAL:
+        return None
+    if name in COUNTS_VISITORS:
+        return int(value)
+    return support.get((name, labels), 0)
 
 
 def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
 
 
-def count(name: str, value: float = 1, **labels: str) -> Count:
-    return Count(name, labels_of(**labels), value)
+def count(name: str, value: float = 1, *, subject: str | None = None, **labels: str) -> Count:
+    return Count(name, labels_of(**labels), value, subject)
 
 
-def dwell(zone: str, seconds: float) -> tuple[Count, ...]:
-    """Cumulative histogram deltas (`le` buckets) for one stay in a zone."""
+def dwell(zone: str, seconds: float, subject: str | None = None) -> tuple[Count, ...]:
+    """Cumulative histogram deltas (`le` buckets) for one stay in a zone (by `subject`)."""
     return tuple(
-        count("dwell_seconds_bucket", zone=zone, le="+Inf" if bound == math.inf else str(bound))
+        Count("dwell_seconds_bucket", labels_of(zone=zone, le="+Inf" if bound == math.inf else str(bound)), 1, subject)
         for bound in (*DWELL_BOUNDS, math.inf)
         if seconds <= bound
     )
@@ -95,8 +100,8 @@ class Aggregator:
         rows.extend(bucket.counts)
         for labels, lo, total, hi, n in bucket.sensors:
             rows += [("sensor_min", labels, lo), ("sensor_mean", labels, total / n), ("sensor_max", labels, hi)]
-        bounded = _bounded(rows)
-        kept = [(n, lb, v) for n, lb, v in bounded if not (n in PERSON_METRICS and v < self._k)]
+        bounded, support = _bounded(rows, bucket.support)
+        kept = [(n, lb, v) for n, lb, v in bounded if _anonymous_enough(support_of(n, lb, v, support), self._k)]
         metrics: list[dict[str, Any]] = [{"name": n, "labels": dict(lb), "value": _number(v)} for n, lb, v in kept]
         batch_id = uuid.uuid4().hex
         payload = {
@@ -118,12 +123,14 @@ Row = tuple[str, tuple[tuple[str, str], ...], float]
 MAX_LABEL_SETS = 300  # per metric and bucket: SKUs and the like are chosen by senders
 
 
-def _bounded(rows: list[Row]) -> list[Row]:
-    """Per metric, the largest label sets; the rest summed into one with every label `other`."""
+def _bounded(rows: list[Row], support: dict[Any, int]) -> tuple[list[Row], dict[Any, int]]:
+    """Per metric, the largest label sets; the rest summed into one with every label `other`
+    (backed by the most people of any one of them: the merged sets may be the same people)."""
     by_name: dict[str, list[Row]] = {}
     for row in rows:
         by_name.setdefault(row[0], []).append(row)
     out: list[Row] = []
+    support = dict(support)
     for name, group in by_name.items():
         if len(group) <= MAX_LABEL_SETS or name.startswith("sensor_"):
             out += group
@@ -131,8 +138,13 @@ def _bounded(rows: list[Row]) -> list[Row]:
         group.sort(key=lambda r: -r[2])
         rest = group[MAX_LABEL_SETS - 1 :]
         other = tuple((key, "other") for key, _ in rest[0][1])
+        support[(name, other)] = max(support.get((name, r[1]), 0) for r in rest)
         out += [*group[: MAX_LABEL_SETS - 1], (name, other, sum(r[2] for r in rest))]
-    return out
+    return out, support
+
+
+def _anonymous_enough(support: int | None, k: int) -> bool:
+    return support is None or k <= 1 or support >= k
 
 
 def _number(value: float) -> float | int:

@@ -16,7 +16,7 @@ from ..core.events import Alert, AlertAction, Customer, DeadLetter, MirrorEvent,
 from ..learning.profile import SIGNALS
 from ..presence.identity import IdentityResolver
 from ..scoring.mirror import MirrorAdvisor
-from ..store import Count, Effects, Operation, Sample, Write, outcomes, rows
+from ..store import Count, Effects, Operation, Sample, Write, labels_of, outcomes, rows
 from .directory import BurstLog, DeviceDirectory, Sampler
 from .learned import Learned
 from .outcomes import source_key
@@ -42,14 +42,22 @@ def _normalised(event: MirrorEvent) -> str:
     )  # fmt: skip
 
 
-@functools.lru_cache(maxsize=4096)  # a few metrics x bounded SKUs and devices; Count is immutable
-def _mirror_counts(kind: str, device_id: str, sku: str | None) -> tuple[Count, ...]:
+@functools.lru_cache(maxsize=4096)  # a few metrics x bounded SKUs and devices
+def _mirror_labels(kind: str, device_id: str, sku: str | None) -> tuple[str, tuple[tuple[str, str], ...]] | None:
     metric = MIRROR_COUNTS.get(kind)
     if metric == "mirror_sessions":
-        return (count(metric, device=device_id),)
+        return metric, labels_of(device=device_id)
     if metric is not None and sku:
-        return (count(metric, sku=sku),)
-    return ()
+        return metric, labels_of(sku=sku)
+    return None
+
+
+def _mirror_counts(event: MirrorEvent, subject: Callable[[str], str]) -> tuple[Count, ...]:
+    """The event's count, backed by its session (one session is one shopper, for k-anonymity)."""
+    labelled = _mirror_labels(event.event, event.device_id, event.sku)
+    if labelled is None:
+        return ()
+    return (Count(labelled[0], labelled[1], 1.0, subject(f"mirror|{event.device_id}|{event.session_id}")),)
 
 
 def dedup_key(kind: str, device_id: str, body: str | bytes) -> str:
@@ -82,7 +90,7 @@ class MirrorHandler:
         self._ports.stats.device_event(event.device_id, event.ts)
         body = event.raw or _normalised(event)
         key = dedup_key("mirror", event.device_id, body)
-        counts = _mirror_counts(event.event, event.device_id, event.sku)
+        counts = _mirror_counts(event, self._ports.subject)
         zone = self._devices.zone_of(event.device_id) or "fitting-rooms"
         customer = self._identity.customer_by_id(event.customer_ref)
         often: list[str] = []
@@ -197,9 +205,10 @@ async def sensor_reading(ports: Ports, event: SensorReading) -> None:
 
 async def staff_action(ports: Ports, event: AlertAction, ack: Ack | None) -> None:
     """Ack / Accepted / Dismiss from a tablet: the same action on the same alert counts once."""
-    counts = [count("alert_actions", action=event.action)]
+    who = ports.subject(f"alert|{event.alert_id}")  # one alert, one customer's visit
+    counts = [count("alert_actions", action=event.action, subject=who)]
     if event.action == "accepted" and event.offer_id:
-        counts.append(count("offers_accepted", offer_id=event.offer_id, group="treatment"))
+        counts.append(count("offers_accepted", offer_id=event.offer_id, group="treatment", subject=who))
     writes = (rows.alert_action(event.alert_id, event.action, event.ts, event.offer_id),)
     teach: tuple[Operation, ...] = ()
     signal = SIGNALS.get(event.action)

@@ -47,8 +47,9 @@ class SaleHandler:
         source = source_key("sale", sale.sale_id)
         writes += [outcomes.pair(source, a, b, sale.ts) for a, b in itertools.combinations(skus, 2)]
         bucket = self._ports.aggregator.open_start or 0.0
+        who = self._ports.subject(f"sale|{sale.sale_id}")  # one sale is one person's purchase
         attribute = outcomes.AttributeSale(
-            sale.sale_id, cid, sale.ts, self._window_s, sale.amount, tuple(skus), sale.offer_ids, bucket
+            sale.sale_id, cid, sale.ts, self._window_s, sale.amount, tuple(skus), sale.offer_ids, bucket, who
         )
         await self._ports.apply(
             Effects(
@@ -57,7 +58,7 @@ class SaleHandler:
                 ),
                 writes=tuple(writes),
                 ops=(*teach, attribute),
-                counts=(count("sales", device=sale.device_id),),
+                counts=(count("sales", device=sale.device_id, subject=who),),
                 on_commit=ack,
                 urgent=ack is not None,
             )

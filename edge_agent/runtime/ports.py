@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +30,13 @@ class Ports:
     suggestions: Callable[[Suggestion], None]
     # live card updates for tablets: (alert_id or None, customer_id or None, fields)
     updates: Callable[[str | None, str | None, dict[str, Any]], None] = lambda alert, customer, fields: None
+
+    def subject(self, who: str) -> str:
+        """Who stands behind a count, for k-anonymity: the same key for the same person (or
+        session, or sale) within the open bucket, across restarts; unlinkable between buckets;
+        it names nobody."""
+        bucket = self.aggregator.open_start or 0.0
+        return hmac.new(self.config.privacy.salt.encode(), f"{bucket}|{who}".encode(), hashlib.sha256).hexdigest()[:16]
 
     async def apply(self, effects: Effects) -> None:
         """Queue one input's effects, counted into the open bucket."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -47,7 +45,6 @@ class PresenceHandler:
         self._nonce_used = nonce_used
         self._learned = learned
         self._zones = ports.config.scanner_zones()
-        self._salt = ports.config.privacy.salt.encode()
         self.temperature: float | None = None  # latest reading of any temperature sensor
 
     async def advertisement(self, adv: Advertisement, now: float) -> None:
@@ -91,7 +88,8 @@ class PresenceHandler:
         zone = change.zone or "unknown"
         if change.state in ("away", "moved"):
             left = change.previous_zone if change.state == "moved" else zone
-            counts = dwell(left, change.dwell_s) if change.dwell_s is not None and left is not None else ()
+            who = self._ports.subject(customer.customer_id if customer else str(change.beacon))
+            counts = dwell(left, change.dwell_s, who) if change.dwell_s is not None and left is not None else ()
             writes = (
                 (rows.visit(customer.customer_id, zone, change.ts),) if change.state == "moved" and customer else ()
             )
@@ -103,7 +101,7 @@ class PresenceHandler:
                 )
             return
         if customer is None:
-            await self._ports.apply(Effects(visitors=(Visitor("anonymous", self._visitor_key(str(change.beacon))),)))
+            await self._ports.apply(Effects(visitors=(Visitor("anonymous", self._ports.subject(str(change.beacon))),)))
             return
         await self._entry(customer, change, zone, guard, ack)
 
@@ -127,30 +125,26 @@ class PresenceHandler:
         group = {"alert": "treatment", "holdout": "holdout"}.get(outcome.decision)
         shown = [o.offer_id for o in alert.offers] if alert is not None else []
         writes: list[Write] = [*outcomes.entry(customer.customer_id, zone, change.ts, group, shown)]
-        counts: list[Count] = [count("visits_decided", group=group)] if group else []
-        counts += [count("offers_shown", offer_id=o, group=group or "none") for o in shown]
+        who = self._ports.subject(customer.customer_id)
+        counts: list[Count] = [count("visits_decided", group=group, subject=who)] if group else []
+        counts += [count("offers_shown", offer_id=o, group=group or "none", subject=who) for o in shown]
         emit = None
         if alert is not None and outcome.decision == "alert":  # holdout: scored and counted, never shown
             hints = self._learned.hints(customer, alert.offers, offers, owned, now)
             alert = replace(alert, hints=tuple(h.to_json() for h in hints))
             writes.append(rows.alert(alert.alert_id, alert.ts, alert.customer_id, alert.zone, alert.card()))
-            counts.append(count("alerts_sent"))
+            counts.append(count("alerts_sent", subject=who))
             emit = self._emitter(alert)
         await self._ports.apply(
             Effects(
                 guard=guard,
                 writes=tuple(writes),
                 counts=tuple(counts),
-                visitors=(Visitor("known", self._visitor_key(customer.customer_id)),),
+                visitors=(Visitor("known", who),),
                 on_commit=after_commit(ack, emit),
                 urgent=emit is not None or ack is not None,
             )
         )
-
-    def _visitor_key(self, who: str) -> str:
-        """Counts a visitor once per bucket, across restarts; unlinkable between buckets, names nobody."""
-        bucket = self._ports.aggregator.open_start or 0.0
-        return hmac.new(self._salt, f"{bucket}|{who}".encode(), hashlib.sha256).hexdigest()[:16]
 
     def _emitter(self, alert: Alert) -> Callable[[], None]:
         def emit() -> None:

@@ -21,6 +21,7 @@ class OpenBucket:
     counts: Sequence[CountRow]
     visitors: dict[str, int]
     sensors: Sequence[SensorRow]
+    support: dict[tuple[str, Labels], int]  # distinct people, sessions or sales behind each count
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +59,19 @@ def read_bucket(conn: sqlite3.Connection, start: float) -> OpenBucket:
             (start,),
         )
     ]
-    return OpenBucket(start, counts, visitors, sensors)
+    support = {
+        (name, _labels(labels)): int(n)
+        for name, labels, n in conn.execute(
+            "SELECT name, labels, COUNT(*) FROM open_support WHERE bucket_start = ? GROUP BY name, labels", (start,)
+        )
+    }
+    return OpenBucket(start, counts, visitors, sensors, support)
 
 
 def open_starts(conn: sqlite3.Connection, before: float) -> list[float]:
     rows = conn.execute(
         "SELECT bucket_start FROM open_counts WHERE bucket_start < ?1 UNION "
+        "SELECT bucket_start FROM open_support WHERE bucket_start < ?1 UNION "
         "SELECT bucket_start FROM open_visitors WHERE bucket_start < ?1 UNION "
         "SELECT bucket_start FROM open_sensors WHERE bucket_start < ?1 ORDER BY 1",
         (before,),
@@ -90,6 +98,6 @@ class CloseBuckets:
                 "INSERT INTO outbox(batch_id, created_at, payload, size) VALUES (?, ?, ?, ?)",
                 (batch.batch_id, batch.end, batch.payload, len(batch.payload)),
             )
-            for table in ("open_counts", "open_visitors", "open_sensors"):
+            for table in ("open_counts", "open_visitors", "open_sensors", "open_support"):
                 conn.execute(f"DELETE FROM {table} WHERE bucket_start = ?", (start,))
             self.closed.append(batch.batch_id)

@@ -33,11 +33,13 @@ def labels_of(**labels: str) -> Labels:
 
 @dataclass(frozen=True, slots=True)
 class Count:
-    """A delta to one counter of the open bucket."""
+    """A delta to one counter of the open bucket; `subject` is who stands behind it (a keyed hash
+    of a person, session or sale, per bucket) so that k-anonymity counts people, not events."""
 
     name: str
     labels: Labels = ()
     value: float = 1.0
+    subject: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,7 @@ class _OpenBucket:
     """Aggregate deltas of several inputs, flushed into the open_* tables in one go."""
 
     counts: dict[tuple[float, str, str], float] = field(default_factory=dict)
+    support: set[tuple[float, str, str, str]] = field(default_factory=set)
     visitors: set[tuple[float, str, str]] = field(default_factory=set)
     samples: dict[tuple[float, str, str], list[float]] = field(default_factory=dict)
 
@@ -88,6 +91,8 @@ class _OpenBucket:
         for c in effects.counts:
             key = (bucket, c.name, _labels_text(c.labels))
             self.counts[key] = self.counts.get(key, 0.0) + c.value
+            if c.subject is not None:
+                self.support.add((*key, c.subject))
         for v in effects.visitors:
             self.visitors.add((bucket, v.kind, v.key))
         for s in effects.samples:
@@ -105,6 +110,11 @@ class _OpenBucket:
                 "ON CONFLICT(bucket_start, name, labels) DO UPDATE SET value = value + excluded.value",
                 [(*k, v) for k, v in self.counts.items()],
             )
+        if self.support:
+            conn.executemany(
+                "INSERT OR IGNORE INTO open_support(bucket_start, name, labels, subject) VALUES (?, ?, ?, ?)",
+                list(self.support),
+            )
         if self.visitors:
             conn.executemany(
                 "INSERT OR IGNORE INTO open_visitors(bucket_start, kind, key) VALUES (?, ?, ?)", list(self.visitors)
@@ -117,6 +127,7 @@ class _OpenBucket:
                 [(*k, *v) for k, v in self.samples.items()],
             )
         self.counts.clear()
+        self.support.clear()
         self.visitors.clear()
         self.samples.clear()
 
@@ -134,10 +145,12 @@ def _labels_text(labels: Labels) -> str:
 _LABELS_TEXT: dict[Labels, str] = {}
 
 
-def add_counts(conn: sqlite3.Connection, bucket: float, counts: list[tuple[str, dict[str, str], float]]) -> None:
+def add_counts(
+    conn: sqlite3.Connection, bucket: float, counts: list[tuple[str, dict[str, str], float]], subject: str | None
+) -> None:
     """Counter deltas decided inside an operation (e.g. a sale's attribution), into the open bucket."""
     pending = _OpenBucket()
-    pending.add(Effects(counts=tuple(Count(n, labels_of(**lb), v) for n, lb, v in counts)), bucket)
+    pending.add(Effects(counts=tuple(Count(n, labels_of(**lb), v, subject) for n, lb, v in counts)), bucket)
     pending.flush(conn)
 
 

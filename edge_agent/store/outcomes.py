@@ -123,6 +123,7 @@ class AttributeSale:
     skus: tuple[str, ...]
     offer_ids: tuple[str, ...]
     bucket: float
+    subject: str  # the sale as k-anonymity counts it (a keyed hash for this bucket)
 
     def apply(self, conn: sqlite3.Connection) -> None:
         visit = None
@@ -141,7 +142,7 @@ class AttributeSale:
                 counts.append(("visits_converted", {"group": group}, 1))
             for offer_id in _redeemed(conn, json.loads(visit[2]), self.skus, self.offer_ids):
                 counts.append(("offers_redeemed", {"offer_id": offer_id, "group": group}, 1))
-        add_counts(conn, self.bucket, counts)
+        add_counts(conn, self.bucket, counts, self.subject)
 
 
 def _redeemed(conn: sqlite3.Connection, shown: list[str], skus: Sequence[str], offer_ids: Sequence[str]) -> list[str]:

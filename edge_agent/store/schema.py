@@ -275,6 +275,27 @@ MIGRATIONS: tuple[str, ...] = (
              - updated_at) / 2592000.0), -10.0), 10.0),
         updated_at = (SELECT max(b.updated_at) FROM affinities b WHERE b.customer_id = affinities.customer_id);
     """,
+    # 14: k-anonymity by the people behind each value (keyed per bucket, deleted at close);
+    # withdrawn and forgotten customers as keyed hashes, so that a re-import cannot undo them;
+    # tablet sign-outs that hold across restarts.
+    """
+    CREATE TABLE open_support (
+        bucket_start REAL NOT NULL,
+        name TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        PRIMARY KEY (bucket_start, name, labels, subject)
+    ) WITHOUT ROWID;
+    CREATE TABLE suppressed (
+        key TEXT PRIMARY KEY,
+        reason TEXT NOT NULL,
+        at REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE revoked_sessions (
+        sid TEXT PRIMARY KEY,
+        expires REAL NOT NULL
+    ) WITHOUT ROWID;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

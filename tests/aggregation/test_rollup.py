@@ -26,7 +26,7 @@ async def test_bucket_closes_into_rows_and_a_batch(tmp_path: Path) -> None:
         await writer.commit(
             Effects(
                 visitors=(*(Visitor("anonymous", who) for who in "abc"), Visitor("known", "c-1")),
-                counts=(*dwell("entrance", 120), *dwell("entrance", 100)),
+                counts=(*dwell("entrance", 120, "stay-a"), *dwell("entrance", 100, "stay-b")),
                 samples=(Sample("th-1", "temperature", 20.0), Sample("th-1", "temperature", 22.0)),
             ),
             bucket,
@@ -101,7 +101,9 @@ async def test_sender_chosen_labels_are_bounded_per_metric(tmp_path: Path) -> No
     agg = Aggregator(store_id="s1", bucket_s=60, k_anonymity=1)
     async with running(StoreWriter(db)) as writer:
         agg.roll(0.0)
-        tries = tuple(count("mirror_try_ons", value=2 if i < 10 else 1, sku=f"SKU-{i}") for i in range(5000))
+        tries = tuple(
+            count("mirror_try_ons", value=2 if i < 10 else 1, subject=f"session-{i}", sku=f"SKU-{i}") for i in range(5000)
+        )
         await writer.commit(Effects(counts=tries), 0.0)
         closing = agg.roll(60.0)
         assert closing is not None
