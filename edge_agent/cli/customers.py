@@ -35,11 +35,13 @@ def _run_import(cfg: AgentConfig, file: Path, importer: Importer, strict: bool, 
         task = progress.add_task(f"importing {what}", total=total)
         report = importer(conn, file, strict=strict, progress=lambda n: progress.advance(task, n))
     if as_json:
-        print_json({"imported": report.imported, "errors": report.errors})
+        print_json({"imported": report.imported, "errors": report.errors, "notes": report.notes})
     else:
         typer.echo(f"imported {report.imported} {what}; {len(report.errors)} problem(s)")
         for error in report.errors:
-            err_console.print(f"  {error}", highlight=False)
+            err_console.print(f"  {error}", highlight=False, markup=False)
+        for note in report.notes:
+            err_console.print(f"  note: {note}", highlight=False, markup=False)
     if not report.ok:
         raise typer.Exit(1)
 
@@ -76,10 +78,15 @@ def customer_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
 
 @customers.command("forget")
 def customer_forget(
-    customer_id: Annotated[str, typer.Argument(metavar="ID")], config: ConfigOpt = None, as_json: JsonOpt = False
+    customer_id: Annotated[str, typer.Argument(metavar="ID")],
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Erase a customer and every row that names them."""
+    """Erase a customer and every row that names them (asks first unless --yes)."""
     cfg = get_config(config)
+    if not yes and not typer.confirm(f"Erase {customer_id} and everything the box holds about them?", default=False):
+        raise typer.Abort()
     with open_store(cfg) as conn:
         counts = forget_customer(conn, customer_id)
     if as_json:
@@ -161,6 +168,9 @@ def customer_consent(
     cfg = get_config(config)
     with open_store(cfg) as conn:
         if catalog_table.customer(conn, customer_id) is None:
+            if give and catalog_table.lift_suppression(conn, customer_id):
+                typer.echo(f"{customer_id} may be imported again (the box had forgotten them)")
+                return
             raise EdgeAgentError(f"no customer {customer_id!r} (see `edge-agent customer list`)")
         catalog_table.change_consent(conn, customer_id, give)
     refreshed = query_status(cfg.socket_path, command="refresh") is not None

@@ -10,7 +10,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -19,6 +19,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from .. import beacons
 from ..core.errors import CatalogError, EdgeAgentError
 from ..store import catalog as table
+from ..store import suppression
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -110,6 +111,8 @@ class ProductRow(_Row):
 class ImportReport:
     imported: int = 0
     errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # rows imported differently than written, and why
+    row: int = 0  # the row being stored
 
     @property
     def ok(self) -> bool:
@@ -218,6 +221,7 @@ def import_file(
                 if strict:
                     raise CatalogError(f"{path}: bad row, nothing imported (--strict); {report.errors[0]}") from None
                 continue
+            report.row = number
             store(conn, record, report)
             done += 1
             if progress is not None and done % CHUNK == 0:
@@ -250,6 +254,17 @@ def import_customers(
 
 
 def _store_customer(conn: sqlite3.Connection, c: CustomerFields, now: float, report: ImportReport) -> None:
+    held = suppression.suppressed(conn, c.customer_id)
+    if held is not None:
+        reason, at = held
+        when = datetime.fromtimestamp(at).date().isoformat()
+        if reason == "forgotten":
+            report.notes.append(f"row {report.row}: {c.customer_id} was forgotten on the box on {when}; not re-created")
+            return
+        if c.consent:
+            note = f"row {report.row}: {c.customer_id}: consent withdrawn on the box on {when}; kept withdrawn"
+            report.notes.append(note)
+            c = c.model_copy(update={"consent": False})
     table.upsert_customer(
         conn,
         (

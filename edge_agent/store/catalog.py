@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from . import suppression
 from .rows import Write
 
 CUSTOMER_COLUMNS = (
@@ -129,6 +130,8 @@ def forget(conn: sqlite3.Connection, customer_id: str) -> dict[str, int]:
             "DELETE FROM dead_letters WHERE instr(sample, ?) > 0", (customer_id.encode(),)
         ).rowcount
         counts["customers"] = conn.execute("DELETE FROM customers WHERE customer_id = ?", (customer_id,)).rowcount
+        if counts["customers"]:
+            suppression.suppress(conn, customer_id, "forgotten")  # a later import must not bring them back
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return counts
 
@@ -141,3 +144,9 @@ def change_consent(conn: sqlite3.Connection, customer_id: str, consent: bool) ->
     with transaction(conn):
         SetConsent(customer_id, consent).apply(conn)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def lift_suppression(conn: sqlite3.Connection, customer_id: str) -> bool:
+    """`customer consent ID --give` for someone the box forgot: a later import may re-create them."""
+    with transaction(conn):
+        return suppression.lift(conn, customer_id)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..learning.profile import forget, learn_at
+from . import suppression
 from .effects import add_counts
 from .rows import Write
 
@@ -171,7 +172,9 @@ class SetConsent:
             (int(self.consent), time.time(), self.customer_id),
         )
         if self.consent:
+            suppression.lift(conn, self.customer_id)
             return
+        suppression.suppress(conn, self.customer_id, "withdrawn")
         for table in ("affinities", "owned", "visit_days", "visits", "alerts"):
             conn.execute(f"DELETE FROM {table} WHERE customer_id = ?", (self.customer_id,))
         conn.execute("UPDATE sales SET customer_id = NULL, visit_id = NULL WHERE customer_id = ?", (self.customer_id,))

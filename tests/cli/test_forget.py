@@ -44,11 +44,23 @@ async def test_forget_leaves_no_trace(cli, tmp_path: Path) -> None:  # type: ign
 
     before = dump()
     assert before.count("c-ada") >= 5  # customer, identifier, visit, alert, mirror events
-    result = cli("customer", "forget", "c-ada", "--json", "--config", tmp_path / "agent.yaml")
+    result = cli("customer", "forget", "c-ada", "--yes", "--json", "--config", tmp_path / "agent.yaml")
     assert result.code == 0, result.err
     after = dump()
     for trace in ("c-ada", "Ada Lovelace", ":100:1"):
         assert trace not in after, trace
     assert "c-grace" in after  # nobody else was touched
-    again = cli("customer", "forget", "c-ada", "--config", tmp_path / "agent.yaml")
+    again = cli("customer", "forget", "c-ada", "--yes", "--config", tmp_path / "agent.yaml")
     assert again.code == 1 and "no customer 'c-ada'" in again.err
+
+
+def test_forget_asks_first_and_a_no_keeps_the_customer(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    config = seeded_config(tmp_path)
+    cmd = [sys.executable, "-m", "edge_agent", "customer", "forget", "c-ada", "--config", str(tmp_path / "agent.yaml")]
+    result = subprocess.run(cmd, input="n\n", capture_output=True, text=True, check=False)
+    assert result.returncode == 1 and "Erase c-ada" in result.stdout and "Traceback" not in result.stderr
+    with connect(config.db_path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM customers WHERE customer_id = 'c-ada'").fetchone()[0] == 1

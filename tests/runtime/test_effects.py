@@ -51,7 +51,7 @@ async def test_a_forgotten_customer_leaves_the_tablets_and_the_files_at_once(cli
         assert await checkin(url or "", token(config, "c-grace", "g")) == 200
         async with http.get(f"{url}/api/alerts") as r:
             assert {a["customer_id"] for a in await r.json()} == {"c-ada", "c-grace"}
-        result = cli("customer", "forget", "c-ada", "--config", tmp_path / "agent.yaml")
+        result = cli("customer", "forget", "c-ada", "--yes", "--config", tmp_path / "agent.yaml")
         assert result.code == 0, result.err
 
         # Picked up on the next tick, no restart needed.
