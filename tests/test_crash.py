@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_agent.testing.crash import CrashPlan, run_crash, try_ons
+from edge_agent.testing.crash import CrashPlan, crash_name, run_crash, try_ons
 
 
 @pytest.mark.timeout(240)
@@ -21,3 +21,8 @@ def test_sigkill_at_random_moments_loses_nothing_and_counts_nothing_twice(tmp_pa
     assert report.lost == 0, figures
     assert report.double_counted == 0, figures
     assert report.learned_mismatches == 0, figures  # learned state: every mirror event taught exactly once
+
+    log = (tmp_path / "agent.log").read_text(errors="replace")
+    assert "alert " in log  # the log is there and says what happened ...
+    for i in range(plan.checkins):  # ... without one name or customer id, through 20 kills
+        assert f"c-{i:04d}" not in log and crash_name(i) not in log

@@ -35,3 +35,22 @@ def test_demo_tells_the_whole_story_without_log_noise() -> None:
     assert "Not Consented" not in out  # a customer without consent is never recognised
     assert "stopped:" in out
     assert proc.stderr.strip() == "", proc.stderr  # no warnings, no log noise
+
+
+def test_the_agents_log_names_nobody() -> None:
+    """Logs outlive `customer forget` (journald): alerts, check-ins and consent say a keyed hash."""
+    from edge_agent.sim.demo import CUSTOMERS
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "edge_agent", "demo", "--speed", "10", "--duration", "15", "--verbose"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"COLUMNS": "400", "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    log = proc.stderr
+    assert re.search(r"alert [0-9a-f]+: customer [0-9a-f]{8} entered", log), log[-2000:]
+    for customer in CUSTOMERS:
+        for value in (customer["customer_id"], customer["display_name"], str(customer.get("ibeacon", ""))):
+            assert value and value not in log, value

@@ -174,11 +174,12 @@ def demo(
     speed: Annotated[float, typer.Option(help="Time compression: 10 plays ten seconds per second.", min=0.1)] = 1.0,
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
     log_format: LogFormatOpt = "text",
+    verbose: Annotated[bool, typer.Option("--verbose", help="Log what the agent does (INFO) to stderr.")] = False,
 ) -> None:
     """Run a whole simulated store on embedded defaults (temp data dir, simulated sensors)."""
     from ..sim.demo import run_demo
 
-    setup_logging(_log_format(log_format), level="WARNING")
+    setup_logging(_log_format(log_format), level="INFO" if verbose else "WARNING")
 
     async def main(stop: asyncio.Event) -> None:
         await run_demo(stop, speed=speed, duration=duration, console=console)

@@ -263,4 +263,5 @@ class DeadLetters:
             )
         )
         if self._log.first_in_burst(device, letter.reason, letter.ts):
-            log.warning("dead letter from %s: %s %s", device, letter.reason, detail[:200])
+            # The reason and the device, not the detail: it can quote what a sender sent.
+            log.warning("dead letter from %s: %s (sample in the dead_letters table)", device, letter.reason)

@@ -38,6 +38,12 @@ class Ports:
         bucket = self.aggregator.open_start or 0.0
         return hmac.new(self.config.privacy.salt.encode(), f"{bucket}|{who}".encode(), hashlib.sha256).hexdigest()[:16]
 
+    def pseudonym(self, customer_id: str) -> str:
+        """A short keyed hash for log lines: the same customer reads the same, and names nobody
+        (logs outlive `customer forget` in journald)."""
+        key = self.config.privacy.salt.encode()
+        return hmac.new(key, f"log|{customer_id}".encode(), hashlib.sha256).hexdigest()[:8]
+
     async def apply(self, effects: Effects) -> None:
         """Queue one input's effects, counted into the open bucket."""
         await self.writer.apply(effects, self.aggregator.open_start or 0.0)

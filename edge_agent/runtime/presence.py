@@ -149,7 +149,9 @@ class PresenceHandler:
     def _emitter(self, alert: Alert) -> Callable[[], None]:
         def emit() -> None:
             self._ports.alerts(alert)
-            log.info("alert %s: %s entered %s", alert.alert_id, alert.display_name, alert.zone)
+            log.info(
+                "alert %s: customer %s entered %s", alert.alert_id, self._ports.pseudonym(alert.customer_id), alert.zone
+            )
 
         return emit
 

@@ -227,6 +227,10 @@ class StoreApp:
             return result
 
 
+def crash_name(i: int) -> str:
+    return f"Crash Customer {i:04d}"
+
+
 def prepare(workdir: Path, plan: CrashPlan, store: MosquittoBroker, cloud: MosquittoBroker) -> AgentConfig:
     """A config and database: one registered mirror, `plan.checkins` consenting customers, one offer."""
     path = write_config(
@@ -242,7 +246,10 @@ def prepare(workdir: Path, plan: CrashPlan, store: MosquittoBroker, cloud: Mosqu
     customers = workdir / "customers.json"
     customers.write_text(
         json.dumps(
-            [{"customer_id": f"c-{i:04d}", "display_name": f"C {i}", "consent": True} for i in range(plan.checkins)]
+            [
+                {"customer_id": f"c-{i:04d}", "display_name": crash_name(i), "consent": True}
+                for i in range(plan.checkins)
+            ]
         )
     )
     offers = workdir / "offers.json"
