@@ -49,6 +49,7 @@ class CheckinToken:
     nonce: str
     exp: float
     consent: bool | None = None  # on a consent token (SPEC §14): true gives, false withdraws
+    kind: str = "checkin"  # "consent" when the payload carries `consent` at all
 
 
 class CheckinVerifier:
@@ -90,4 +91,5 @@ class CheckinVerifier:
         if len(nonce) > 200:
             raise CheckinRefused("malformed")
         consent = payload.get("consent")
-        return CheckinToken(cid, nonce, float(exp), consent if isinstance(consent, bool) else None)
+        kind = "consent" if "consent" in payload else "checkin"
+        return CheckinToken(cid, nonce, float(exp), consent if isinstance(consent, bool) else None, kind)

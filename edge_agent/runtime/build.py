@@ -26,12 +26,13 @@ from ..sinks.tablets import AlertHub
 from ..sinks.worker import Fanout, SinkWorker
 from ..sources.base import Source
 from ..sources.inbox import InboxSource
-from ..store import StoreWriter, connect, rows
+from ..store import StoreWriter, connect, rows, sessions
 from ..uplink.downlink import Downlink
 from ..uplink.outbox import NoUplink, Uplink
 from ..uplink.transports import Transport, transport_for
 from ..web.app import WebApi, WebServer
 from ..web.metrics import render as render_metrics
+from ..web.sessions import Sessions
 from .control import StatusServer
 from .engine import PipelineRunner, Ticker
 from .feeds import SourceFeed
@@ -120,7 +121,7 @@ def _runtime(
     uplink, downlink = _cloud(config, options, writer)
     queue = EventQueue(options.queue_size)
     pipeline = _pipeline(config, reader, writer, scorer, stats, hub, uplink, alert_sinks, suggestion_sink)
-    web = _web(config, reader, hub, inbox, hooks)
+    web = _web(config, reader, writer, hub, inbox, hooks)
     commands = {"sync": _sync_now(uplink), "refresh": _refresh(pipeline)}
     watchdog = watchdog_interval()
     components: list[Component] = [
@@ -202,7 +203,18 @@ def _pipeline(
     )
 
 
-def _web(config: AgentConfig, reader: sqlite3.Connection, hub: AlertHub, inbox: InboxSource, hooks: Hooks) -> WebServer:
+def _web(
+    config: AgentConfig,
+    reader: sqlite3.Connection,
+    writer: StoreWriter,
+    hub: AlertHub,
+    inbox: InboxSource,
+    hooks: Hooks,
+) -> WebServer:
+    async def signed_out(sid: str, expires: float) -> None:
+        await writer.write(sessions.revoke(sid, expires))
+
+    secret, revoked = sessions.session_secret(reader), sessions.revoked_sessions(reader, time.time())
     api = WebApi(
         staff_token=config.http.staff_token,
         hub=hub,
@@ -213,6 +225,7 @@ def _web(config: AgentConfig, reader: sqlite3.Connection, hub: AlertHub, inbox: 
         health=hooks.health,
         metrics=lambda: render_metrics(lambda: samples(hooks.statuses())),
         store_id=config.store_id,
+        sessions=Sessions(config.http.staff_token, secret, revoked, signed_out),
         min_support=config.learning.min_support,
     )
     return WebServer(api, config.http.host, config.http.port)

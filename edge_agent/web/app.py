@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import json
 import logging
-import secrets
 import sqlite3
 import time
 import urllib.parse
@@ -27,11 +25,11 @@ from ..presence.checkin import CheckinRefused, CheckinVerifier
 from ..sinks.tablets import AlertHub
 from ..sources.inbox import InboxSource
 from ..store import rows
+from .sessions import SESSION_S, AttemptLimiter, Sessions
 
 log = logging.getLogger(__name__)
 
 COOKIE = "edge_agent_session"
-SESSION_S = 30 * 86400
 OPEN_PATHS = frozenset({"/healthz", "/metrics", "/api/checkin", "/api/consent", "/login", "/logout", "/favicon.ico"})
 FAVICON = (
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><circle cx="8" cy="8" r="7" fill="#2f6fed"/></svg>'
@@ -65,37 +63,10 @@ async def read_json(request: web.Request) -> dict[str, Any]:
         ) from None
 
 
-class Sessions:
-    """Signed session cookies (never the staff token itself); rotating the token or logging out ends them."""
-
-    def __init__(self, staff_token: str) -> None:
-        self._key = hashlib.sha256(f"edge-agent/session/v1|{staff_token}".encode()).digest()
-        self._revoked: dict[str, float] = {}
-
-    def _mac(self, sid: str, expires: int) -> str:
-        return hmac.new(self._key, f"{sid}|{expires}".encode(), hashlib.sha256).hexdigest()
-
-    def issue(self) -> str:
-        sid, expires = secrets.token_urlsafe(16), int(time.time()) + SESSION_S
-        return f"{sid}.{expires}.{self._mac(sid, expires)}"
-
-    def valid(self, cookie: str) -> bool:
-        sid, _, rest = cookie.partition(".")
-        expires_text, _, mac = rest.partition(".")
-        if not (expires_text.isascii() and expires_text.isdigit() and len(expires_text) <= 12):
-            return False
-        expires = int(expires_text)
-        if expires < time.time() or sid in self._revoked:
-            return False
-        return hmac.compare_digest(mac, self._mac(sid, expires))
-
-    def revoke(self, cookie: str) -> None:
-        now = time.time()
-        self._revoked = {s: e for s, e in self._revoked.items() if e > now}
-        sid, _, rest = cookie.partition(".")
-        expires = rest.partition(".")[0]
-        if self.valid(cookie) and len(self._revoked) < 100_000:
-            self._revoked[sid] = float(expires)
+def _too_many(wait: int) -> web.Response:
+    response = bad_request(f"too many wrong tokens from this address; try again in {wait} s", 429)
+    response.headers["Retry-After"] = str(wait)
+    return response
 
 
 def same_origin(request: web.Request) -> bool:
@@ -123,6 +94,7 @@ class WebApi:
         health: Callable[[], dict[str, Any]],
         metrics: Callable[[], bytes],
         store_id: str,
+        sessions: Sessions,
         min_support: int = 3,
     ) -> None:
         self._token = staff_token
@@ -134,12 +106,20 @@ class WebApi:
         self._health = health
         self._metrics = metrics
         self._store_id = store_id
-        self._sessions = Sessions(staff_token)
+        self._sessions = sessions
+        self._limiter = AttemptLimiter()
         self._min_support = min_support
 
     @property
     def tablets(self) -> int:
         return self._hub.clients
+
+    def samples(self) -> tuple[Sample, ...]:
+        return (
+            Sample("tablets_connected", self._hub.clients, kind="gauge", help="Open tablet streams"),
+            Sample("login_refused", self._limiter.wrong, (("reason", "wrong_token"),), help="Refused sign-ins"),
+            Sample("login_refused", self._limiter.refused, (("reason", "rate_limited"),), help="Refused sign-ins"),
+        )
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._auth], client_max_size=64 * 1024)
@@ -169,7 +149,10 @@ class WebApi:
         header = request.headers.get("Authorization", "")
         if header.startswith("Bearer "):
             offered = header.removeprefix("Bearer ").strip()
-            return bool(offered) and hmac.compare_digest(offered.encode(), self._token.encode())
+            if bool(offered) and hmac.compare_digest(offered.encode(), self._token.encode()):
+                return True
+            self._limiter.failed(request.remote or "?", time.time())
+            return False
         return self._sessions.valid(request.cookies.get(COOKIE, ""))
 
     @web.middleware
@@ -189,7 +172,12 @@ class WebApi:
                 return bad_request("cross-origin request refused", 403)
             if request.path not in ("/login", "/logout") and request.content_type != "application/json":
                 return bad_request("expected Content-Type: application/json", 415)
-        if request.path in OPEN_PATHS or self._authorized(request):
+        if request.path in OPEN_PATHS:
+            return await handler(request)
+        wait = self._limiter.retry_after(request.remote or "?", time.time())
+        if wait is not None and "Authorization" in request.headers:
+            return _too_many(wait)
+        if self._authorized(request):
             return await handler(request)
         if request.path == "/":
             return web.Response(text=_page("login.html").replace("{{store}}", self._store_id), content_type="text/html")
@@ -204,7 +192,12 @@ class WebApi:
         except (UnicodeDecodeError, ValueError):
             return bad_request("expected a form with the staff token")
         token = (form.get("token") or [""])[0]
+        client = request.remote or "?"
+        wait = self._limiter.retry_after(client, time.time())
+        if wait is not None:
+            return _too_many(wait)
         if not hmac.compare_digest(token.encode(), self._token.encode()):
+            self._limiter.failed(client, time.time())
             page = _page("login.html").replace("{{store}}", self._store_id)
             return web.Response(
                 text=page.replace("<!--error-->", '<p class="error">Wrong token.</p>'),
@@ -216,7 +209,7 @@ class WebApi:
         raise response
 
     async def logout(self, request: web.Request) -> web.Response:
-        self._sessions.revoke(request.cookies.get(COOKIE, ""))
+        await self._sessions.revoke(request.cookies.get(COOKIE, ""))
         response = web.HTTPSeeOther("/")
         response.del_cookie(COOKIE)
         raise response
@@ -286,6 +279,8 @@ class WebApi:
         except CheckinRefused as exc:
             status = 400 if exc.reason == "malformed" else 403
             return web.json_response({"error": exc.reason}, status=status)
+        if token.kind != "checkin":  # refused before its nonce is spent: the withdrawal stays possible
+            return bad_request("wrong_kind", 403)
         try:
             fresh = await self._inbox.submit(CheckIn(token.customer_id, time.time(), token.nonce, token.exp))
         except TimeoutError:
@@ -301,8 +296,10 @@ class WebApi:
             token = self._checkin.verify(body.get("token"))
         except CheckinRefused as exc:
             return bad_request(exc.reason, 400 if exc.reason == "malformed" else 403)
+        if token.kind != "consent":
+            return bad_request("wrong_kind", 403)
         if token.consent is None:
-            return bad_request("malformed: the token carries no consent field")
+            return bad_request("malformed: consent must be true or false")
         event = ConsentChange(token.customer_id, token.consent, time.time(), token.nonce, token.exp)
         return await self._submit(event, {"ok": True, "consent": token.consent}, "replayed")
 
@@ -379,7 +376,7 @@ class WebServer(Component):
         return Status(
             self.name,
             "http",
-            samples=(Sample("tablets_connected", tablets, kind="gauge", help="Open tablet streams"),),
+            samples=self._api.samples(),
             body={"http": self.url, "tablets": tablets},
             merge=True,
         )
