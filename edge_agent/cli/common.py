@@ -11,6 +11,8 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from ..config.agent import AgentConfig, load_config, resolve_config_path
 from ..config.profiles import ProfileRegistry
@@ -48,6 +50,24 @@ def open_store(config: AgentConfig) -> Iterator[sqlite3.Connection]:
 
 def profiles_for(config: AgentConfig) -> ProfileRegistry:
     return ProfileRegistry.load([config.data_dir / "profiles"])
+
+
+def data_table(*headers: str, title: str | None = None) -> Table:
+    """A table for data: long ids fold onto the next line instead of being cut."""
+    table = Table(title=title)
+    for header in headers:
+        table.add_column(header, overflow="fold")
+    return table
+
+
+def cells(*values: object) -> list[Text]:
+    """Table cells from data: shown as typed (never read as rich markup), nothing for None."""
+    return [Text("" if value is None else str(value)) for value in values]
+
+
+def plain(text: str) -> Text:
+    """A line with data in it, printed as typed."""
+    return Text(text)
 
 
 def print_json(data: Any) -> None:

@@ -9,7 +9,6 @@ from typing import Annotated
 
 import typer
 from rich.progress import Progress
-from rich.table import Table
 
 from ..config.agent import AgentConfig
 from ..core.errors import EdgeAgentError
@@ -17,7 +16,7 @@ from ..field.imports import ImportReport, count_rows, forget_customer, import_cu
 from ..runtime.control import query_status
 from ..store import catalog as catalog_table
 from ..store import outcomes
-from .common import ConfigOpt, JsonOpt, console, err_console, get_config, open_store, print_json
+from .common import ConfigOpt, JsonOpt, cells, console, data_table, err_console, get_config, open_store, print_json
 
 customers = typer.Typer(help="Known customers (pseudonymous, consent-gated).", no_args_is_help=True)
 offers = typer.Typer(help="The store's offer catalog.", no_args_is_help=True)
@@ -63,15 +62,17 @@ def customer_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     if as_json:
         print_json(data)
         return
-    table = Table("customer_id", "name", "tier", "consent", "visits 90d", "identifiers")
+    table = data_table("customer_id", "name", "tier", "consent", "visits 90d", "identifiers")
     for d in data:
         table.add_row(
-            d["customer_id"],
-            d["display_name"],
-            d["tier"],
-            "yes" if d["consent"] else "no",
-            str(d["visits_90d"]),
-            str(d["identifiers"]),
+            *cells(
+                d["customer_id"],
+                d["display_name"],
+                d["tier"],
+                "yes" if d["consent"] else "no",
+                str(d["visits_90d"]),
+                str(d["identifiers"]),
+            )
         )
     console.print(table)
 
@@ -110,10 +111,10 @@ def offer_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     if as_json:
         print_json(data)
         return
-    table = Table("offer_id", "title", "category", "kind", "min tier", "in stock")
+    table = data_table("offer_id", "title", "category", "kind", "min tier", "in stock")
     for d in data:
         table.add_row(
-            d["offer_id"], d["title"], d["category"], d["kind"], d["min_tier"], "yes" if d["in_stock"] else "no"
+            *cells(d["offer_id"], d["title"], d["category"], d["kind"], d["min_tier"], "yes" if d["in_stock"] else "no")
         )
     console.print(table)
 
@@ -134,10 +135,10 @@ def product_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     if as_json:
         print_json(data)
         return
-    table = Table("sku", "title", "category", "price", "accessory of")
+    table = data_table("sku", "title", "category", "price", "accessory of")
     for d in data:
         price = "" if d["price"] is None else f"{d['price']:.2f}"
-        table.add_row(d["sku"], d["title"], d["category"], price, ", ".join(d["accessory_of"]))
+        table.add_row(*cells(d["sku"], d["title"], d["category"], price, ", ".join(d["accessory_of"])))
     console.print(table)
 
 

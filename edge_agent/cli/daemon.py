@@ -152,22 +152,38 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     if as_json:
         print_json(snap)
         return
+    _print_status(snap)
+
+
+def _print_status(snap: dict[str, Any]) -> None:
+    """The running agent as a field engineer reads it: health first, then every link's real state."""
     now = time.time()
-    console.print(f"[bold]edge-agent[/] store {snap['store_id']} · pid {snap['pid']} · up {snap['uptime_s']:.0f} s")
-    mqtt = snap.get("mqtt", {})
+    health = snap.get("health", {"status": "ok"})
     console.print(
-        f"store broker: {mqtt.get('state')} · published {mqtt.get('published')} · queued {mqtt.get('queued')}"
+        f"edge-agent store {snap['store_id']} · pid {snap['pid']} · up {snap['uptime_s']:.0f} s · {health['status']}",
+        markup=False,
     )
+    for reason in health.get("reasons", []):
+        console.print(f"  ! {reason}", markup=False, style="red")
+    store = snap.get("store", {})
+    console.print(f"store: {'writable' if store.get('writable', True) else store.get('problem')} · "
+                  f"{store.get('rows', 0)} inputs committed", markup=False)  # fmt: skip
+    for name, link in snap.get("links", {}).items():
+        error = f" · {link['last_error']}" if link["state"] != "connected" and link.get("last_error") else ""
+        retry = f" · retry in {link['retry_in_s']:.0f} s" if link.get("retry_in_s") else ""
+        console.print(f"link {name}: {link['state']}{retry}{error}", markup=False)
     for name, s in snap["sources"].items():
         age = f"{now - s['last_event_ts']:.0f} s ago" if s["last_event_ts"] else "never"
-        console.print(f"source {name}: {s['state']} · {s['events']} events · last {age} · restarts {s['restarts']}")
+        console.print(
+            f"source {name}: {s['state']} · {s['events']} events · last {age} · restarts {s['restarts']}", markup=False
+        )
     for device, d in snap["devices"].items():
         age = f"{now - d['last_event_ts']:.0f} s ago" if d["last_event_ts"] else "never"
-        console.print(f"device {device}: {d['events']} events · last {age}")
+        console.print(f"device {device}: {d['events']} events · last {age}", markup=False)
     for dl in snap["dead_letters"]:
-        console.print(f"dead letters {dl['device']}/{dl['reason']}: {dl['count']}")
+        console.print(f"dead letters {dl['device']}/{dl['reason']}: {dl['count']}", markup=False)
     for key, value in snap["counters"].items():
-        console.print(f"{key}: {value}")
+        console.print(f"{key}: {value}", markup=False)
 
 
 def demo(

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.progress import Progress
-from rich.table import Table
 
 from ..core.errors import DeviceError
 from ..field.credentials import grant, revoke
@@ -16,7 +15,18 @@ from ..field.devices import add_device, build_device, parse_settings, remove_dev
 from ..field.scan import as_rows, probe_modbus, scan_ble, serial_ports
 from ..sim.ble import load_scenario
 from ..store.devices import get_device, list_devices
-from .common import ConfigOpt, JsonOpt, console, err_console, get_config, open_store, print_json, profiles_for
+from .common import (
+    ConfigOpt,
+    JsonOpt,
+    cells,
+    console,
+    data_table,
+    err_console,
+    get_config,
+    open_store,
+    print_json,
+    profiles_for,
+)
 
 app = typer.Typer(help="Register and inspect devices.", no_args_is_help=True)
 
@@ -71,9 +81,9 @@ def list_(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     if as_json:
         print_json([d.to_json() for d in devices])
         return
-    table = Table("id", "profile", "transport", "zone", "address")
+    table = data_table("id", "profile", "transport", "zone", "address")
     for d in devices:
-        table.add_row(d.id, d.profile, d.transport, d.zone or "", d.port or d.topic or d.identifier or "")
+        table.add_row(*cells(d.id, d.profile, d.transport, d.zone or "", d.port or d.topic or d.identifier or ""))
     console.print(table)
 
 
@@ -151,13 +161,22 @@ def scan(
         p = result["probe"]
         console.print(f"unit {p['unit_id']} on {p['port']}: " + ", ".join(f"{k}={v}" for k, v in p["readings"].items()))
     else:
-        table = Table("address", "kind", "identifier", "RSSI", "profile", "registered as", title="BLE beacons in range")
+        table = data_table(
+            "address", "kind", "identifier", "RSSI", "profile", "registered as", title="BLE beacons in range"
+        )
         for s in result["ble"]:
             table.add_row(
-                s["address"], s["kind"], s["identifier"], str(s["rssi"]), s["profile"] or "", s["registered"] or "no"
+                *cells(
+                    s["address"],
+                    s["kind"],
+                    s["identifier"],
+                    str(s["rssi"]),
+                    s["profile"] or "",
+                    s["registered"] or "no",
+                )
             )
         console.print(table)
-    ports = Table("port", "description", "USB vid:pid", title="serial ports")
+    ports = data_table("port", "description", "USB vid:pid", title="serial ports")
     for port in result["serial_ports"]:
-        ports.add_row(port["device"], port["description"] or "", port["vid_pid"] or "")
+        ports.add_row(*cells(port["device"], port["description"] or "", port["vid_pid"] or ""))
     console.print(ports)

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from ..field.insights import insights as compute
-from .common import ConfigOpt, JsonOpt, console, get_config, open_store, print_json
+from .common import ConfigOpt, JsonOpt, cells, console, data_table, get_config, open_store, print_json
 
 DaysOpt = Annotated[int, typer.Option("--days", min=1, max=3650, help="How many days back.")]
 
@@ -38,19 +37,27 @@ def insights(config: ConfigOpt = None, days: DaysOpt = 28, as_json: JsonOpt = Fa
         f"holdout {_pct(conv['holdout_rate'])} of {conv['visits_decided']['holdout']}; uplift {_uplift(conv)}",
         highlight=False,
     )
-    table = Table("offer", "shown (treatment / holdout)", "accepted", "redeemed (t / h)", "uplift")
+    table = data_table("offer", "shown (treatment / holdout)", "accepted", "redeemed (t / h)", "uplift")
     for o in data["offers"]:
         table.add_row(
-            o["offer_id"],
-            f"{o['shown']['treatment']} / {o['shown']['holdout']}",
-            str(o["accepted"]),
-            f"{o['redeemed']['treatment']} / {o['redeemed']['holdout']}",
-            _uplift(o),
+            *cells(
+                o["offer_id"],
+                f"{o['shown']['treatment']} / {o['shown']['holdout']}",
+                str(o["accepted"]),
+                f"{o['redeemed']['treatment']} / {o['redeemed']['holdout']}",
+                _uplift(o),
+            )
         )
     console.print(table)
     visitors = ", ".join(f"{k} {int(v)}" for k, v in sorted(data["footfall"]["visitors"].items())) or "none yet"
-    console.print(f"footfall: {visitors}", highlight=False)
+    console.print(f"footfall: {visitors}", highlight=False, markup=False)
     for zone, buckets in sorted(data["dwell"].items()):
-        console.print(f"dwell in {zone}: " + ", ".join(f"≤{le}s {n}" for le, n in buckets.items()), highlight=False)
+        console.print(
+            f"dwell in {zone}: " + ", ".join(f"≤{le}s {n}" for le, n in buckets.items()), highlight=False, markup=False
+        )
     for pair in data["also_liked"]:
-        console.print(f"also liked: {pair['a']} + {pair['b']} ({pair['support']} sessions or sales)", highlight=False)
+        console.print(
+            f"also liked: {pair['a']} + {pair['b']} ({pair['support']} sessions or sales)",
+            highlight=False,
+            markup=False,
+        )

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from ..core.errors import EdgeAgentError
 from ..core.events import Customer
@@ -17,7 +16,7 @@ from ..scoring.policy import load_offers
 from ..scoring.rules import Context, eligible
 from ..store import catalog as catalog_table
 from ..store import outcomes
-from .common import ConfigOpt, JsonOpt, console, get_config, open_store, print_json
+from .common import ConfigOpt, JsonOpt, cells, console, data_table, get_config, open_store, print_json
 
 app = typer.Typer(help="The offer-scoring model.", no_args_is_help=True)
 
@@ -46,9 +45,9 @@ def info(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     console.print(f"[bold]{m.name}[/] {m.version}  ({active.path})")
     console.print(f"sha256 {active.sha256}")
     console.print(f"features ({m.feature_schema}, {len(m.features)}): {', '.join(m.features)}", highlight=False)
-    table = Table("model", "AUC", "log-loss", "bytes")
+    table = data_table("model", "AUC", "log-loss", "bytes")
     for name, metric in m.metrics.items():
-        table.add_row(name, f"{metric['auc']:.4f}", f"{metric['log_loss']:.4f}", str(metric.get("bytes", "–")))
+        table.add_row(*cells(name, f"{metric['auc']:.4f}", f"{metric['log_loss']:.4f}", str(metric.get("bytes", "–"))))
     console.print(table)
 
 
@@ -127,10 +126,10 @@ def score(
             }
         )
         return
-    console.print(f"{who.display_name or who.customer_id} ({who.tier}) in {zone} — scored by {engine}")
+    console.print(f"{who.display_name or who.customer_id} ({who.tier}) in {zone} — scored by {engine}", markup=False)
     if not who.consent:
         console.print("note: this customer has not consented; the agent never recognises them", style="yellow")
-    table = Table("#", "offer", "title", "score", "reason")
+    table = data_table("#", "offer", "title", "score", "reason")
     for i, s in enumerate(ranked, 1):
-        table.add_row(str(i), s.offer_id, s.title, f"{s.score:.3f}", s.reason)
+        table.add_row(*cells(str(i), s.offer_id, s.title, f"{s.score:.3f}", s.reason))
     console.print(table)

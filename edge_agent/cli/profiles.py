@@ -7,12 +7,11 @@ from typing import Annotated
 
 import typer
 import yaml
-from rich.table import Table
 
 from ..config.agent import load_config, resolve_config_path
 from ..config.profiles import ProfileRegistry, load_profile
 from ..core.errors import ConfigError
-from .common import ConfigOpt, JsonOpt, State, console, print_json
+from .common import ConfigOpt, JsonOpt, State, cells, console, data_table, print_json
 
 app = typer.Typer(help="Device profiles: what kinds of device this agent understands.", no_args_is_help=True)
 
@@ -47,9 +46,9 @@ def list_(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
             ]
         )
         return
-    table = Table("name", "transport", "decoder", "role", "description")
+    table = data_table("name", "transport", "decoder", "role", "description")
     for p, _ in entries:
-        table.add_row(p.name, p.transport, p.decoder, p.role, p.description)
+        table.add_row(*cells(p.name, p.transport, p.decoder, p.role, p.description))
     console.print(table)
 
 

@@ -102,7 +102,8 @@ async def test_sender_chosen_labels_are_bounded_per_metric(tmp_path: Path) -> No
     async with running(StoreWriter(db)) as writer:
         agg.roll(0.0)
         tries = tuple(
-            count("mirror_try_ons", value=2 if i < 10 else 1, subject=f"session-{i}", sku=f"SKU-{i}") for i in range(5000)
+            count("mirror_try_ons", value=2 if i < 10 else 1, subject=f"session-{i}", sku=f"SKU-{i}")
+            for i in range(5000)
         )
         await writer.commit(Effects(counts=tries), 0.0)
         closing = agg.roll(60.0)
