@@ -22,6 +22,38 @@ from .ports import Ports, after_commit
 log = logging.getLogger(__name__)
 
 Ack = Callable[[bool], None]
+CHECKIN_VISIT_S = 1800.0  # a check-in keeps its customer present this long (another one refreshes it)
+
+
+class Visits:
+    """Which known customers are in the store, by what evidence: one visit per presence, however
+    many beacons, rotating ids and check-ins say so."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, dict[BeaconId, float]] = {}  # customer → evidence → last seen
+
+    def arrive(self, customer_id: str, key: BeaconId, ts: float) -> bool:
+        """Record the evidence; True when this starts a visit (the customer was not present)."""
+        live = self._live(self._keys.get(customer_id, {}), ts)
+        started = not live
+        live[key] = ts
+        self._keys[customer_id] = live
+        return started
+
+    def prune(self, now: float) -> None:
+        """Forget customers whose only evidence was a check-in that has run out."""
+        self._keys = {cid: keys for cid, keys in self._keys.items() if self._live(keys, now)}
+
+    @staticmethod
+    def _live(keys: dict[BeaconId, float], now: float) -> dict[BeaconId, float]:
+        return {k: at for k, at in keys.items() if k.kind != "checkin" or now - at < CHECKIN_VISIT_S}
+
+    def leave(self, customer_id: str) -> None:
+        """A beacon says they left: that outweighs an older check-in."""
+        self._keys.pop(customer_id, None)
+
+    def __len__(self) -> int:
+        return len(self._keys)
 
 
 class PresenceHandler:
@@ -45,6 +77,7 @@ class PresenceHandler:
         self._nonce_used = nonce_used
         self._learned = learned
         self._zones = ports.config.scanner_zones()
+        self._visits = Visits()
         self.temperature: float | None = None  # latest reading of any temperature sensor
 
     async def advertisement(self, adv: Advertisement, now: float) -> None:
@@ -66,6 +99,7 @@ class PresenceHandler:
     async def tick(self, now: float) -> None:
         for change in self._presence.tick(now):
             await self.change(change)
+        self._visits.prune(now)
 
     async def checkin(self, event: CheckIn, ack: Ack | None) -> None:
         """A verified app check-in is an entry at the first zone; its nonce is claimed with it."""
@@ -96,12 +130,20 @@ class PresenceHandler:
             if counts or writes:
                 await self._ports.apply(Effects(writes=writes, counts=counts))
             if customer is not None:  # the card follows them: the zone, or "left the store"
+                if change.state == "away":
+                    self._visits.leave(customer.customer_id)
                 self._ports.updates(
                     None, customer.customer_id, {"zone": zone} if change.state == "moved" else {"left": True}
                 )
             return
         if customer is None:
             await self._ports.apply(Effects(visitors=(Visitor("anonymous", self._ports.subject(str(change.beacon))),)))
+            return
+        if not self._visits.arrive(customer.customer_id, change.beacon, change.ts):
+            # Already in the store (another beacon, a rotation, a check-in): this refreshes the visit.
+            self._ports.stats.counters["visits_refreshed"] += 1
+            if guard is not None or ack is not None:
+                await self._ports.apply(Effects(guard=guard, on_commit=ack, urgent=True))
             return
         await self._entry(customer, change, zone, guard, ack)
 

@@ -59,14 +59,20 @@ async def test_a_withdrawal_by_signed_token_sticks_across_a_reimport(cli, tmp_pa
     crm = tmp_path / "crm.csv"
     crm.write_text(CRM)
     token = make_token(config.checkin.key, "c-ada", config.store_id, int(time.time()) + 120, "w1", consent=False)
-    async with running_agent(Agent(config)) as agent, aiohttp.ClientSession() as http:
-        async with http.post(f"{agent.http_url}/api/consent", json={"token": token}) as r:
-            assert r.status == 200
+    async with (
+        running_agent(Agent(config)) as agent,
+        aiohttp.ClientSession() as http,
+        http.post(f"{agent.http_url}/api/consent", json={"token": token}) as r,
+    ):
+        assert r.status == 200
     cli("customer", "import", crm, "--config", tmp_path / "agent.yaml")
     assert consent_of(config.db_path, "c-ada") is False
     back = make_token(config.checkin.key, "c-ada", config.store_id, int(time.time()) + 120, "g1", consent=True)
-    async with running_agent(Agent(config)) as agent, aiohttp.ClientSession() as http:
-        async with http.post(f"{agent.http_url}/api/consent", json={"token": back}) as r:
-            assert r.status == 200
+    async with (
+        running_agent(Agent(config)) as agent,
+        aiohttp.ClientSession() as http,
+        http.post(f"{agent.http_url}/api/consent", json={"token": back}) as r,
+    ):
+        assert r.status == 200
     cli("customer", "import", crm, "--config", tmp_path / "agent.yaml")
     assert consent_of(config.db_path, "c-ada") is True
