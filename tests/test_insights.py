@@ -78,7 +78,7 @@ async def test_cli_and_page_api_agree(cli, tmp_path: Path) -> None:  # type: ign
     assert conv["visits_converted"]["treatment"] + conv["visits_converted"]["holdout"] == 10
     assert conv["enough_data"] is False and conv["uplift"] is None  # fewer than 20 per group: no fake figure
     human = await asyncio.to_thread(cli, "insights", "--days", "7", "--config", tmp_path / "agent.yaml")
-    assert "not enough data" in human.out
+    assert "Not enough decided visits yet" in human.out and "more decided visits to tell" in human.out
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test installs it)")
@@ -102,7 +102,7 @@ async def test_the_insights_page_draws_charts_from_the_box_alone(tmp_path: Path)
         await page.locator("#footfall canvas").wait_for(timeout=15_000)
         drawn = await page.evaluate("Object.values(Chart.instances).map(c => c.data.datasets[0].data.length)")
         assert len(drawn) == 2 and all(n >= 1 for n in drawn)  # offers and footfall charts, with data
-        assert "not enough data" in await page.locator("#uplift").inner_text()
+        assert "Not enough decided visits yet" in await page.locator("#summary").inner_text()
         await page.screenshot(path=str(tmp_path / "insights.png"), full_page=True)
         await browser.close()
     assert requests and all(url.startswith(box) for url in requests), requests  # no CDN, nothing outside

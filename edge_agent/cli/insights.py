@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from ..field.insights import insights as compute
-from .common import ConfigOpt, JsonOpt, cells, console, data_table, get_config, open_store, print_json
+from .common import ConfigOpt, JsonOpt, cells, console, data_table, get_config, open_store, plain, print_json
 
 DaysOpt = Annotated[int, typer.Option("--days", min=1, max=3650, help="How many days back.")]
 
@@ -26,38 +26,30 @@ def insights(config: ConfigOpt = None, days: DaysOpt = 28, as_json: JsonOpt = Fa
     """Per offer shown / accepted / redeemed, conversion treatment vs holdout with uplift, footfall, dwell."""
     cfg = get_config(config)
     with open_store(cfg) as conn:
-        data = compute(conn, days=days, min_support=cfg.learning.min_support)
+        data = compute(conn, days=days, min_support=cfg.learning.min_support, zones=[z.id for z in cfg.zones])
     if as_json:
         print_json(data)
         return
     conv = data["conversion"]
-    console.print(f"[bold]Last {days} days[/]")
+    console.print(plain(f"Last {days} days. {conv['summary']}"))
     console.print(
-        f"conversion: treatment {_pct(conv['treatment_rate'])} of {conv['visits_decided']['treatment']} visits, "
-        f"holdout {_pct(conv['holdout_rate'])} of {conv['visits_decided']['holdout']}; uplift {_uplift(conv)}",
-        highlight=False,
-    )
-    table = data_table("offer", "shown (treatment / holdout)", "accepted", "redeemed (t / h)", "uplift")
-    for o in data["offers"]:
-        table.add_row(
-            *cells(
-                o["offer_id"],
-                f"{o['shown']['treatment']} / {o['shown']['holdout']}",
-                str(o["accepted"]),
-                f"{o['redeemed']['treatment']} / {o['redeemed']['holdout']}",
-                _uplift(o),
-            )
+        plain(
+            f"conversion: with an alert {_pct(conv['treatment_rate'])} of {conv['visits_decided']['treatment']} "
+            f"decided visits, held out {_pct(conv['holdout_rate'])} of {conv['visits_decided']['holdout']}"
         )
+    )
+    table = data_table("offer", "shown (alert / held out)", "accepted", "redeemed (alert / held out)", "uplift")
+    for o in data["offers"]:
+        shown, redeemed = o["shown"], o["redeemed"]
+        table.add_row(*cells(o["title"], f"{shown['treatment']} / {shown['holdout']}", o["accepted"],
+                             f"{redeemed['treatment']} / {redeemed['holdout']}", _uplift(o)))  # fmt: skip
     console.print(table)
     visitors = ", ".join(f"{k} {int(v)}" for k, v in sorted(data["footfall"]["visitors"].items())) or "none yet"
-    console.print(f"footfall: {visitors}", highlight=False, markup=False)
-    for zone, buckets in sorted(data["dwell"].items()):
-        console.print(
-            f"dwell in {zone}: " + ", ".join(f"≤{le}s {n}" for le, n in buckets.items()), highlight=False, markup=False
-        )
+    console.print(plain(f"footfall: {visitors}"))
+    for zone in data["dwell_zones"]:
+        median = "–" if zone["median_min"] is None else f"{zone['median_min']:g} min"
+        p90 = "–" if zone["p90_min"] is None else f"{zone['p90_min']:g} min"
+        console.print(plain(f"dwell in {zone['zone']}: {zone['stays']} stays, median {median}, 90 % within {p90}"))
     for pair in data["also_liked"]:
-        console.print(
-            f"also liked: {pair['a']} + {pair['b']} ({pair['support']} sessions or sales)",
-            highlight=False,
-            markup=False,
-        )
+        console.print(plain(f"often together: {pair['a_title']} + {pair['b_title']} ({pair['support']} times)"))
+    console.print(plain(conv["method"]), style="dim")

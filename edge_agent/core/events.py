@@ -258,6 +258,24 @@ class Alert:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class OffersUpdated:
+    """A card's offers re-ranked in the moment (SPEC §15): `{"kind": "offers_updated", ...}` on MQTT."""
+
+    alert_id: str
+    offers: tuple[ScoredOffer, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": "offers_updated",
+            "alert_id": self.alert_id,
+            "offers": [
+                {"offer_id": o.offer_id, "title": o.title, "score": round(o.score, 4), "reason": o.reason}
+                for o in self.offers
+            ],
+        }
+
+
 Event = Advertisement | SensorReading | MirrorEvent | DeadLetter | CheckIn | AlertAction | Sale | ConsentChange
 
 

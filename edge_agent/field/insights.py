@@ -8,18 +8,28 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
-from ..learning.uplift import newcombe
+from ..aggregation.rollup import DWELL_BOUNDS
+from ..learning.uplift import Uplift, newcombe, visits_needed
 from ..store import outcomes
 
 GROUPS = ("treatment", "holdout")
 
 
 def insights(
-    reader: sqlite3.Connection, *, days: int = 28, min_support: int = 3, now: float | None = None
+    reader: sqlite3.Connection,
+    *,
+    days: int = 28,
+    min_support: int = 3,
+    now: float | None = None,
+    zones: Sequence[str] = (),
 ) -> dict[str, Any]:
+    """Everything the insights page and `edge-agent insights` show; `zones` are listed even when empty."""
     now = time.time() if now is None else now
+    titles = outcomes.offer_titles(reader)
+    products = outcomes.product_titles(reader)
     rows = outcomes.metric_rows(reader, now - days * 86400)
     totals: dict[tuple[str, tuple[tuple[str, str], ...]], float] = defaultdict(float)
     hourly: dict[float, float] = defaultdict(float)
@@ -30,7 +40,7 @@ def insights(
     return {
         "days": days,
         "conversion": _conversion(totals),
-        "offers": _offers(totals),
+        "offers": [{**o, "title": titles.get(o["offer_id"], o["offer_id"])} for o in _offers(totals)],
         "footfall": {
             "visitors": {k: v for (n, lb), v in totals.items() if n == "footfall_visitors" for _, k in lb},
             "per_hour": [
@@ -39,8 +49,46 @@ def insights(
             ],
         },
         "dwell": _dwell(totals),
-        "also_liked": [{"a": a, "b": b, "support": n} for a, b, n in outcomes.top_pairs(reader, min_support)],
+        "dwell_zones": [dwell_summary(zone, buckets) for zone, buckets in _every_zone(_dwell(totals), zones)],
+        "also_liked": [
+            {"a": a, "b": b, "support": n, "a_title": _title(products, a), "b_title": _title(products, b)}
+            for a, b, n in outcomes.top_pairs(reader, min_support)
+        ],
     }
+
+
+def _title(products: dict[str, tuple[str, str]], sku: str) -> str:
+    return (products.get(sku) or (sku, ""))[0] or sku
+
+
+def _every_zone(dwell: dict[str, dict[str, int]], zones: Sequence[str]) -> list[tuple[str, dict[str, int]]]:
+    names = [*zones, *sorted(z for z in dwell if z not in zones)]
+    return [(zone, dwell.get(zone, {})) for zone in names]
+
+
+def dwell_summary(zone: str, buckets: dict[str, int]) -> dict[str, Any]:
+    """Stays in a zone and their median and 90th percentile in minutes (read off the histogram)."""
+    stays = buckets.get("+Inf", max(buckets.values(), default=0))
+    return {
+        "zone": zone,
+        "stays": stays,
+        "median_min": _percentile(buckets, stays, 0.5),
+        "p90_min": _percentile(buckets, stays, 0.9),
+    }
+
+
+def _percentile(buckets: dict[str, int], total: int, q: float) -> float | None:
+    """Linear within the histogram bucket that holds the q-th stay; past the last bound, that bound."""
+    if total == 0:
+        return None
+    want, low, below = q * total, 0.0, 0
+    for bound in DWELL_BOUNDS:
+        upto = buckets.get(str(bound), below)
+        if upto >= want:
+            share = (want - below) / max(upto - below, 1)
+            return round((low + share * (bound - low)) / 60, 1)
+        low, below = float(bound), upto
+    return round(DWELL_BOUNDS[-1] / 60, 1)
 
 
 def _get(totals: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str) -> int:
@@ -51,13 +99,49 @@ def _conversion(totals: dict[tuple[str, tuple[tuple[str, str], ...]], float]) ->
     decided = {g: _get(totals, "visits_decided", group=g) for g in GROUPS}
     converted = {g: _get(totals, "visits_converted", group=g) for g in GROUPS}
     uplift = newcombe(converted["treatment"], decided["treatment"], converted["holdout"], decided["holdout"])
+    seen = decided["treatment"] + decided["holdout"]
+    share = decided["treatment"] / seen if seen else 0.9
+    needed = visits_needed(uplift.treatment_rate, uplift.holdout_rate, share)
+    more = max(0, needed - seen)
     return {
         "visits_decided": decided,
         "visits_converted": converted,
         "sales_amount": {g: totals.get(("sales_amount", (("group", g),)), 0.0) for g in (*GROUPS, "unattributed")},
         **uplift.to_json(),
-        "method": "difference of proportions, Newcombe hybrid score (Wilson) 95 % interval",
+        "visits_needed": needed,
+        "summary": _in_words(uplift, decided, more),
+        "method": (
+            "Conversion is the share of decided visits followed by a sale within the attribution window; "
+            "uplift is the difference between customers who got an alert and the held-out ones, with "
+            "Newcombe's hybrid score interval (Wilson intervals combined) at 95 %; visits needed from the "
+            "two-proportion sample size for 95 % confidence and 80 % power."
+        ),
     }
+
+
+def _in_words(uplift: Uplift, decided: dict[str, int], more: int) -> str:
+    """What a store manager reads: the effect, how sure, and what it would take to tell."""
+    total = decided["treatment"] + decided["holdout"]
+    tell = f"needs about {_round(more)} more decided visits to tell" if more else "more visits will narrow it"
+    if not uplift.enough_data or uplift.uplift is None or uplift.ci95_low is None or uplift.ci95_high is None:
+        got = f"{decided['treatment']} with an alert, {decided['holdout']} held out"
+        return f"Not enough decided visits yet ({got}); {tell}."
+    points, low, high = (round(v * 100) for v in (uplift.uplift, uplift.ci95_low, uplift.ci95_high))
+    if uplift.ci95_low > 0:
+        return f"Alerts lifted conversion by {points} points (between {low} and {high}) over {total} decided visits."
+    if uplift.ci95_high < 0:
+        return (
+            f"Alerts lowered conversion by {-points} points (between {-high} and {-low}) over {total} decided visits."
+        )
+    return (
+        f"No clear difference yet: {points:+d} points (between {low} and {high}) over {total} decided visits; {tell}."
+    )
+
+
+def _round(n: int) -> str:
+    """1 400 rather than 1 387: a planning figure, written as one."""
+    step = 100 if n >= 1000 else 10 if n >= 100 else 1
+    return f"{round(n / step) * step:,}".replace(",", " ")
 
 
 def _offers(totals: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> list[dict[str, Any]]:

@@ -55,3 +55,27 @@ def newcombe(x_t: int, n_t: int, x_h: int, n_h: int, *, minimum: int = MIN_PER_G
     low = d - math.sqrt((p_t - l1) ** 2 + (u2 - p_h) ** 2)
     high = d + math.sqrt((u1 - p_t) ** 2 + (p_h - l2) ** 2)
     return Uplift(p_t, p_h, d, low, high, True)
+
+
+Z80 = 0.8416212335729143  # one-sided z for 80 % power
+MIN_DETECTABLE = 0.05  # the uplift a store would care to know about when none is seen yet
+
+
+def visits_needed(p_treatment: float | None, p_holdout: float | None, treatment_share: float) -> int:
+    """Decided visits (both groups) needed to tell the uplift seen so far from none, at 95 %
+    confidence and 80 % power — or a 5-point uplift, when nothing is seen yet.
+
+    The usual normal-approximation sample size for two proportions with unequal groups
+    (`treatment_share` of the visits get an alert, the rest are held out).
+    """
+    base = p_holdout if p_holdout is not None else (p_treatment if p_treatment is not None else 0.2)
+    effect = (p_treatment - base) if p_treatment is not None and p_holdout is not None else 0.0
+    if abs(effect) < MIN_DETECTABLE / 5:
+        effect = MIN_DETECTABLE
+    p1 = min(max(base + effect, 0.001), 0.999)
+    p2 = min(max(base, 0.001), 0.999)
+    ratio = max(treatment_share, 0.01) / max(1 - treatment_share, 0.01)  # treatment visits per held-out one
+    mean = (p1 * ratio + p2) / (1 + ratio)
+    root = Z95 * math.sqrt(mean * (1 - mean) * (1 + 1 / ratio)) + Z80 * math.sqrt(p1 * (1 - p1) / ratio + p2 * (1 - p2))
+    holdout = root**2 / (p1 - p2) ** 2
+    return math.ceil(holdout * (1 + ratio))

@@ -13,7 +13,7 @@ from typing import Any
 from ..aggregation.rollup import Aggregator
 from ..config.agent import AgentConfig
 from ..core.component import Component
-from ..core.events import Alert
+from ..core.events import Alert, OffersUpdated
 from ..core.stats import AgentStats
 from ..links.mqtt import MqttPublisher
 from ..links.presence import Box
@@ -117,15 +117,15 @@ def _runtime(
         topic_prefix=config.topic_prefix,
         box=Box.this(config.data_dir),
     )
-    alert_sinks, suggestion_sink = _sinks(config, options, reader, writer, publisher, hub)
+    sinks = _sinks(config, options, reader, writer, publisher, hub)
     uplink, downlink = _cloud(config, options, writer)
     queue = EventQueue(options.queue_size)
-    pipeline = _pipeline(config, reader, writer, scorer, stats, hub, uplink, alert_sinks, suggestion_sink)
+    pipeline = _pipeline(config, reader, writer, scorer, stats, hub, uplink, sinks)
     web = _web(config, reader, writer, hub, inbox, hooks)
     commands = {"sync": _sync_now(uplink), "refresh": _refresh(pipeline)}
     watchdog = watchdog_interval()
     components: list[Component] = [
-        writer, publisher, scorer, *alert_sinks, suggestion_sink,
+        writer, publisher, scorer, *sinks.all,
         uplink or NoUplink(config.db_path), *([downlink] if downlink else []),
         PipelineRunner(pipeline, queue, stats), Ticker(pipeline, options.tick_s),
         StatusServer(config.socket_path, hooks.snapshot, commands), web,
@@ -137,6 +137,19 @@ def _runtime(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Sinks:
+    """Each sink behind its own bounded queue: a flood of suggestions never drops an alert."""
+
+    mqtt: SinkWorker[Alert | OffersUpdated]
+    alerts: tuple[SinkWorker[Alert], ...]  # tablets and extra channels
+    suggestions: SinkWorker[Suggestion]
+
+    @property
+    def all(self) -> tuple[Component, ...]:
+        return (self.mqtt, *self.alerts, self.suggestions)
+
+
 def _sinks(
     config: AgentConfig,
     options: Options,
@@ -144,17 +157,18 @@ def _sinks(
     writer: StoreWriter,
     publisher: MqttPublisher,
     hub: AlertHub,
-) -> tuple[list[SinkWorker[Alert]], SinkWorker[Suggestion]]:
-    """Each sink behind its own bounded queue: a flood of suggestions never drops an alert."""
-    alert_sinks: list[SinkWorker[Alert]] = [
-        SinkWorker("mqtt-alerts", MqttAlerts(publisher, config.topic_prefix, writer).deliver),
+) -> Sinks:
+    mqtt: SinkWorker[Alert | OffersUpdated] = SinkWorker(
+        "mqtt-alerts", MqttAlerts(publisher, config.topic_prefix, writer).deliver
+    )
+    for card in rows.unpublished_alerts(reader, time.time() - REPUBLISH_WINDOW_S):
+        mqtt.offer(Alert.from_card(card))  # committed before a crash, never confirmed: at least once
+    alerts = (
         SinkWorker("tablets", hub.deliver),
         *(SinkWorker(f"extra-{i}", s.deliver) for i, s in enumerate(options.extra_sinks)),
-    ]
-    for card in rows.unpublished_alerts(reader, time.time() - REPUBLISH_WINDOW_S):
-        alert_sinks[0].offer(Alert.from_card(card))  # committed before a crash, never confirmed: at least once
+    )
     suggestions = MqttSuggestions(publisher, config.topic_prefix)
-    return alert_sinks, SinkWorker("mirror-suggestions", suggestions.deliver)
+    return Sinks(mqtt, alerts, SinkWorker("mirror-suggestions", suggestions.deliver))
 
 
 def _cloud(config: AgentConfig, options: Options, writer: StoreWriter) -> tuple[Uplink | None, Downlink | None]:
@@ -175,8 +189,7 @@ def _pipeline(
     stats: AgentStats,
     hub: AlertHub,
     uplink: Uplink | None,
-    alert_sinks: list[SinkWorker[Alert]],
-    suggestion_sink: SinkWorker[Suggestion],
+    sinks: Sinks,
 ) -> Pipeline:
     policy = AlertPolicy(config.scoring, scorer)
     for customer_id, ts in rows.alert_times(reader, time.time() - config.scoring.cooldown_s):
@@ -189,9 +202,11 @@ def _pipeline(
         writer,
         stats,
         aggregator,
-        alerts=Fanout(alert_sinks),
-        suggestions=suggestion_sink.offer,
+        alerts=Fanout([sinks.mqtt.offer, *(worker.offer for worker in sinks.alerts)]),
+        suggestions=sinks.suggestions.offer,
         updates=hub.update,
+        offers_updated=sinks.mqtt.offer,
+        bought=hub.bought,
     )
     return Pipeline(
         ports,
@@ -227,6 +242,7 @@ def _web(
         store_id=config.store_id,
         sessions=Sessions(config.http.staff_token, secret, revoked, signed_out),
         min_support=config.learning.min_support,
+        zones=tuple(zone.id for zone in config.zones),
     )
     return WebServer(api, config.http.host, config.http.port)
 

@@ -19,6 +19,7 @@ from ..scoring.mirror import MirrorAdvisor
 from ..store import Count, Effects, Operation, Sample, Write, labels_of, outcomes, rows
 from .directory import BurstLog, DeviceDirectory, Sampler
 from .learned import Learned
+from .moment import Moment
 from .outcomes import source_key
 from .ports import Ports, after_commit
 
@@ -77,8 +78,10 @@ class MirrorHandler:
         devices: DeviceDirectory,
         offers: Callable[[], Sequence[Offer]],
         learned: Learned,
+        moment: Moment,
     ) -> None:
         self._ports = ports
+        self._moment = moment
         self._advisor = advisor
         self._identity = identity
         self._devices = devices
@@ -115,6 +118,8 @@ class MirrorHandler:
                 self._ports.alerts(staff_alert)
             if customer is not None and event.sku and event.event in ("try_on", "like", "dislike"):
                 self._ports.updates(None, customer.customer_id, self._activity(event))
+            if customer is not None:
+                self._moment.evidence(customer, event, zone, time.time())
 
         if staff_alert is not None:
             card = staff_alert.card()

@@ -26,8 +26,15 @@ def source_key(kind: str, value: str) -> str:
 class SaleHandler:
     """A sale: stored once, attributed to the visit it belongs to, and taught to the learned profile."""
 
-    def __init__(self, ports: Ports, identity: IdentityResolver, config: AgentConfig) -> None:
+    def __init__(
+        self,
+        ports: Ports,
+        identity: IdentityResolver,
+        config: AgentConfig,
+        titles: Callable[[], dict[str, tuple[str, str]]],
+    ) -> None:
         self._ports = ports
+        self._titles = titles
         self._identity = identity
         self._window_s = config.outcomes.attribution_window_s
         self._half_life_s = config.learning.half_life_s
@@ -63,6 +70,20 @@ class SaleHandler:
                 urgent=ack is not None,
             )
         )
+
+    def _card(self, sale: Sale, customer_id: str | None) -> Callable[[], None] | None:
+        """After the commit: the card shows what they bought; size requests for it are done."""
+        if customer_id is None:
+            return None
+        titles = self._titles()
+        bought = [{"sku": x.sku, "title": titles.get(x.sku, (x.sku, ""))[0] or x.sku, "amount": x.amount}
+                  for x in sale.lines]  # fmt: skip
+
+        def show() -> None:
+            self._ports.updates(None, customer_id, {"bought": bought})
+            self._ports.bought(customer_id, [x.sku for x in sale.lines])
+
+        return show
 
 
 async def consent_change(ports: Ports, event: ConsentChange, ack: Ack | None, refresh: Callable[[], None]) -> None:

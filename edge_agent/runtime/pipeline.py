@@ -33,6 +33,7 @@ from ..store import rows
 from .directory import DeviceDirectory, RateLimiter
 from .inputs import DeadLetters, MirrorHandler, sensor_reading, staff_action
 from .learned import Learned
+from .moment import Moment
 from .outcomes import SaleHandler, consent_change
 from .ports import Ports
 from .presence import PresenceHandler
@@ -74,12 +75,16 @@ class Pipeline:
         self._catalog_version: str | None = "never loaded"
         self._last_purge = 0.0
         self._learned = Learned(reader, config.learning)
-        self.presence = PresenceHandler(
-            ports, presence, self._identity, policy, self.offers, lambda n: rows.nonce_used(reader, n), self._learned
-        )
         advisor = MirrorAdvisor(policy.scorer, top_k=config.scoring.top_k)
-        self._mirror = MirrorHandler(ports, advisor, self._identity, self._devices, self.offers, self._learned)
-        self._sales = SaleHandler(ports, self._identity, config)
+        self.moment = Moment(ports, policy, self._learned, advisor, self.offers, ports.offers_updated)
+        self.presence = PresenceHandler(
+            ports, presence, self._identity, policy, self.offers, lambda n: rows.nonce_used(reader, n), self._learned,
+            self.moment,
+        )  # fmt: skip
+        self._mirror = MirrorHandler(
+            ports, advisor, self._identity, self._devices, self.offers, self._learned, self.moment
+        )
+        self._sales = SaleHandler(ports, self._identity, config, self._learned.categories)
         self._dead_letters = DeadLetters(ports, self._devices)
         self._limiter = RateLimiter(config.devices.rate_per_s, config.devices.burst)
         self.refresh()
@@ -156,6 +161,7 @@ class Pipeline:
             self._last_purge = now
             await self.purge(now)
         await self.presence.tick(now)
+        self.moment.tick(now)
         self._ports.stats.present = self.presence.present_per_zone(now)
         await self.roll(now)
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..aggregation.rollup import Aggregator
 from ..config.agent import AgentConfig
-from ..core.events import Alert, MirrorEvent, ScoredOffer
+from ..core.events import Alert, MirrorEvent, OffersUpdated, ScoredOffer
 from ..core.stats import AgentStats
 from ..store import Effects, StoreWriter
 
@@ -30,6 +30,9 @@ class Ports:
     suggestions: Callable[[Suggestion], None]
     # live card updates for tablets: (alert_id or None, customer_id or None, fields)
     updates: Callable[[str | None, str | None, dict[str, Any]], None] = lambda alert, customer, fields: None
+    offers_updated: Callable[[OffersUpdated], None] = lambda update: None  # to `{topic_prefix}/alerts`
+    # a sale closes the customer's open size requests for what they bought: (customer_id, SKUs)
+    bought: Callable[[str, Sequence[str]], None] = lambda customer, skus: None
 
     def subject(self, who: str) -> str:
         """Who stands behind a count, for k-anonymity: the same key for the same person (or

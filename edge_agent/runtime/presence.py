@@ -17,6 +17,7 @@ from ..scoring.policy import AlertPolicy
 from ..scoring.rules import Context
 from ..store import Count, Effects, Visitor, Write, outcomes, rows
 from .learned import Learned, keep_away
+from .moment import Moment
 from .ports import Ports, after_commit
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class PresenceHandler:
         offers: Callable[[], Sequence[Offer]],
         nonce_used: Callable[[str], bool],
         learned: Learned,
+        moment: Moment,
     ) -> None:
         self._ports = ports
         self._presence = presence
@@ -76,6 +78,7 @@ class PresenceHandler:
         self._offers = offers
         self._nonce_used = nonce_used
         self._learned = learned
+        self._moment = moment
         self._zones = ports.config.scanner_zones()
         self._visits = Visits()
         self.temperature: float | None = None  # latest reading of any temperature sensor
@@ -132,6 +135,7 @@ class PresenceHandler:
             if customer is not None:  # the card follows them: the zone, or "left the store"
                 if change.state == "away":
                     self._visits.leave(customer.customer_id)
+                    self._moment.left(customer.customer_id)
                 self._ports.updates(
                     None, customer.customer_id, {"zone": zone} if change.state == "moved" else {"left": True}
                 )
@@ -191,6 +195,7 @@ class PresenceHandler:
     def _emitter(self, alert: Alert) -> Callable[[], None]:
         def emit() -> None:
             self._ports.alerts(alert)
+            self._moment.entered(alert)
             log.info(
                 "alert %s: customer %s entered %s", alert.alert_id, self._ports.pseudonym(alert.customer_id), alert.zone
             )

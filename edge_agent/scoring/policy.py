@@ -59,6 +59,19 @@ class AlertPolicy:
         """Drop the history of customers who were forgotten or withdrew consent."""
         self._history = {c: h for c, h in self._history.items() if c in customer_ids}
 
+    def rank(
+        self,
+        customer: Customer,
+        offers: Sequence[Offer],
+        context: Context,
+        ts: float,
+        rerank: Callable[[list[ScoredOffer]], list[ScoredOffer]] | None = None,
+    ) -> list[ScoredOffer]:
+        """The top-k eligible offers for this customer in this context (no cooldown or cap)."""
+        candidates = [o for o in offers if eligible(customer, o, datetime.fromtimestamp(ts).date())]
+        ranked = self.scorer.score(customer, candidates, context)
+        return (rerank(ranked) if rerank is not None else ranked)[: self._config.top_k]
+
     def decide(
         self,
         customer: Customer,
@@ -76,9 +89,7 @@ class AlertPolicy:
             return Outcome("quiet_hours")
         if len(history) >= self._config.max_alerts_per_day:
             return Outcome("frequency_cap")
-        candidates = [o for o in offers if eligible(customer, o, local.date())]
-        ranked = self.scorer.score(customer, candidates, context)
-        scored = (rerank(ranked) if rerank is not None else ranked)[: self._config.top_k]
+        scored = self.rank(customer, offers, context, ts, rerank)
         self._history[customer.customer_id] = [*history, ts]
         alert = Alert(
             alert_id=uuid.uuid4().hex,

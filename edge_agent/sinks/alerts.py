@@ -10,7 +10,7 @@ import json
 import time
 from typing import Protocol
 
-from ..core.events import Alert, MirrorEvent, ScoredOffer
+from ..core.events import Alert, MirrorEvent, OffersUpdated, ScoredOffer
 from ..links.mqtt import MqttPublisher
 from ..store import StoreWriter, rows
 
@@ -29,10 +29,10 @@ class MqttAlerts:
         self._topic = f"{topic_prefix}/alerts"
         self._writer = writer
 
-    async def deliver(self, alert: Alert) -> None:
-        await self._publisher.publish(self._topic, json.dumps(alert.to_json()).encode(), qos=1)
-        if alert.kind != "offers_updated":
-            await self._writer.submit(rows.alert_published(alert.alert_id))
+    async def deliver(self, item: Alert | OffersUpdated) -> None:
+        await self._publisher.publish(self._topic, json.dumps(item.to_json()).encode(), qos=1)
+        if isinstance(item, Alert):
+            await self._writer.submit(rows.alert_published(item.alert_id))
 
 
 class MqttSuggestions:

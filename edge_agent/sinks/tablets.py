@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 from ..core.events import Alert
@@ -45,9 +46,20 @@ class AlertHub:
             if (alert_id and card["alert_id"] == alert_id) or (
                 customer_id and card.get("customer_id") == customer_id and card.get("kind", "entry") == "entry"
             ):
+                if "bought" in fields:  # a visit can see several sales: the card lists them all
+                    fields = {**fields, "bought": [*card.get("bought", []), *fields["bought"]]}
                 self._recent[i] = (event_id, {**card, **fields})
                 self._push((event_id, {"alert_id": card["alert_id"], **fields, "update": True}))
                 return
+
+    def bought(self, customer_id: str, skus: Sequence[str]) -> None:
+        """A sale: the customer's open size requests for what they bought are done (SPEC §15)."""
+        wanted = set(skus)
+        for i, (event_id, card) in enumerate(self._recent):
+            open_request = card.get("kind") == "size_request" and not card.get("action")
+            if open_request and card.get("customer_id") == customer_id and card.get("sku") in wanted:
+                self._recent[i] = (event_id, {**card, "action": "bought"})
+                self._push((event_id, {"alert_id": card["alert_id"], "action": "bought", "update": True}))
 
     def _push(self, item: tuple[int, dict[str, Any]]) -> None:
         for queue in list(self._clients):

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 from ..core.component import Component, Sample, Status
@@ -92,11 +92,11 @@ class SinkWorker(Component, Generic[T]):
 
 
 class Fanout(Generic[T]):
-    """Offers each item to every sink worker."""
+    """Offers each item to every sink (their `offer`s: none of them waits)."""
 
-    def __init__(self, workers: list[SinkWorker[T]]) -> None:
-        self.workers = workers
+    def __init__(self, offers: Sequence[Callable[[T], None]]) -> None:
+        self.offers = tuple(offers)
 
     def __call__(self, item: T) -> None:
-        for worker in self.workers:
-            worker.offer(item)
+        for offer in self.offers:
+            offer(item)

@@ -253,6 +253,10 @@ def top_pairs(reader: sqlite3.Connection, min_support: int, limit: int = 10) -> 
     return [(str(a), str(b), int(n)) for a, b, n in rows]
 
 
+def offer_titles(reader: sqlite3.Connection) -> dict[str, str]:
+    return {str(oid): str(title) for oid, title in reader.execute("SELECT offer_id, title FROM offers")}
+
+
 def product_titles(reader: sqlite3.Connection) -> dict[str, tuple[str, str]]:
     """sku → (title, category)."""
     return {

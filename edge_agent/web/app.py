@@ -30,7 +30,8 @@ from .sessions import SESSION_S, AttemptLimiter, Sessions
 log = logging.getLogger(__name__)
 
 COOKIE = "edge_agent_session"
-OPEN_PATHS = frozenset({"/healthz", "/metrics", "/api/checkin", "/api/consent", "/login", "/logout", "/favicon.ico"})
+OPEN_PATHS = frozenset({"/healthz", "/metrics", "/api/checkin", "/api/consent", "/login", "/logout", "/favicon.ico",
+                        "/assets/login.css"})  # fmt: skip
 FAVICON = (
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><circle cx="8" cy="8" r="7" fill="#2f6fed"/></svg>'
 )
@@ -41,10 +42,19 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",  # no-referrer would make browsers send `Origin: null` on form posts
+    # No inline script or style anywhere: pages load their scripts and styles from the box itself.
     "Content-Security-Policy": (
-        "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; "
-        "frame-ancestors 'none'; form-action 'self'"
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
     ),
+}
+ASSETS = {  # what /assets/{name} serves, and as what
+    "tablet.js": "application/javascript",
+    "tablet.css": "text/css",
+    "insights.js": "application/javascript",
+    "insights.css": "text/css",
+    "login.css": "text/css",
+    "chart.umd.min.js": "application/javascript",
 }
 
 
@@ -96,6 +106,7 @@ class WebApi:
         store_id: str,
         sessions: Sessions,
         min_support: int = 3,
+        zones: tuple[str, ...] = (),
     ) -> None:
         self._token = staff_token
         self._hub = hub
@@ -109,6 +120,7 @@ class WebApi:
         self._sessions = sessions
         self._limiter = AttemptLimiter()
         self._min_support = min_support
+        self._zones = zones
 
     @property
     def tablets(self) -> int:
@@ -136,7 +148,7 @@ class WebApi:
                 web.post("/api/pos/sales", self.sale),
                 web.get("/api/status", self.status),
                 web.get("/insights", self.insights_page),
-                web.get("/assets/chart.umd.min.js", self.chart_js),
+                web.get("/assets/{name}", self.asset),
                 web.get("/api/insights", self.insights),
                 web.get("/healthz", self.healthz),
                 web.get("/favicon.ico", self.favicon),
@@ -324,18 +336,23 @@ class WebApi:
     async def insights_page(self, request: web.Request) -> web.Response:
         return web.Response(text=_page("insights.html").replace("{{store}}", self._store_id), content_type="text/html")
 
-    async def chart_js(self, request: web.Request) -> web.Response:
-        """The vendored chart library (static/vendor/), served by the box itself."""
-        text = (resources.files("edge_agent.web") / "static" / "vendor" / "chart.umd.min.js").read_text("utf-8")
-        return web.Response(
-            text=text, content_type="application/javascript", headers={"Cache-Control": "max-age=86400"}
-        )
+    async def asset(self, request: web.Request) -> web.Response:
+        """The pages' scripts and styles and the vendored chart library, served by the box itself."""
+        name = request.match_info["name"]
+        kind = ASSETS.get(name)
+        if kind is None:
+            return bad_request("no such asset", 404)
+        folder = resources.files("edge_agent.web") / "static"
+        text = (folder / "vendor" / name if name == "chart.umd.min.js" else folder / name).read_text("utf-8")
+        return web.Response(text=text, content_type=kind, headers={"Cache-Control": "no-cache"})
 
     async def insights(self, request: web.Request) -> web.Response:
         days = request.query.get("days", "28")
         if not (days.isascii() and days.isdigit() and 1 <= int(days[:5]) <= 3650):
             return bad_request("days must be a whole number from 1 to 3650")
-        data = await asyncio.to_thread(compute_insights, self._reader, days=int(days), min_support=self._min_support)
+        data = await asyncio.to_thread(
+            compute_insights, self._reader, days=int(days), min_support=self._min_support, zones=self._zones
+        )
         return web.json_response(data)
 
     async def status(self, request: web.Request) -> web.Response:

@@ -30,13 +30,14 @@ def run(capsys, *args: str) -> tuple[int, str, str]:  # type: ignore[no-untyped-
 @given(name=HOSTILE, title=HOSTILE, sku=HOSTILE)
 def test_markup_in_data_is_printed_as_typed(capsys, monkeypatch, name: str, title: str, sku: str) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("COLUMNS", "1000")  # wide enough that no cell wraps: each value on one line
+    sku = sku.replace(";", "").strip() or "x"  # `;` separates SKUs in a list; imports strip cells
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         config = str(write_config(tmp / "agent.yaml", data_dir=tmp / "data"))
         files = {
             "customers": [{"customer_id": "c-1", "display_name": name, "consent": True}],
-            "offers": [{"offer_id": "o-1", "title": title, "category": "x", "skus": sku.replace(";", "")}],
-            "products": [{"sku": sku.replace(";", ""), "title": title}],
+            "offers": [{"offer_id": "o-1", "title": title, "category": "x", "skus": sku}],
+            "products": [{"sku": sku, "title": title}],
         }
         for kind, rows in files.items():
             path = tmp / f"{kind}.json"
@@ -50,7 +51,7 @@ def test_markup_in_data_is_printed_as_typed(capsys, monkeypatch, name: str, titl
             (["customer", "list"], name),
             (["offer", "list"], title),
             (["product", "list"], title),
-            (["insights", "--days", "7"], sku),
+            (["insights", "--days", "7"], title),
             (["device", "list"], None),
         ):
             code, out, err = run(capsys, *command, "--config", config)

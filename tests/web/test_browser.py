@@ -89,12 +89,16 @@ async def test_staff_sign_in_see_alert_and_accept(tmp_path: Path) -> None:
         await card.wait_for(timeout=20_000)
         assert await card.locator("h2").inner_text() == "Ada Lovelace"
         assert (await card.locator(".tier").inner_text()).lower() == "gold"
-        assert "7 visits in 90 days" in await card.locator(".facts").inner_text()
+        text = await card.inner_text()
+        assert "visits" in text and text.count("visits in") <= 1  # said once: in the hint or the facts, not both
         offers = card.locator(".offer")
+        accept = card.locator("button[data-action=accepted]")
+        assert await accept.is_disabled() and "primary" not in (await accept.get_attribute("class") or "")
         assert await offers.count() == 3
         assert "15% off running shoes" in await offers.first.inner_text()
         await offers.nth(1).click()  # staff pick the second offer
         picked = await offers.nth(1).get_attribute("data-offer-id")
+        assert await accept.is_enabled() and "primary" in (await accept.get_attribute("class") or "")
         await page.screenshot(path=str(tmp_path / "tablet.png"), full_page=True)
         await card.locator("button[data-action=accepted]").click()
         await card.locator(".status").wait_for(timeout=10_000)
