@@ -66,7 +66,7 @@ class SaleHandler:
                 writes=tuple(writes),
                 ops=(*teach, attribute),
                 counts=(count("sales", device=sale.device_id, subject=who),),
-                on_commit=ack,
+                on_commit=after_commit(ack, self._card(sale, cid)),
                 urgent=ack is not None,
             )
         )
