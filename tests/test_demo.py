@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import socket
 import subprocess
 import sys
+from collections import Counter
 
 
 def test_demo_tells_the_whole_story_without_log_noise() -> None:
@@ -28,10 +31,12 @@ def test_demo_tells_the_whole_story_without_log_noise() -> None:
         "ZONE  Ada's card follows her",
         "suggests to go with the SKU-COAT-7: Cashmere scarf",
         "TILL  Ada buys the wool coat",
-        "CLOUD  batch",
+        "CLOUD  first batch arrived",
     )
     for beat in expected:
         assert beat in story, f"missing {beat!r} in:\n{out}"
+    said = Counter(line[10:] for line in beats)
+    assert [text for text, n in said.items() if n > 1] == []  # one line per beat, never twice
     assert "Not Consented" not in out  # a customer without consent is never recognised
     assert "stopped:" in out
     assert proc.stderr.strip() == "", proc.stderr  # no warnings, no log noise
@@ -54,3 +59,22 @@ def test_the_agents_log_names_nobody() -> None:
     for customer in CUSTOMERS:
         for value in (customer["customer_id"], customer["display_name"], str(customer.get("ibeacon", ""))):
             assert value and value not in log, value
+
+
+def test_the_demo_says_when_its_port_is_taken() -> None:
+    with contextlib.ExitStack() as stack:
+        holder = stack.enter_context(socket.socket())
+        with contextlib.suppress(OSError):  # already taken by something else on this machine: as good
+            holder.bind(("0.0.0.0", 8080))
+            holder.listen()
+        proc = subprocess.run(
+            [sys.executable, "-m", "edge_agent", "demo", "--speed", "10", "--duration", "3"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={"COLUMNS": "400", "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"},
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert "port 8080 is taken on this machine" in proc.stdout
+    page = re.search(r"tablet page: http://[^:]+:(\d+)/", proc.stdout)
+    assert page is not None and page.group(1) != "8080", proc.stdout

@@ -12,14 +12,10 @@ import typer
 from .. import __version__
 from ..core.errors import CatalogError, ConfigError, DeviceError, EdgeAgentError, ProfileError
 from . import customers, daemon, devices, doctor, insights, models, profiles, sync
-from .common import State, err_console
+from .common import State, err_console, group
 
-app = typer.Typer(
-    name="edge-agent",
-    help="Offline-first retail edge gateway.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
+app = group(
+    "Offline-first retail edge gateway.", name="edge-agent", pretty_exceptions_enable=False, add_completion=False
 )
 app.add_typer(devices.app, name="device")
 app.add_typer(profiles.app, name="profile")

@@ -6,6 +6,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +18,13 @@ from rich.text import Text
 from ..config.agent import AgentConfig, load_config, resolve_config_path
 from ..config.profiles import ProfileRegistry
 from ..store import connect
+
+
+def group(help: str, **options: Any) -> typer.Typer:
+    """A command group with plain help: it reads the same in a terminal, a pager and a ticket, and
+    typer's rich renderer labels every flag `<bool>` and wraps usage errors in boxes."""
+    return typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=None, **options)
+
 
 console = Console()
 err_console = Console(stderr=True)
@@ -68,6 +76,23 @@ def cells(*values: object) -> list[Text]:
 def plain(text: str) -> Text:
     """A line with data in it, printed as typed."""
     return Text(text)
+
+
+def local_time(ts: float) -> str:
+    """A moment as the engineer's clock reads it: local ISO 8601 with its UTC offset."""
+    return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds")
+
+
+def print_fields(data: dict[str, Any]) -> None:
+    """`key  value` lines: times local ISO, mappings as key=value, nothing printed for None or empty."""
+    for key, value in data.items():
+        if value is None or value == {} or value == "":
+            continue
+        if key.endswith("_at") and isinstance(value, int | float):
+            value = local_time(value) if value else ""
+        elif isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        typer.echo(f"{key:16} {value}".rstrip())
 
 
 def print_json(data: Any) -> None:

@@ -16,11 +16,22 @@ from ..field.imports import ImportReport, count_rows, forget_customer, import_cu
 from ..runtime.control import query_status
 from ..store import catalog as catalog_table
 from ..store import outcomes
-from .common import ConfigOpt, JsonOpt, cells, console, data_table, err_console, get_config, open_store, print_json
+from .common import (
+    ConfigOpt,
+    JsonOpt,
+    cells,
+    console,
+    data_table,
+    err_console,
+    get_config,
+    group,
+    open_store,
+    print_json,
+)
 
-customers = typer.Typer(help="Known customers (pseudonymous, consent-gated).", no_args_is_help=True)
-offers = typer.Typer(help="The store's offer catalog.", no_args_is_help=True)
-products = typer.Typer(help="The product catalog (SKU → title, category, what it accessorises).", no_args_is_help=True)
+customers = group("Known customers (pseudonymous, consent-gated).")
+offers = group("The store's offer catalog.")
+products = group("The product catalog (SKU → title, category, what it accessorises).")
 
 FileArg = Annotated[Path, typer.Argument(help="CSV with a header row, or a JSON list of objects.")]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Fail the whole import on any bad row.")]

@@ -23,12 +23,14 @@ from .common import (
     data_table,
     err_console,
     get_config,
+    group,
     open_store,
+    print_fields,
     print_json,
     profiles_for,
 )
 
-app = typer.Typer(help="Register and inspect devices.", no_args_is_help=True)
+app = group("Register and inspect devices.")
 
 
 @app.command()
@@ -100,8 +102,7 @@ def show(
     if as_json:
         print_json(device.to_json())
         return
-    for key, value in device.to_json().items():
-        typer.echo(f"{key:16} {value}")
+    print_fields(device.to_json())
 
 
 @app.command()

@@ -16,9 +16,9 @@ from ..scoring.policy import load_offers
 from ..scoring.rules import Context, eligible
 from ..store import catalog as catalog_table
 from ..store import outcomes
-from .common import ConfigOpt, JsonOpt, cells, console, data_table, get_config, open_store, print_json
+from .common import ConfigOpt, JsonOpt, cells, console, data_table, get_config, group, open_store, print_json
 
-app = typer.Typer(help="The offer-scoring model.", no_args_is_help=True)
+app = group("The offer-scoring model.")
 
 
 @app.command()

@@ -11,9 +11,9 @@ import yaml
 from ..config.agent import load_config, resolve_config_path
 from ..config.profiles import ProfileRegistry, load_profile
 from ..core.errors import ConfigError
-from .common import ConfigOpt, JsonOpt, State, cells, console, data_table, print_json
+from .common import ConfigOpt, JsonOpt, State, cells, console, data_table, group, print_json
 
-app = typer.Typer(help="Device profiles: what kinds of device this agent understands.", no_args_is_help=True)
+app = group("Device profiles: what kinds of device this agent understands.")
 
 
 def _registry(config: Path | None) -> ProfileRegistry:

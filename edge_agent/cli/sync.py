@@ -9,9 +9,9 @@ import typer
 from ..core.errors import EdgeAgentError
 from ..runtime.control import query_status
 from ..uplink.outbox import outbox_status
-from .common import ConfigOpt, JsonOpt, get_config, open_store, print_json
+from .common import ConfigOpt, JsonOpt, get_config, group, open_store, print_json
 
-app = typer.Typer(help="Cloud sync of privacy-safe aggregates.", no_args_is_help=True)
+app = group("Cloud sync of privacy-safe aggregates.")
 
 
 @app.command()

@@ -131,6 +131,7 @@ PRODUCTS = [
     },
     {"sku": "SKU-BAG-2", "title": "Leather tote", "category": "bags", "price": 180},
 ]
+DEMO_HTTP_PORT = 8080
 FIRST_CUSTOMER = "c-1001"  # Ada: walks in within seconds, tries a coat, asks for a size, buys it
 
 
@@ -139,8 +140,14 @@ class ConsoleAlerts:
 
     def __init__(self, console: Console) -> None:
         self._console = console
+        self._told: set[str] = set()
 
-    def beat(self, text: str) -> None:
+    def beat(self, text: str, *, once: str | None = None) -> None:
+        """`once`: a key for news that is only news the first time (a suggestion the mirror repeats)."""
+        if once is not None:
+            if once in self._told:
+                return
+            self._told.add(once)
         self._console.print(f"{time.strftime('%H:%M:%S')}  {text}", markup=False, highlight=False)
 
     async def deliver(self, alert: Alert) -> None:
@@ -272,6 +279,8 @@ def port_free(port: int) -> bool:
 
 async def announce(agent: Agent, console: Console) -> None:
     await agent.ready.wait()
+    if agent.config.http.port != DEMO_HTTP_PORT:
+        console.print(f"port {DEMO_HTTP_PORT} is taken on this machine: the pages are on another port instead")
     console.print(f"tablet page: [bold]{agent.http_url}/[/]   staff token: [bold]{agent.config.http.staff_token}[/]")
     console.print(f"insights:    [bold]{agent.http_url}/insights[/]")
 
@@ -314,14 +323,19 @@ async def listen(mqtt_url: str, config: AgentConfig, beats: ConsoleAlerts) -> No
     cloud = config.uplink.topic.format(store_id=config.store_id)
     async with connected(aiomqtt.Client(host, int(port), identifier="demo-listener")) as client:
         await client.subscribe([(f"{config.topic_prefix}/mirror/+/suggestions", 1), (cloud, 1)])
+        batches = 0
         async for message in client.messages:
             body = json.loads(message.payload) if isinstance(message.payload, bytes) else {}
             if message.topic.value == cloud:
+                batches += 1
                 metrics = sum(len(b["metrics"]) for b in body.get("buckets", []))
-                beats.beat(f"CLOUD  batch {body.get('batch_id', '')[:8]} arrived: {metrics} privacy-safe metrics")
+                if batches == 1:  # later batches are the same news; `edge-agent status` counts them
+                    beats.beat(f"CLOUD  first batch arrived: {metrics} privacy-safe metrics, no names or ids")
             elif body.get("also_liked"):
+                trigger = body["trigger"]["sku"]
                 liked = ", ".join(f"{a['title']} (seen together {a['support']}x)" for a in body["also_liked"])
-                beats.beat(f"MIRROR  suggests to go with the {body['trigger']['sku']}: {liked}")
+                same = "|".join([trigger, *(a["title"] for a in body["also_liked"])])
+                beats.beat(f"MIRROR  suggests to go with the {trigger}: {liked}", once=same)
 
 
 async def follow(agent: Agent, beats: ConsoleAlerts, speed: float) -> None:
@@ -355,7 +369,7 @@ def demo_config(tmp: Path, mqtt_url: str | None, speed: float = 1.0) -> AgentCon
             "privacy": base.privacy.model_copy(update={"k_anonymity": 1}),
             "scoring": base.scoring.model_copy(update={"cooldown_s": 120, "holdout_pct": 0}),
             "learning": base.learning.model_copy(update={"min_support": 1}),
-            "http": base.http.model_copy(update={"port": 8080 if port_free(8080) else 0}),
+            "http": base.http.model_copy(update={"port": DEMO_HTTP_PORT if port_free(DEMO_HTTP_PORT) else 0}),
             "zones": DEMO_ZONES,
         }
     )

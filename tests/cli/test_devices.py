@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,11 @@ def test_add_list_show_remove_round_trip(cli, config_file: Path) -> None:  # typ
 
     shown = cli("device", "show", "counter-1", "--json", *c)
     assert json.loads(shown.out)["port"] == "/dev/ttyUSB0"
+    text = cli("device", "show", "counter-1", *c).out
+    created = json.loads(shown.out)["created_at"]
+    local = datetime.fromtimestamp(created).astimezone().isoformat(timespec="seconds")
+    assert f"created_at       {local}" in text  # the engineer's clock, not an epoch float
+    assert "None" not in text and "topic" not in text and "settings         baudrate=19200" in text
     table = cli("device", "list", *c)
     assert "counter-1" in table.out and "/dev/ttyUSB0" in table.out
 

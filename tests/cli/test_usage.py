@@ -92,3 +92,12 @@ async def test_with_json_a_usage_error_is_json() -> None:
     ):
         assert code == 2 and "Traceback" not in out + err, args
         assert "error" in json.loads(out), (args, out)
+
+
+async def test_every_help_reads_plainly() -> None:
+    """Flags read as flags (no `<bool>` value to type), no rich boxes, one usage line first."""
+    results = await all_of([[*c, "--help"] for c in [[], *commands()]])
+    for args, (code, out, err) in results:
+        assert code == 0 and err == "", (args, err)
+        assert out.startswith(f"Usage: edge-agent {' '.join(args[:-1])}".rstrip()), (args, out[:200])
+        assert "<bool>" not in out and "╭" not in out, (args, out)
