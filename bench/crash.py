@@ -1,4 +1,4 @@
-"""SIGKILL the agent at random moments while inputs arrive; count what reached the cloud (SPEC §13).
+"""SIGKILL the agent at random moments while inputs arrive; count what reached the cloud.
 
     python bench/crash.py            # 60 kills
     python bench/crash.py --kills 200

@@ -1,4 +1,4 @@
-"""Eight simulated weeks of a store: does learning from the mirror and the till pay? (SPEC §13, §14)
+"""Eight simulated weeks of a store: does learning from the mirror and the till pay? (docs/interface.md § Benchmarks)
 
     python bench/learning.py            # two seeds, 8 weeks, 400 customers
     python bench/learning.py --quick    # one seed, fewer customers
@@ -27,7 +27,7 @@ at the door, before the visit's own evidence, can do better on average), and `or
 the hidden truth, which it sees the moment a taste drifts). The uplift estimate is the agent's
 own Newcombe interval over the learning policy's last four weeks.
 
-Prints one JSON object as its last line with the SPEC §13 keys; with two seeds, per seed too.
+Prints one JSON object as its last line with the keys of docs/interface.md § Benchmarks; with two seeds, per seed too.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""edge-agent's durable MQTT ingest side by side with ThingsBoard IoT Gateway's forwarding (SPEC §13).
+"""edge-agent's durable MQTT ingest side by side with ThingsBoard IoT Gateway's forwarding.
 
     python bench/peer_tbgw.py                 # N=20000, 3 gateway runs (median), then edge-agent
     python bench/peer_tbgw.py --quick         # N=5000, 1 run

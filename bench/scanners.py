@@ -1,4 +1,4 @@
-"""Remote BLE scanners (Theengs JSON, QoS 0) through a real mosquitto and the agent to presence (SPEC §13).
+"""Remote BLE scanners (Theengs JSON, QoS 0) through a real mosquitto and the agent to presence.
 
     python bench/scanners.py            # 4 scanners x 250 beacons, 20 000 adverts/s offered for 10 s
     python bench/scanners.py --quick    # 3 s

@@ -1,4 +1,4 @@
-"""Memory and CPU of `edge-agent run` under a steady crowd with churn (SPEC §13).
+"""Memory and CPU of `edge-agent run` under a steady crowd with churn (docs/interface.md § Benchmarks).
 
     python bench/soak.py                 # 2 minutes: 1 000 beacons x 3 scanners at 1 Hz, 20 % churn every 10 s
     python bench/soak.py --minutes 30    # a long run

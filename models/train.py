@@ -219,7 +219,7 @@ p99 {lat["fp32"][1]:.3f} ms. `bench/scoring.py` re-measures these.
 **Features** (`{SCHEMA_VERSION}`; ranges: one-hot and flags 0/1, tiers and min tier 0–1,
 visits and spend log-scaled to about 0–1, discount % 0–1, dwell log-scaled 0–~1.5, hour as
 sine/cosine −1–1, temperature (°C − 15)/15 clipped to ±2 with a missing flag; learned from
-behaviour (SPEC §14): `learned_affinity_relative` = the category's learned affinity as a share
+behaviour (docs/interface.md): `learned_affinity_relative` = the category's learned affinity as a share
 of the customer's strongest one (at least 3), −1–1 (v3; v2 had tanh(affinity / 3), which
 saturated once a customer had two well-known categories and so could not tell an old favourite
 from a new one), `learned_disliked`, `owns_offer_sku`, `also_liked_match` 0/1; the synthetic

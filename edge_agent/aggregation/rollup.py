@@ -92,7 +92,7 @@ class Aggregator:
         return Effects(ops=(CloseBuckets(start, self.render, closed),), on_commit=committed, urgent=True)
 
     def render(self, bucket: OpenBucket) -> Batch:
-        """Metrics with k-anonymity applied, and the SPEC §9 payload."""
+        """Metrics with k-anonymity applied, and the payload of docs/interface.md § Cloud batches."""
         end = bucket.start + self._bucket_s
         rows: list[tuple[str, tuple[tuple[str, str], ...], float]] = [
             ("footfall_visitors", labels_of(kind=kind), float(n)) for kind, n in sorted(bucket.visitors.items())

@@ -121,7 +121,7 @@ class SaleLine:
 
 @dataclass(frozen=True, slots=True)
 class Sale:
-    """A completed sale at a till (SPEC §14), de-duplicated by `sale_id`."""
+    """A completed sale at a till (docs/interface.md), de-duplicated by `sale_id`."""
 
     device_id: str
     sale_id: str
@@ -216,8 +216,8 @@ class Alert:
     zone: str
     offers: tuple[ScoredOffer, ...]
     visits_90d: int | None = None  # for the tablet's customer card; not part of the MQTT payload
-    hints: tuple[dict[str, str], ...] = ()  # [{"kind", "text"}] for staff (SPEC §14)
-    kind: str = "entry"  # or "size_request" (SPEC §15): then `details` says what is asked for
+    hints: tuple[dict[str, str], ...] = ()  # [{"kind", "text"}] for staff (docs/interface.md)
+    kind: str = "entry"  # or "size_request" (docs/interface.md): then `details` says what is asked for
     details: tuple[tuple[str, str | None], ...] = ()
 
     def card(self) -> dict[str, Any]:
@@ -260,7 +260,7 @@ class Alert:
 
 @dataclass(frozen=True, slots=True)
 class OffersUpdated:
-    """A card's offers re-ranked in the moment (SPEC §15): `{"kind": "offers_updated", ...}` on MQTT."""
+    """A card's offers re-ranked in the moment (docs/interface.md): `{"kind": "offers_updated", ...}` on MQTT."""
 
     alert_id: str
     offers: tuple[ScoredOffer, ...]

@@ -1,4 +1,4 @@
-"""Smart-mirror events (SPEC §6): JSON on `{topic_prefix}/mirror/{device_id}/events`."""
+"""Smart-mirror events (docs/interface.md § MQTT): JSON on `{topic_prefix}/mirror/{device_id}/events`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sales from a till (SPEC §14): JSON on `{topic_prefix}/pos/{device_id}/sales` or `POST /api/pos/sales`."""
+"""Sales from a till (docs/interface.md): JSON on `{topic_prefix}/pos/{device_id}/sales` or `POST /api/pos/sales`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Insights for the store manager: what the offers achieve, footfall, dwell, also-liked (SPEC §14).
+"""Insights for the store manager: what the offers achieve, footfall, dwell, also-liked (docs/interface.md).
 
 The same figures feed `edge-agent insights` and the `/insights` page.
 """

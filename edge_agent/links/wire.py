@@ -19,7 +19,7 @@ PINGRESP = 0xD0
 PINGREQ_BYTES = b"\xc0\x00"
 DISCONNECT_BYTES = b"\xe0\x00"
 
-MAX_FRAME = 1 << 20  # far above the 64 KiB a payload may have (SPEC §6); larger ones are skipped, not held
+MAX_FRAME = 1 << 20  # far above the 64 KiB a payload may have; larger ones are skipped, not held
 _HEAD = 2 + 0xFFFF + 2  # enough of an oversized PUBLISH for its topic and packet id
 
 CONNACK_REFUSED = {

@@ -1,4 +1,4 @@
-"""Signed app check-ins (SPEC §7): `b64url(payload) "." b64url(HMAC-SHA256(key, b64url(payload)))`."""
+"""Signed app check-ins (docs/interface.md): `b64url(payload) "." b64url(HMAC-SHA256(key, b64url(payload)))`."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ class CheckinToken:
     customer_id: str
     nonce: str
     exp: float
-    consent: bool | None = None  # on a consent token (SPEC §14): true gives, false withdraws
+    consent: bool | None = None  # on a consent token (docs/interface.md): true gives, false withdraws
     kind: str = "checkin"  # "consent" when the payload carries `consent` at all
 
 

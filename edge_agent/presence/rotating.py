@@ -1,4 +1,4 @@
-"""Rotating iBeacon identifiers (SPEC §7), resolved on the box within ± one time slot.
+"""Rotating iBeacon identifiers (docs/interface.md § Signed tokens), resolved on the box within ± one time slot.
 
 `major << 16 | minor` is the first four bytes (big-endian) of
 `HMAC-SHA256(customer_key, "edge-agent/rid/v1|" + str(slot))`, `slot = floor(unix_time / rotation_s)`,

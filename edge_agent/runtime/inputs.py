@@ -136,7 +136,7 @@ class MirrorHandler:
         )
 
     def _size_request(self, event: MirrorEvent, zone: str, customer: Customer | None) -> Alert:
-        """A shopper in a fitting room asks for another size: a staff alert of its own (SPEC §15)."""
+        """A shopper in a fitting room asks for another size: a staff alert of its own (docs/interface.md)."""
         title = self._learned.categories().get(event.sku or "", (event.sku or "", ""))[0] or (event.sku or "")
         details = {"sku": event.sku, "title": title, "size": event.size, "device_id": event.device_id}
         return Alert(

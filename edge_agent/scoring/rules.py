@@ -25,7 +25,7 @@ class Context:
     likes: tuple[str, ...] = ()
     dislikes: tuple[str, ...] = ()
     temperature_c: float | None = None
-    # What the store has learned about this customer (SPEC §14): affinity per category (as of now),
+    # What the store has learned about this customer (docs/interface.md): affinity per category (as of now),
     # SKUs they bought, and SKUs often liked with what they tried in this visit.
     affinities: tuple[tuple[str, float], ...] = ()
     owned: tuple[str, ...] = ()

@@ -53,7 +53,7 @@ class AlertHub:
                 return
 
     def bought(self, customer_id: str, skus: Sequence[str]) -> None:
-        """A sale: the customer's open size requests for what they bought are done (SPEC §15)."""
+        """A sale: the customer's open size requests for what they bought are done (docs/interface.md)."""
         wanted = set(skus)
         for i, (event_id, card) in enumerate(self._recent):
             open_request = card.get("kind") == "size_request" and not card.get("action")

@@ -210,7 +210,7 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE outbox_v2 RENAME TO outbox;
     DELETE FROM state WHERE key = 'aggregator.open_bucket';
     """,
-    # 3: outcomes and learning (SPEC §14): products, sales, learned profiles, also-liked pairs
+    # 3: outcomes and learning (docs/interface.md): products, sales, learned profiles, also-liked pairs
     """
     CREATE TABLE products (
         sku TEXT PRIMARY KEY,

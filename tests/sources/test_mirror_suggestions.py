@@ -90,7 +90,7 @@ async def test_try_on_and_like_get_suggestions_dislikes_are_excluded(
 async def test_a_disliked_category_is_not_suggested_back_in_the_session(
     tmp_path: Path, mqtt_broker: MosquittoBroker
 ) -> None:
-    """SPEC §15: after a disliked scarf, no accessory of that category, and no also-liked item of it."""
+    """docs/interface.md: after a disliked scarf, no accessory of that category, and no also-liked item of it."""
     config = load_config(
         write_config(
             tmp_path / "a.yaml",

@@ -39,12 +39,12 @@ def _device_topic_source(
 
 
 def mirror_source(config: AgentConfig) -> MqttSubscriber:
-    """Smart mirrors: `{topic_prefix}/mirror/{device_id}/events` (SPEC §6)."""
+    """Smart mirrors: `{topic_prefix}/mirror/{device_id}/events` (docs/interface.md § MQTT)."""
     return _device_topic_source(config, "mqtt-mirror", "mirror", "events", decode_mirror)
 
 
 def pos_source(config: AgentConfig) -> MqttSubscriber:
-    """Tills: `{topic_prefix}/pos/{device_id}/sales` (SPEC §14)."""
+    """Tills: `{topic_prefix}/pos/{device_id}/sales` (docs/interface.md)."""
     return _device_topic_source(config, "mqtt-pos", "pos", "sales", decode_sale)
 
 
