@@ -6,6 +6,7 @@ import asyncio
 import json
 import shutil
 import time
+from contextlib import closing
 from pathlib import Path
 
 import aiohttp
@@ -14,6 +15,8 @@ from playwright.async_api import async_playwright
 
 from edge_agent.config.agent import AgentConfig
 from edge_agent.field.imports import import_customers
+from edge_agent.field.insights import Lens, insights
+from edge_agent.learning.uplift import visits_needed
 from edge_agent.presence.checkin import make_token
 from edge_agent.runtime import Agent
 from edge_agent.store import connect
@@ -107,3 +110,13 @@ async def test_the_insights_page_draws_charts_from_the_box_alone(tmp_path: Path)
         await browser.close()
     assert requests and all(url.startswith(box) for url in requests), requests  # no CDN, nothing outside
     assert errors == []
+
+
+def test_with_nobody_held_out_it_says_uplift_cannot_be_measured(tmp_path: Path) -> None:
+    with closing(connect(tmp_path / "agent.db")) as conn:
+        none_held = insights(conn, Lens(holdout_pct=0))["conversion"]
+        usual = insights(conn, Lens(holdout_pct=10))["conversion"]
+    assert none_held["summary"].startswith("Nobody is held out") and none_held["visits_needed"] is None
+    # planned with the configured split (9 alerted per held-out visit), not with what happened so far
+    assert usual["visits_needed"] == visits_needed(None, None, 0.9)
+    assert "needs about" in usual["summary"] and "more decided visits to tell" in usual["summary"]

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ..field.insights import Lens
 from ..field.insights import insights as compute
 from .common import ConfigOpt, JsonOpt, cells, console, data_table, get_config, open_store, plain, print_json
 
@@ -26,7 +27,7 @@ def insights(config: ConfigOpt = None, days: DaysOpt = 28, as_json: JsonOpt = Fa
     """Per offer shown / accepted / redeemed, conversion treatment vs holdout with uplift, footfall, dwell."""
     cfg = get_config(config)
     with open_store(cfg) as conn:
-        data = compute(conn, days=days, min_support=cfg.learning.min_support, zones=[z.id for z in cfg.zones])
+        data = compute(conn, Lens.of(cfg), days=days)
     if as_json:
         print_json(data)
         return

@@ -9,24 +9,37 @@ import sqlite3
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ..aggregation.rollup import DWELL_BOUNDS
+from ..config.agent import AgentConfig
 from ..learning.uplift import Uplift, newcombe, visits_needed
 from ..store import outcomes
 
 GROUPS = ("treatment", "holdout")
 
 
+@dataclass(frozen=True, slots=True)
+class Lens:
+    """What the store's config says about how to read its figures."""
+
+    min_support: int = 3  # an also-liked pair needs this many sessions or sales
+    zones: tuple[str, ...] = ()  # listed even when nobody stayed there
+    holdout_pct: float = 10.0  # the share of customers held out, which the power calculation plans with
+
+    @classmethod
+    def of(cls, config: AgentConfig) -> Lens:
+        return cls(config.learning.min_support, tuple(z.id for z in config.zones), config.scoring.holdout_pct)
+
+
+DEFAULT_LENS = Lens()
+
+
 def insights(
-    reader: sqlite3.Connection,
-    *,
-    days: int = 28,
-    min_support: int = 3,
-    now: float | None = None,
-    zones: Sequence[str] = (),
+    reader: sqlite3.Connection, lens: Lens = DEFAULT_LENS, *, days: int = 28, now: float | None = None
 ) -> dict[str, Any]:
-    """Everything the insights page and `edge-agent insights` show; `zones` are listed even when empty."""
+    """Everything the insights page and `edge-agent insights` show."""
     now = time.time() if now is None else now
     titles = outcomes.offer_titles(reader)
     products = outcomes.product_titles(reader)
@@ -39,7 +52,7 @@ def insights(
             hourly[bucket - bucket % 3600] += value
     return {
         "days": days,
-        "conversion": _conversion(totals),
+        "conversion": _conversion(totals, lens.holdout_pct),
         "offers": [{**o, "title": titles.get(o["offer_id"], o["offer_id"])} for o in _offers(totals)],
         "footfall": {
             "visitors": {k: v for (n, lb), v in totals.items() if n == "footfall_visitors" for _, k in lb},
@@ -49,10 +62,10 @@ def insights(
             ],
         },
         "dwell": _dwell(totals),
-        "dwell_zones": [dwell_summary(zone, buckets) for zone, buckets in _every_zone(_dwell(totals), zones)],
+        "dwell_zones": [dwell_summary(zone, buckets) for zone, buckets in _every_zone(_dwell(totals), lens.zones)],
         "also_liked": [
             {"a": a, "b": b, "support": n, "a_title": _title(products, a), "b_title": _title(products, b)}
-            for a, b, n in outcomes.top_pairs(reader, min_support)
+            for a, b, n in outcomes.top_pairs(reader, lens.min_support)
         ],
     }
 
@@ -95,14 +108,13 @@ def _get(totals: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str
     return int(totals.get((name, tuple(sorted(labels.items()))), 0))
 
 
-def _conversion(totals: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> dict[str, Any]:
+def _conversion(totals: dict[tuple[str, tuple[tuple[str, str], ...]], float], holdout_pct: float) -> dict[str, Any]:
     decided = {g: _get(totals, "visits_decided", group=g) for g in GROUPS}
     converted = {g: _get(totals, "visits_converted", group=g) for g in GROUPS}
     uplift = newcombe(converted["treatment"], decided["treatment"], converted["holdout"], decided["holdout"])
     seen = decided["treatment"] + decided["holdout"]
-    share = decided["treatment"] / seen if seen else 0.9
-    needed = visits_needed(uplift.treatment_rate, uplift.holdout_rate, share)
-    more = max(0, needed - seen)
+    needed = visits_needed(uplift.treatment_rate, uplift.holdout_rate, 1 - holdout_pct / 100) if holdout_pct else None
+    more = max(0, needed - seen) if needed is not None else None
     return {
         "visits_decided": decided,
         "visits_converted": converted,
@@ -119,8 +131,10 @@ def _conversion(totals: dict[tuple[str, tuple[tuple[str, str], ...]], float]) ->
     }
 
 
-def _in_words(uplift: Uplift, decided: dict[str, int], more: int) -> str:
+def _in_words(uplift: Uplift, decided: dict[str, int], more: int | None) -> str:
     """What a store manager reads: the effect, how sure, and what it would take to tell."""
+    if more is None:
+        return "Nobody is held out (scoring.holdout_pct is 0), so whether the alerts work cannot be measured."
     total = decided["treatment"] + decided["holdout"]
     tell = f"needs about {_round(more)} more decided visits to tell" if more else "more visits will narrow it"
     if not uplift.enough_data or uplift.uplift is None or uplift.ci95_low is None or uplift.ci95_high is None:

@@ -15,6 +15,7 @@ from ..config.agent import AgentConfig
 from ..core.component import Component
 from ..core.events import Alert, OffersUpdated
 from ..core.stats import AgentStats
+from ..field.insights import Lens
 from ..links.mqtt import MqttPublisher
 from ..links.presence import Box
 from ..presence.checkin import CheckinVerifier
@@ -241,8 +242,7 @@ def _web(
         metrics=lambda: render_metrics(lambda: samples(hooks.statuses())),
         store_id=config.store_id,
         sessions=Sessions(config.http.staff_token, secret, revoked, signed_out),
-        min_support=config.learning.min_support,
-        zones=tuple(zone.id for zone in config.zones),
+        lens=Lens.of(config),
     )
     return WebServer(api, config.http.host, config.http.port)
 

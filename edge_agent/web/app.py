@@ -20,6 +20,7 @@ from ..core.errors import DecodeError
 from ..core.events import HTTP_API, AlertAction, CheckIn, ConsentChange
 from ..decoders.jsonsafe import loads_object
 from ..decoders.pos import decode_sale_object
+from ..field.insights import DEFAULT_LENS, Lens
 from ..field.insights import insights as compute_insights
 from ..presence.checkin import CheckinRefused, CheckinVerifier
 from ..sinks.tablets import AlertHub
@@ -105,8 +106,7 @@ class WebApi:
         metrics: Callable[[], bytes],
         store_id: str,
         sessions: Sessions,
-        min_support: int = 3,
-        zones: tuple[str, ...] = (),
+        lens: Lens = DEFAULT_LENS,
     ) -> None:
         self._token = staff_token
         self._hub = hub
@@ -119,8 +119,7 @@ class WebApi:
         self._store_id = store_id
         self._sessions = sessions
         self._limiter = AttemptLimiter()
-        self._min_support = min_support
-        self._zones = zones
+        self._lens = lens
 
     @property
     def tablets(self) -> int:
@@ -350,9 +349,7 @@ class WebApi:
         days = request.query.get("days", "28")
         if not (days.isascii() and days.isdigit() and 1 <= int(days[:5]) <= 3650):
             return bad_request("days must be a whole number from 1 to 3650")
-        data = await asyncio.to_thread(
-            compute_insights, self._reader, days=int(days), min_support=self._min_support, zones=self._zones
-        )
+        data = await asyncio.to_thread(compute_insights, self._reader, self._lens, days=int(days))
         return web.json_response(data)
 
     async def status(self, request: web.Request) -> web.Response:

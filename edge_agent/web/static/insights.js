@@ -10,18 +10,29 @@ function el(tag, className, text) {
   return node;
 }
 
+// A long offer title on a narrow chart is cut by the canvas: break it into lines of whole words.
+function lines(text, width = 18) {
+  const out = [];
+  for (const word of String(text).split(" ")) {
+    const last = out.length - 1;
+    if (last >= 0 && out[last].length + word.length < width) out[last] += " " + word;
+    else out.push(word);
+  }
+  return out;
+}
+
 function bars(target, labels, series, horizontal) {  // series: [{name, color, data}]
   const host = document.getElementById(target);
   if (charts[target]) { charts[target].destroy(); delete charts[target]; }
   host.replaceChildren();
   if (!labels.length) { host.style.height = "auto"; host.append(el("p", "empty", "No data yet.")); return; }
-  host.style.height = `${horizontal ? Math.max(160, labels.length * 22 * series.length + 60) : 220}px`;
+  host.style.height = `${horizontal ? Math.max(160, labels.length * (22 * series.length + 12) + 60) : 220}px`;
   const canvas = el("canvas");
   host.append(canvas);
   const counts = { beginAtZero: true, ticks: { precision: 0 } };  // whole visits and offers, never 0.5
   charts[target] = new Chart(canvas, {
     type: "bar",
-    data: { labels, datasets: series.map(s => ({ label: s.name, backgroundColor: s.color, data: s.data })) },
+    data: { labels: horizontal ? labels.map(l => lines(l)) : labels, datasets: series.map(s => ({ label: s.name, backgroundColor: s.color, data: s.data })) },
     options: {
       indexAxis: horizontal ? "y" : "x", animation: false, maintainAspectRatio: false, responsive: true,
       plugins: { legend: { display: series.length > 1, position: "bottom" } },
@@ -31,13 +42,14 @@ function bars(target, labels, series, horizontal) {  // series: [{name, color, d
 }
 
 const pct = v => v === null || v === undefined ? "–" : `${(v * 100).toFixed(1)} %`;
+const share = (rate, visits) => visits ? `${pct(rate)} of ${visits} decided visits bought` : "no decided visits yet";
 const minutes = v => v === null || v === undefined ? "–" : `${v} min`;
 
 function conversion(c) {
   document.getElementById("summary").textContent = c.summary;
   document.getElementById("rates").textContent =
-    `With an alert: ${pct(c.treatment_rate)} of ${c.visits_decided.treatment} decided visits bought · ` +
-    `held out: ${pct(c.holdout_rate)} of ${c.visits_decided.holdout}.`;
+    `With an alert: ${share(c.treatment_rate, c.visits_decided.treatment)} · ` +
+    `held out: ${share(c.holdout_rate, c.visits_decided.holdout)}.`;
   document.getElementById("method").textContent = c.method;
 }
 
