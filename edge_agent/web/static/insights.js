@@ -77,7 +77,7 @@ function pairs(list) {
   const ul = el("ul", "pairs");
   list.forEach(p => {
     const li = el("li");
-    li.append(el("span", "", `${p.a_title} + ${p.b_title}`), el("span", "", `${p.support} times`));
+    li.append(el("span", "", `${p.a_title} + ${p.b_title}`), el("span", "", p.support === 1 ? "once" : `${p.support} times`));
     ul.append(li);
   });
   host.append(ul);
