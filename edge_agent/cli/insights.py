@@ -52,5 +52,6 @@ def insights(config: ConfigOpt = None, days: DaysOpt = 28, as_json: JsonOpt = Fa
         p90 = "–" if zone["p90_min"] is None else f"{zone['p90_min']:g} min"
         console.print(plain(f"dwell in {zone['zone']}: {zone['stays']} stays, median {median}, 90 % within {p90}"))
     for pair in data["also_liked"]:
-        console.print(plain(f"often together: {pair['a_title']} + {pair['b_title']} ({'once' if pair['support'] == 1 else str(pair['support']) + ' times'})"))
+        seen = "once" if pair["support"] == 1 else f"{pair['support']} times"
+        console.print(plain(f"often together: {pair['a_title']} + {pair['b_title']} ({seen})"))
     console.print(plain(conv["method"]), style="dim")
