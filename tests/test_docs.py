@@ -66,3 +66,19 @@ def test_every_anchor_in_the_interface_leads_somewhere() -> None:
                 for h in re.findall(r"^#+ (.+)$", INTERFACE, re.M)}  # fmt: skip
     for anchor in re.findall(r"\]\(#([^)]+)\)", INTERFACE):
         assert anchor in headings, anchor
+
+
+def test_the_learning_bench_prints_the_documented_keys() -> None:
+    import json
+    import subprocess
+    import sys
+
+    row = next(c for c in INTERFACE.splitlines() if c.startswith("| `bench/learning.py`"))
+    keys = set(re.findall(r"`(\w+)`", row.split("|")[2]))
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "learning.py"), "--quick"], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert keys <= set(figures), keys - set(figures)
+    assert 0 < figures["accept_rate_refreshed"] <= 1 and 0 < figures["learning_vs_bayes"]
