@@ -81,4 +81,18 @@ def test_the_learning_bench_prints_the_documented_keys() -> None:
     assert proc.returncode == 0, proc.stderr
     figures = json.loads(proc.stdout.strip().splitlines()[-1])
     assert keys <= set(figures), keys - set(figures)
-    assert 0 < figures["accept_rate_refreshed"] <= 1 and 0 < figures["learning_vs_bayes"]
+    assert 0 < figures["accept_rate_refreshed"] <= 1 and figures["learning_vs_bayes"] > 0
+
+
+def test_every_metric_is_documented_with_who_stands_behind_it() -> None:
+    from edge_agent.aggregation.rollup import NOT_PERSONAL, PERSON_METRICS
+
+    section = INTERFACE.split("## Aggregate metrics\n", 1)[1].split("\n## ", 1)[0]
+    rows: dict[str, str] = {}
+    for line in section.splitlines():
+        cells = re.split(r"(?<!\\)\|", line)
+        if len(cells) > 4:
+            rows |= dict.fromkeys(re.findall(r"`(\w+)`", cells[1]), cells[-2])
+    for metric in PERSON_METRICS | (NOT_PERSONAL - {"uplink_dropped_batches"}):
+        assert metric in rows, metric
+        assert ("not about people" in rows[metric]) == (metric in NOT_PERSONAL), metric
