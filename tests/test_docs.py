@@ -96,3 +96,12 @@ def test_every_metric_is_documented_with_who_stands_behind_it() -> None:
     for metric in PERSON_METRICS | (NOT_PERSONAL - {"uplink_dropped_batches"}):
         assert metric in rows, metric
         assert ("not about people" in rows[metric]) == (metric in NOT_PERSONAL), metric
+
+
+def test_every_test_security_md_names_exists() -> None:
+    text = (ROOT / "SECURITY.md").read_text()
+    for path, _, name in re.findall(r"`(tests/[\w/]+(?:\.py)?)(::(\w+))?`", text):
+        target = ROOT / path
+        assert target.exists(), path
+        if name:
+            assert re.search(rf"def {name}\(", target.read_text()), f"{path}::{name}"
