@@ -73,12 +73,13 @@ async def main(quick: bool) -> dict[str, object]:
             aggregator = Aggregator(store_id=config.store_id, bucket_s=3600, k_anonymity=5)
             for h in range(hours):
                 batch = aggregator.render(hour_bucket(start + h * 3600, h))
-                writes.append(
+                writes += [
                     Write(
                         "INSERT INTO outbox(batch_id, created_at, payload, size) VALUES (?, ?, ?, ?)",
-                        (batch.batch_id, batch.end, batch.payload, len(batch.payload)),
+                        (batch_id, batch.end, payload, len(payload)),
                     )
-                )
+                    for batch_id, payload in batch.messages
+                ]
             await writer.write(*writes)
         backlog = outbox_status(connect(config.db_path))
         received: set[str] = set()

@@ -16,6 +16,7 @@ from edge_agent.sim.adverts import arrivals
 from edge_agent.sim.ble import SimulatedBleSource
 from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.store import connect
+from edge_agent.testing.batches import valid_batch
 from edge_agent.testing.config import write_config
 from edge_agent.testing.wait import eventually
 
@@ -109,7 +110,7 @@ async def test_known_customer_entering_reaches_broker_store_aggregates_and_outbo
     assert db.execute("SELECT customer_id FROM visits").fetchall() == [("c-ada",)]
     names = {r[0] for r in db.execute("SELECT name FROM aggregates")}
     assert {"footfall_visitors", "alerts_sent", "offers_shown"} <= names
-    payloads = [json.loads(r[0]) for r in db.execute("SELECT payload FROM outbox ORDER BY seq")]
+    payloads = [valid_batch(r[0]) for r in db.execute("SELECT payload FROM outbox ORDER BY seq")]
     metrics = [m for p in payloads for b in p["buckets"] for m in b["metrics"]]
     footfall = {m["labels"]["kind"]: 0 for m in metrics if m["name"] == "footfall_visitors"}
     for m in metrics:

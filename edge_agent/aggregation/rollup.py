@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import json
 import math
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from ..store import Count, Effects, labels_of
 from ..store.buckets import Batch, CloseBuckets, OpenBucket
+from .parts import split
 
-SCHEMA = "edge-agent/aggregates/v1"
 DWELL_BOUNDS = (60, 300, 900, 1800, 3600)
 # k-anonymity, one rule for every metric: a value leaves the box only when at least
 # `privacy.k_anonymity` distinct people (or sessions, or sales) stand behind it. Every count that
@@ -66,8 +65,9 @@ def dwell(zone: str, seconds: float, subject: str | None = None) -> tuple[Count,
 class Aggregator:
     """Knows the open bucket and turns a closed one into metrics and an uplink batch."""
 
-    def __init__(self, *, store_id: str, bucket_s: int, k_anonymity: int) -> None:
+    def __init__(self, *, store_id: str, bucket_s: int, k_anonymity: int, max_message_bytes: int = 131_072) -> None:
         self._store_id = store_id
+        self._max_message_bytes = max_message_bytes
         self._bucket_s = bucket_s
         self._k = k_anonymity
         self.open_start: float | None = None
@@ -103,19 +103,11 @@ class Aggregator:
         bounded, support = _bounded(rows, bucket.support)
         kept = [(n, lb, v) for n, lb, v in bounded if _anonymous_enough(support_of(n, lb, v, support), self._k)]
         metrics: list[dict[str, Any]] = [{"name": n, "labels": dict(lb), "value": _number(v)} for n, lb, v in kept]
-        batch_id = uuid.uuid4().hex
-        payload = {
-            "schema": SCHEMA,
-            "batch_id": batch_id,
-            "store_id": self._store_id,
-            "buckets": [{"start": iso(bucket.start), "end": iso(end), "metrics": metrics}],
-        }
         return Batch(
-            batch_id=batch_id,
             end=end,
             # The box keeps every count for its own insights; k-anonymity applies to what leaves it.
             metrics=[(n, json.dumps(dict(lb), sort_keys=True), _number(v)) for n, lb, v in bounded],
-            payload=json.dumps(payload, separators=(",", ":")),
+            messages=tuple(split(self._store_id, iso(bucket.start), iso(end), metrics, self._max_message_bytes)),
         )
 
 

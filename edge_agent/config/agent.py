@@ -175,6 +175,10 @@ class UplinkConfig(_Model):
     topic: str = "retail/{store_id}/aggregates"
     interval_s: Annotated[float, Field(gt=0)] = 60
     max_backlog_mb: Annotated[float, Field(gt=0)] = 256
+    protocol: Literal[4, 5] = 4  # 4 = MQTT 3.1.1, 5 = MQTT 5
+    # Cloud brokers' limits: AWS IoT Core takes 128 KB per message and 100 publishes/s per connection.
+    max_message_bytes: Annotated[int, Field(ge=4096, le=268_435_455)] = 131_072
+    max_publish_per_s: Annotated[float, Field(gt=0, le=10_000)] = 50
     downlink: bool = True  # MQTT only: models and catalogs on retail/{store_id}/config/#
     signing_key: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$")] | None = None  # Ed25519 public key
 
@@ -393,6 +397,9 @@ uplink:
   topic: "retail/{{store_id}}/aggregates"
   interval_s: 60
   max_backlog_mb: 256
+  protocol: 4                      # 4 = MQTT 3.1.1, 5 = MQTT 5
+  max_message_bytes: 131072        # larger batches are split into parts (AWS IoT Core: 128 KB)
+  max_publish_per_s: 50            # AWS IoT Core allows 100 per connection
   downlink: true                   # accept models and offer catalogs on retail/{store_id}/config/#
   signing_key: null                # Ed25519 public key (hex) the data team signs them with
 

@@ -196,7 +196,10 @@ def _pipeline(
     for customer_id, ts in rows.alert_times(reader, time.time() - config.scoring.cooldown_s):
         policy.remember(customer_id, ts)
     aggregator = Aggregator(
-        store_id=config.store_id, bucket_s=config.aggregates.bucket_s, k_anonymity=config.privacy.k_anonymity
+        store_id=config.store_id,
+        bucket_s=config.aggregates.bucket_s,
+        k_anonymity=config.privacy.k_anonymity,
+        max_message_bytes=config.uplink.max_message_bytes,
     )
     ports = Ports(
         config,

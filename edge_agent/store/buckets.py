@@ -26,12 +26,12 @@ class OpenBucket:
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """What a closed bucket becomes: its metric rows and the uplink payload."""
+    """What a closed bucket becomes: its metric rows and the uplink messages (several when one
+    would be over the cloud broker's limit)."""
 
-    batch_id: str
     end: float
     metrics: list[tuple[str, str, float]]  # name, labels JSON, value
-    payload: str
+    messages: tuple[tuple[str, str], ...]  # (batch_id, payload)
 
 
 Render = Callable[[OpenBucket], Batch]
@@ -94,10 +94,10 @@ class CloseBuckets:
                 "INSERT OR REPLACE INTO aggregates(bucket_start, bucket_end, name, labels, value) VALUES (?,?,?,?,?)",
                 [(start, batch.end, *m) for m in batch.metrics],
             )
-            conn.execute(
+            conn.executemany(
                 "INSERT INTO outbox(batch_id, created_at, payload, size) VALUES (?, ?, ?, ?)",
-                (batch.batch_id, batch.end, batch.payload, len(batch.payload)),
+                [(batch_id, batch.end, payload, len(payload)) for batch_id, payload in batch.messages],
             )
             for table in ("open_counts", "open_visitors", "open_sensors", "open_support"):
                 conn.execute(f"DELETE FROM {table} WHERE bucket_start = ?", (start,))
-            self.closed.append(batch.batch_id)
+            self.closed.extend(batch_id for batch_id, _ in batch.messages)

@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -53,6 +54,8 @@ class Uplink(Component):
         self._reader: sqlite3.Connection | None = None
         self.sent = 0
         self._after_seq = 0  # everything up to here is confirmed; its delete may still be in the writer
+        self._gap_s = 1.0 / config.max_publish_per_s
+        self._next_send = 0.0  # monotonic time the next publish may leave (the broker's rate limit)
 
     async def __aenter__(self) -> Uplink:
         self._reader = await asyncio.to_thread(connect, self._db_path)
@@ -112,10 +115,18 @@ class Uplink(Component):
         if watch.done() and not watch.cancelled():
             raise UplinkError("connection closed while idle", lost=True)
 
+    async def _pace(self) -> None:
+        """At most `uplink.max_publish_per_s`: a backlog after an outage leaves at the broker's pace."""
+        now = time.monotonic()
+        if self._next_send > now:
+            await asyncio.sleep(self._next_send - now)
+        self._next_send = max(now, self._next_send) + self._gap_s
+
     async def _send_one(
         self, reader: sqlite3.Connection, connection: Connection, seq: int, batch_id: str, payload: str, attempts: int
     ) -> None:
         body = _with_drops(payload, reader)
+        await self._pace()
         try:
             await connection.send(batch_id, body.encode())
         except UplinkError as exc:

@@ -16,6 +16,7 @@ from edge_agent.aggregation.rollup import NOT_PERSONAL, Aggregator, count, dwell
 from edge_agent.store import Effects, Visitor, connect
 from edge_agent.store.buckets import CloseBuckets
 from edge_agent.store.effects import apply_all
+from edge_agent.testing.batches import valid_batch
 
 K = 3
 DB = Path(tempfile.mkdtemp(prefix="kanon-")) / "a.db"
@@ -59,7 +60,7 @@ def test_no_uploaded_metric_rests_on_fewer_than_k_people(
         assert closed == []  # nothing counted, nothing to send
         return
     (batch_id,) = closed
-    payload = json.loads(CONN.execute("SELECT payload FROM outbox WHERE batch_id = ?", (batch_id,)).fetchone()[0])
+    payload = valid_batch(CONN.execute("SELECT payload FROM outbox WHERE batch_id = ?", (batch_id,)).fetchone()[0])
     behind: dict[tuple[str, str], set[str]] = defaultdict(set)  # who really stands behind each value
     for (name, labels), who, _ in events:
         behind[(name, json.dumps(labels, sort_keys=True))].add(who)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from edge_agent.aggregation.rollup import SCHEMA, Aggregator, count, dwell
+from edge_agent.aggregation.parts import SCHEMA
+from edge_agent.aggregation.rollup import Aggregator, count, dwell
 from edge_agent.store import Effects, Sample, StoreWriter, Visitor, Write, connect
 from edge_agent.store.effects import open_counts
+from edge_agent.testing.batches import valid_batch
 from edge_agent.testing.components import running
 
 
@@ -39,7 +40,7 @@ async def test_bucket_closes_into_rows_and_a_batch(tmp_path: Path) -> None:
         await writer.commit(closing)
     assert agg.batches_written == 1
     conn = connect(db)
-    (payload,) = [json.loads(r[0]) for r in conn.execute("SELECT payload FROM outbox")]
+    (payload,) = [valid_batch(r[0]) for r in conn.execute("SELECT payload FROM outbox")]
     assert payload["schema"] == SCHEMA and payload["store_id"] == "s1"
     (bucket_json,) = payload["buckets"]
     assert (bucket_json["start"], bucket_json["end"]) == ("1970-01-01T01:00:00Z", "1970-01-01T01:01:00Z")
@@ -76,7 +77,7 @@ async def test_open_bucket_survives_a_restart_and_is_closed_by_the_next_run(tmp_
         assert closing is not None
         await writer.commit(closing)
     conn = connect(db)
-    (payload,) = [json.loads(r[0]) for r in conn.execute("SELECT payload FROM outbox")]
+    (payload,) = [valid_batch(r[0]) for r in conn.execute("SELECT payload FROM outbox")]
     assert {m["name"]: m["value"] for m in payload["buckets"][0]["metrics"]} == {
         "footfall_visitors": 2,
         "alerts_sent": 2,
@@ -109,7 +110,7 @@ async def test_sender_chosen_labels_are_bounded_per_metric(tmp_path: Path) -> No
         closing = agg.roll(60.0)
         assert closing is not None
         await writer.commit(closing)
-    (payload,) = [json.loads(r[0]) for r in connect(db).execute("SELECT payload FROM outbox")]
+    (payload,) = [valid_batch(r[0]) for r in connect(db).execute("SELECT payload FROM outbox")]
     metrics = metrics_of(payload)
     assert len(metrics) == 300
     assert metrics[("mirror_try_ons", (("sku", "other"),))] == 4701  # the 4 701 smallest, folded

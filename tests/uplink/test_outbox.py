@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
+import time
 from pathlib import Path
 
 from edge_agent.config.agent import UplinkConfig
@@ -87,3 +89,28 @@ async def test_an_outbox_that_empties_and_refills_while_the_link_stays_up(tmp_pa
             await eventually(lambda r=round_: len(mock.sent) == 3 * (r + 1))  # type: ignore[misc]
             await eventually(lambda: outbox_status(connect(db))["backlog"] == 0)  # emptied before the next round
     assert [b for b, _ in mock.sent] == [f"b{r * 10 + i}" for r in range(4) for i in range(3)]
+
+
+class Clocked(MockTransport):
+    """Notes when each publish left."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.at: list[float] = []
+
+    async def send(self, batch_id: str, payload: bytes) -> None:
+        self.at.append(time.monotonic())
+        await super().send(batch_id, payload)
+
+
+async def test_a_backlog_leaves_no_faster_than_the_brokers_publish_limit(tmp_path: Path) -> None:
+    """AWS IoT Core allows 100 publishes/s per connection: a backlog after an outage is paced."""
+    db = tmp_path / "a.db"
+    clocked = Clocked()
+    config = UplinkConfig(kind="mqtt", interval_s=0.05, max_publish_per_s=40)
+    async with running(StoreWriter(db)) as writer, contextlib.AsyncExitStack() as stack:
+        await writer.write(*(batch(i) for i in range(12)))
+        await stack.enter_async_context(running(Uplink(db, writer, clocked, config, client_id=None)))
+        await eventually(lambda: len(clocked.sent) == 12)
+    gaps = [b - a for a, b in itertools.pairwise(clocked.at)]
+    assert min(gaps) >= 1 / 40 - 0.002  # the event loop's clock resolution, never a burst
