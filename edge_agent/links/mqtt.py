@@ -10,6 +10,8 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from ..config.agent import MqttConfig, TlsConfig
 from ..core.component import Component, Sample, Status
@@ -36,12 +38,17 @@ def make_client(
     protocol: int = 4,
     max_inflight: int | None = None,
     will: aiomqtt.Will | None = None,
+    session_expiry_s: int | None = None,
 ) -> aiomqtt.Client:
     """An aiomqtt client for an `mqtt://` or `mqtts://` URL (`protocol` 4 = MQTT 3.1.1, 5 = MQTT 5)."""
     host, port, secure = broker_address(url)
     options: dict[str, Any] = {}
     if protocol == 5:
         options["protocol"] = aiomqtt.ProtocolVersion.V5
+        if session_expiry_s is not None:
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = session_expiry_s
+            options["properties"] = properties
     else:
         options["clean_session"] = clean_session
     if max_inflight is not None:

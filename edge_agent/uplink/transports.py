@@ -12,7 +12,7 @@ import email.utils
 import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiohttp
 import aiomqtt
@@ -50,16 +50,57 @@ class _Forever:
         await asyncio.Event().wait()
 
 
+# MQTT 5 PUBACK reasons (§3.4.2.1) the uplink acts upon; every code >= 0x80 is a refusal.
+QUOTA_EXCEEDED, PAYLOAD_FORMAT_INVALID, NOT_AUTHORIZED, TOPIC_NAME_INVALID = 0x97, 0x99, 0x87, 0x90
+QUOTA_BACKOFF_S = 60.0
+
+
+def refusal(code: int, name: str) -> UplinkError | None:
+    """What a PUBACK reason means for the batch: None when the broker took it (0x10, "no
+    matching subscribers", is a success), else the error the uplink's link backs off on."""
+    if code < 0x80:
+        return None
+    text = f"mqtt: the broker refused the batch: {name} (0x{code:02x})"
+    if code == QUOTA_EXCEEDED:
+        return UplinkError(text, retry_after=QUOTA_BACKOFF_S)
+    # Sending the same batch again soon will get the same answer: wait long, say it once.
+    return UplinkError(text, refused=code in (NOT_AUTHORIZED, TOPIC_NAME_INVALID, PAYLOAD_FORMAT_INVALID))
+
+
+class _PubackReasons:
+    """The reason code of each PUBACK (MQTT 5), which aiomqtt's publish() does not return.
+
+    Wraps the paho client's `on_publish`; the uplink publishes one batch at a time and waits for
+    its PUBACK, so the newest reason belongs to the publish that just returned."""
+
+    def __init__(self, client: aiomqtt.Client) -> None:
+        self.last: tuple[int, str] | None = None
+        inner: Any = client._client.on_publish
+
+        def on_publish(paho: Any, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
+            self.last = (int(getattr(reason, "value", 0)), str(reason))
+            inner(paho, userdata, mid, reason, properties)
+
+        client._client.on_publish = on_publish
+
+
 class _MqttConnection:
-    def __init__(self, client: aiomqtt.Client, topic: str) -> None:
+    def __init__(self, client: aiomqtt.Client, topic: str, *, v5: bool) -> None:
         self._client = client
         self._topic = topic
+        self._reasons = _PubackReasons(client) if v5 else None
 
     async def send(self, batch_id: str, payload: bytes) -> None:
+        if self._reasons is not None:
+            self._reasons.last = None
         try:
             await self._client.publish(self._topic, payload, qos=1, timeout=10)
         except aiomqtt.MqttError as exc:
             raise UplinkError(f"mqtt: {exc}", lost=True) from None
+        if self._reasons is not None and self._reasons.last is not None:
+            refused = refusal(*self._reasons.last)
+            if refused is not None:
+                raise refused
 
     async def closed(self) -> None:
         try:
@@ -78,9 +119,18 @@ class MqttTransport:
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[Connection]:
-        client = make_client(self._config.url, tls=self._config.tls, identifier=self.client_id, timeout=10)
+        v5 = self._config.protocol == 5
+        client = make_client(
+            self._config.url,
+            tls=self._config.tls,
+            identifier=self.client_id,
+            timeout=10,
+            protocol=self._config.protocol,
+            # The uplink subscribes to nothing and resends from its outbox: no session to keep.
+            session_expiry_s=0 if v5 else None,
+        )
         async with connected(client):
-            yield _MqttConnection(client, self._topic)
+            yield _MqttConnection(client, self._topic, v5=v5)
 
 
 class _HttpsConnection(_Forever):
