@@ -14,6 +14,7 @@ from ..runtime.learned import YEAR_S, keep_away
 from ..scoring.onnx import Manifest, ModelError, ModelScorer, OnnxScorer, model_candidates
 from ..scoring.policy import load_offers
 from ..scoring.rules import Context, eligible
+from ..scoring.shortlist import shortlist
 from ..store import catalog as catalog_table
 from ..store import outcomes
 from .common import ConfigOpt, JsonOpt, cells, console, data_table, get_config, group, open_store, print_json
@@ -109,9 +110,9 @@ def score(
         row["visits_90d"],
         row["spend_90d"],
     )
-    candidates = [o for o in offers if eligible(who, o, now.date())]
     scorer = ModelScorer(model_candidates(cfg.data_dir, cfg.scoring.model))
     context = Context(zone=zone, hour=now.hour, weekday=now.weekday(), affinities=taste.affinities, owned=owned)
+    candidates = shortlist(who, [o for o in offers if eligible(who, o, now.date())], context)
     ranked = keep_away(scorer.score(who, candidates, context), candidates, taste)
     engine = scorer.active.manifest.version if scorer.active else f"rules ({scorer.fallback_reason})"
     if as_json:

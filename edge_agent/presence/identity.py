@@ -1,60 +1,109 @@
-"""Consent-gated identity: beacon identifiers to known customers, everyone else anonymous."""
+"""Consent-gated identity: beacon identifiers to known customers, everyone else anonymous.
+
+Looked up in SQLite by the identifiers' primary key, with a bounded cache in front, so that a
+million-customer CRM costs disk, not memory; rotating identifiers are resolved from a compact
+table of this slot's ids (`RotatingIds`). `load()` after any catalog change empties the cache.
+"""
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections import OrderedDict
+from typing import Any, Generic, TypeVar
 
 from ..core.events import BeaconId, Customer
 from ..store import rows
 from .rotating import RotatingIds
 
+K = TypeVar("K")
+CACHE_SIZE = 4096  # the people in and around the store today, many times over
+_MISSING = object()
+
+
+class _Cache(Generic[K]):
+    """Least recently used, at most `size` entries; remembers "nobody" too (passers-by)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[K, Customer | None] = OrderedDict()
+
+    def get(self, key: K) -> Customer | object | None:
+        value = self._items.get(key, _MISSING)
+        if value is not _MISSING:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: Customer | None) -> Customer | None:
+        self._items[key] = value
+        if len(self._items) > self._size:
+            self._items.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+def _customer(row: tuple[Any, ...] | None) -> Customer | None:
+    if row is None:
+        return None
+    cid, name, tier, cats, visits, spend = row
+    return Customer(cid, name, tier, True, tuple(json.loads(cats)), visits, spend)
+
 
 class IdentityResolver:
-    """Maps beacon identifiers to consenting customers; reloads when the database changes."""
+    """Maps beacon identifiers to consenting customers."""
 
-    def __init__(self, conn: sqlite3.Connection, *, rotating_uuid: str | None = None, rotation_s: int = 300) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        rotating_uuid: str | None = None,
+        rotation_s: int = 300,
+        cache: int = CACHE_SIZE,
+    ) -> None:
         self._conn = conn
         self._rotating_uuid = rotating_uuid
         self._rotation_s = rotation_s
         self._rotating: RotatingIds | None = None
-        self._by_beacon: dict[BeaconId, Customer] = {}
-        self._by_id: dict[str, Customer] = {}
+        self._by_beacon: _Cache[BeaconId] = _Cache(cache)
+        self._by_id: _Cache[str] = _Cache(cache)
 
     def load(self) -> None:
-        """(Re)load consenting customers and their beacon identifiers."""
-        customers = rows.consenting_customers(self._conn)
-        self._by_id = {
-            cid: Customer(cid, name, tier, True, tuple(json.loads(cats)), visits, spend, rkey)
-            for cid, name, tier, cats, visits, spend, rkey in customers
-        }
-        identifiers = rows.beacon_identifiers(self._conn)
-        self._by_beacon = {
-            BeaconId(kind, value): self._by_id[cid] for kind, value, cid in identifiers if cid in self._by_id
-        }
-        keys = {c.customer_id: c.rotating_key for c in self._by_id.values() if c.rotating_key}
-        self._rotating = (
-            RotatingIds(self._rotating_uuid, self._rotation_s, keys) if self._rotating_uuid and keys else None
-        )
+        """Forget what was looked up (consent, identifiers or keys may have changed)."""
+        self._by_beacon.clear()
+        self._by_id.clear()
+        if self._rotating_uuid:
+            rotating = RotatingIds(self._rotating_uuid, self._rotation_s, rows.rotating_keys(self._conn))
+            self._rotating = rotating if len(rotating) else None
 
     def key_for(self, beacon: BeaconId, ts: float) -> BeaconId:
         """What presence tracks for this beacon: its customer when the identifier rotates."""
         if self._rotating is not None and beacon.kind == "ibeacon":
-            customer_id = self._rotating.resolve(beacon, ts)
-            if customer_id is not None:
-                return BeaconId("rotating", customer_id)
+            row = self._rotating.resolve(beacon, ts)
+            customer = _customer(rows.consenting_customer_by_row(self._conn, row)) if row is not None else None
+            if customer is not None:
+                return BeaconId("rotating", customer.customer_id)
         return beacon
 
     def customer_for(self, beacon: BeaconId) -> Customer | None:
         if beacon.kind in ("checkin", "rotating"):  # already resolved to a customer id
-            return self._by_id.get(beacon.value)
-        return self._by_beacon.get(beacon)
+            return self.customer_by_id(beacon.value)
+        known = self._by_beacon.get(beacon)
+        if known is not _MISSING:
+            return known  # type: ignore[return-value]
+        found = _customer(rows.consenting_customer_by_beacon(self._conn, beacon.kind, beacon.value))
+        return self._by_beacon.put(beacon, found)
 
-    @property
-    def customer_ids(self) -> frozenset[str]:
-        """Every customer that may be recognised now (consenting)."""
-        return frozenset(self._by_id)
+    def may_recognise(self, customer_id: str) -> bool:
+        """Whether this customer may be recognised now (known and consenting)."""
+        return self.customer_by_id(customer_id) is not None
 
     def customer_by_id(self, customer_id: str | None) -> Customer | None:
         """A consenting customer by id (e.g. a loyalty id scanned at a mirror)."""
-        return self._by_id.get(customer_id) if customer_id else None
+        if not customer_id:
+            return None
+        known = self._by_id.get(customer_id)
+        if known is not _MISSING:
+            return known  # type: ignore[return-value]
+        return self._by_id.put(customer_id, _customer(rows.consenting_customer(self._conn, customer_id)))

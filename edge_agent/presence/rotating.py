@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Iterable
+
+import numpy as np
+import numpy.typing as npt
 
 from ..core.events import BeaconId
 
@@ -21,33 +25,68 @@ def rotating_id(key_hex: str, slot: int) -> tuple[int, int]:
 
 
 class RotatingIds:
-    """A lookup table of every consenting customer's ids for the previous, current and next slot."""
+    """Every consenting customer's rotating ids for the previous, current and next slot.
 
-    def __init__(self, uuid: str, rotation_s: int, keys: dict[str, str]) -> None:
+    Compact, because a chain's CRM may hold a million keys: the keys in one byte string with
+    their offsets, each slot's ids as a sorted `uint32` array beside the customers' row numbers
+    (about 24 bytes per key for the three slots). A new slot costs one HMAC per key.
+    """
+
+    def __init__(self, uuid: str, rotation_s: int, keys: Iterable[tuple[int, str]]) -> None:
         self._uuid = uuid.lower()
         self._rotation_s = rotation_s
-        self._keys = keys  # customer_id → hex key
-        self._slot: int | None = None
-        self._table: dict[tuple[int, int], str] = {}
+        rowids: list[int] = []
+        offsets = [0]
+        blob = bytearray()
+        for rowid, key in keys:
+            try:
+                blob += bytes.fromhex(key)
+            except ValueError:
+                continue  # an import never stores one; a hand-edited database might
+            rowids.append(rowid)
+            offsets.append(len(blob))
+        self._rowids = np.asarray(rowids, dtype=np.int64)
+        self._offsets = np.asarray(offsets, dtype=np.int64)
+        self._blob = bytes(blob)
+        self._slots: dict[int, tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]] = {}
 
-    def _build(self, slot: int) -> None:
-        self._table = {
-            rotating_id(key, s): customer_id
-            for customer_id, key in self._keys.items()
-            for s in (slot - 1, slot, slot + 1)
-        }
-        self._slot = slot
+    def __len__(self) -> int:
+        return len(self._rowids)
 
-    def resolve(self, beacon: BeaconId, ts: float) -> str | None:
-        """The customer advertising `beacon` at `ts`, if it is one of their rotating ids."""
+    def _table(self, slot: int) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
+        table = self._slots.get(slot)
+        if table is None:
+            message = f"edge-agent/rid/v1|{slot}".encode()
+            blob, cut = self._blob, self._offsets.tolist()
+            ids = np.fromiter(
+                (
+                    int.from_bytes(hmac.new(blob[cut[i] : cut[i + 1]], message, hashlib.sha256).digest()[:4], "big")
+                    for i in range(len(self._rowids))
+                ),
+                dtype=np.uint32,
+                count=len(self._rowids),
+            )
+            order = np.argsort(ids, kind="stable")
+            table = (ids[order], self._rowids[order])
+            self._slots[slot] = table
+            for old in [s for s in self._slots if abs(s - slot) > 1]:
+                del self._slots[old]
+        return table
+
+    def resolve(self, beacon: BeaconId, ts: float) -> int | None:
+        """The row of the customer advertising `beacon` at `ts`, if it is one of their rotating ids."""
         uuid, _, rest = beacon.value.partition(":")
-        if uuid != self._uuid:
+        if uuid != self._uuid or not len(self._rowids):
             return None
-        slot = int(ts // self._rotation_s)
-        if slot != self._slot:
-            self._build(slot)
         major, _, minor = rest.partition(":")
         try:
-            return self._table.get((int(major), int(minor)))
+            wanted = int(major) << 16 | int(minor)
         except ValueError:
             return None
+        slot = int(ts // self._rotation_s)
+        for s in (slot, slot - 1, slot + 1):
+            ids, rows = self._table(s)
+            at = int(np.searchsorted(ids, wanted))
+            if at < len(ids) and int(ids[at]) == wanted:
+                return int(rows[at])
+        return None

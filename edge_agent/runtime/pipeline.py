@@ -59,7 +59,7 @@ class Pipeline:
         presence: PresenceEngine,
         policy: AlertPolicy,
         on_batch: Callable[[list[str]], None] | None = None,
-        on_catalog: Callable[[frozenset[str]], None] | None = None,
+        on_catalog: Callable[[Callable[[str], bool]], None] | None = None,
     ) -> None:
         config = ports.config
         self._ports = ports
@@ -102,10 +102,10 @@ class Pipeline:
         self._offers = load_offers(self._reader)
         self._devices.load(self._reader)
         self._learned.reload()
-        known = self._identity.customer_ids
-        self._policy.retain(known)
-        if self._on_catalog is not None:
-            self._on_catalog(known)  # e.g. a forgotten customer's cards leave the tablets at once
+        self._policy.retain(self._identity.may_recognise)
+        self.presence.retain(self._identity.may_recognise)
+        if self._on_catalog is not None:  # a forgotten customer's cards leave the tablets at once
+            self._on_catalog(self._identity.may_recognise)
 
     async def roll(self, now: float) -> None:
         """Close the open bucket (and any left from before a restart) once `now` is past it."""

@@ -53,6 +53,11 @@ class Visits:
         """A beacon says they left: that outweighs an older check-in."""
         self._keys.pop(customer_id, None)
 
+    def retain(self, keep: Callable[[str], bool]) -> None:
+        """Forget the visits of customers who may no longer be recognised (consent withdrawn,
+        forgotten): given consent again, their next check-in is a new visit."""
+        self._keys = {cid: keys for cid, keys in self._keys.items() if keep(cid)}
+
     def __len__(self) -> int:
         return len(self._keys)
 
@@ -98,6 +103,9 @@ class PresenceHandler:
         sighting = BeaconSighting(beacon, adv.rssi, adv.scanner, adv.ts, power)
         for change in self._presence.observe(sighting, self._identity.key_for(beacon, adv.ts), now):
             await self.change(change)
+
+    def retain(self, keep: Callable[[str], bool]) -> None:
+        self._visits.retain(keep)
 
     async def tick(self, now: float) -> None:
         for change in self._presence.tick(now):

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from ..core.events import Customer, MirrorEvent, Offer, ScoredOffer
 from .rules import Context, Scorer, eligible
+from .shortlist import shortlist
 
 ANONYMOUS = Customer("anonymous", "", "bronze", False)
 
@@ -84,4 +85,4 @@ class MirrorAdvisor:
             dislikes=tuple(session.dislikes),
             also_liked=tuple(also_liked),
         )
-        return self._scorer.score(who, candidates, context)[: self._top_k]
+        return self._scorer.score(who, shortlist(who, candidates, context), context)[: self._top_k]

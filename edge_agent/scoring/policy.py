@@ -16,6 +16,7 @@ from ..config.agent import ScoringConfig
 from ..core.events import Alert, Customer, Offer, ScoredOffer
 from ..store import rows
 from .rules import Context, Scorer, eligible
+from .shortlist import shortlist
 
 Decision = Literal["alert", "cooldown", "quiet_hours", "frequency_cap", "holdout"]
 
@@ -55,9 +56,9 @@ class AlertPolicy:
         """Seed cooldowns and caps from alerts sent before a restart."""
         self._history.setdefault(customer_id, []).append(ts)
 
-    def retain(self, customer_ids: frozenset[str]) -> None:
+    def retain(self, keep: Callable[[str], bool]) -> None:
         """Drop the history of customers who were forgotten or withdrew consent."""
-        self._history = {c: h for c, h in self._history.items() if c in customer_ids}
+        self._history = {c: h for c, h in self._history.items() if keep(c)}
 
     def rank(
         self,
@@ -68,7 +69,8 @@ class AlertPolicy:
         rerank: Callable[[list[ScoredOffer]], list[ScoredOffer]] | None = None,
     ) -> list[ScoredOffer]:
         """The top-k eligible offers for this customer in this context (no cooldown or cap)."""
-        candidates = [o for o in offers if eligible(customer, o, datetime.fromtimestamp(ts).date())]
+        today = datetime.fromtimestamp(ts).date()
+        candidates = shortlist(customer, [o for o in offers if eligible(customer, o, today)], context)
         ranked = self.scorer.score(customer, candidates, context)
         return (rerank(ranked) if rerank is not None else ranked)[: self._config.top_k]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..core.events import Alert
@@ -26,9 +26,9 @@ class AlertHub:
             self._recent.append((event_id, card))
             self._last_id = max(self._last_id, event_id)
 
-    def retain(self, customer_ids: frozenset[str]) -> None:
+    def retain(self, keep: Callable[[str], bool]) -> None:
         """Drop the cards of customers who may no longer be recognised (forgotten, consent withdrawn)."""
-        kept = [(i, card) for i, card in self._recent if card.get("customer_id") in customer_ids]
+        kept = [(i, card) for i, card in self._recent if keep(str(card.get("customer_id") or ""))]
         if len(kept) != len(self._recent):
             self._recent = deque(kept, maxlen=self._recent.maxlen)
 

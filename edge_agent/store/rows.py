@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,17 +157,37 @@ def stored_actions(reader: sqlite3.Connection, alert_ids: list[str]) -> dict[str
     return dict(rows.fetchall())
 
 
-def consenting_customers(reader: sqlite3.Connection) -> list[tuple[Any, ...]]:
-    """(customer_id, display_name, tier, preferred_categories JSON, visits_90d, spend_90d, rotating_key)."""
-    return reader.execute(
-        "SELECT customer_id, display_name, tier, preferred_categories, visits_90d, spend_90d, rotating_key "
-        "FROM customers WHERE consent = 1"
-    ).fetchall()
+CUSTOMER_FIELDS = "c.customer_id, c.display_name, c.tier, c.preferred_categories, c.visits_90d, c.spend_90d"
 
 
-def beacon_identifiers(reader: sqlite3.Connection) -> list[tuple[Any, str, str]]:
-    """(kind, value, customer_id) of every registered beacon identifier."""
-    return reader.execute("SELECT kind, value, customer_id FROM customer_identifiers").fetchall()
+def consenting_customer(reader: sqlite3.Connection, customer_id: str) -> tuple[Any, ...] | None:
+    """(customer_id, display_name, tier, preferred_categories JSON, visits_90d, spend_90d), by id."""
+    return reader.execute(  # type: ignore[no-any-return]
+        f"SELECT {CUSTOMER_FIELDS} FROM customers c WHERE c.customer_id = ? AND c.consent = 1", (customer_id,)
+    ).fetchone()
+
+
+def consenting_customer_by_beacon(reader: sqlite3.Connection, kind: str, value: str) -> tuple[Any, ...] | None:
+    """The same, by one of the customer's beacon identifiers (the identifiers' primary key)."""
+    return reader.execute(  # type: ignore[no-any-return]
+        f"SELECT {CUSTOMER_FIELDS} FROM customer_identifiers i JOIN customers c ON c.customer_id = i.customer_id "
+        "WHERE i.kind = ? AND i.value = ? AND c.consent = 1",
+        (kind, value),
+    ).fetchone()
+
+
+def consenting_customer_by_row(reader: sqlite3.Connection, rowid: int) -> tuple[Any, ...] | None:
+    return reader.execute(  # type: ignore[no-any-return]
+        f"SELECT {CUSTOMER_FIELDS} FROM customers c WHERE c.rowid = ? AND c.consent = 1", (rowid,)
+    ).fetchone()
+
+
+def rotating_keys(reader: sqlite3.Connection) -> Iterator[tuple[int, str]]:
+    """(row, hex key) of every consenting customer with a rotating identifier, streamed."""
+    yield from reader.execute(
+        "SELECT rowid, rotating_key FROM customers "
+        "WHERE consent = 1 AND rotating_key IS NOT NULL AND rotating_key != ''"
+    )
 
 
 def offer_rows(reader: sqlite3.Connection) -> list[tuple[Any, ...]]:

@@ -115,6 +115,13 @@ async def test_a_customer_whose_taste_moved_gets_offers_for_what_they_now_like(
             lambda: agent.stats.device_events["till-1"] == 1 and agent.stats.device_events["mirror-1"] == 30
         )
         await eventually(lambda: bool(connect(config.db_path).execute("SELECT 1 FROM owned").fetchone()))
+        # While she is still in the store, the mirror's evidence re-ranks her card in the moment.
+        while (moment := json.loads((await anext(client.messages)).payload)).get("kind") != "offers_updated":
+            pass
+        assert moment["offers"][0]["offer_id"] != before["offers"][0]["offer_id"]
+    # Her next visit (another day: a fresh agent) starts from what the store learned.
+    async with running_agent(Agent(config, [])) as agent, aiomqtt.Client("127.0.0.1", mqtt_broker.port) as client:
+        await client.subscribe(f"{prefix}/alerts", qos=1)
         assert await checkin(agent.http_url or "", config, "after") == 200
         after = json.loads((await anext(client.messages)).payload)
     top = [o["offer_id"] for o in after["offers"]]
