@@ -9,11 +9,13 @@ from typing import Annotated, Any
 import typer
 from rich.progress import Progress
 
+from ..config.agent import BleConfig
 from ..core.errors import DeviceError
 from ..field.credentials import grant, revoke
 from ..field.devices import add_device, build_device, parse_settings, remove_device
 from ..field.scan import as_rows, probe_modbus, scan_ble, serial_ports
 from ..sim.ble import load_scenario
+from ..sources.ble.bleak import ScannerFactory
 from ..store.devices import get_device, list_devices
 from .common import (
     ConfigOpt,
@@ -142,22 +144,32 @@ def scan(
             raise DeviceError("--probe needs --profile (e.g. modbus-temp-humidity)")
         result["probe"] = asyncio.run(probe_modbus(probe, profiles_for(cfg).get(profile)))
     else:
-        with Progress(console=err_console, transient=True, disable=as_json) as bar:
-            task = bar.add_task("listening for BLE advertisements", total=duration)
-            seen = asyncio.run(
-                scan_ble(
-                    cfg.ble,
-                    duration,
-                    registered=registered,
-                    scanner_factory=factory,
-                    progress=lambda t: bar.update(task, completed=t),
-                )
-            )
-        result["ble"] = as_rows(seen)
+        result["ble"] = _listen(cfg.ble, duration, registered, factory, quiet=as_json)
     result["serial_ports"] = serial_ports()
     if as_json:
         print_json(result)
-        return
+    else:
+        _print_scan(result)
+
+
+def _listen(
+    ble: BleConfig, duration: float, registered: dict[str, str], factory: ScannerFactory | None, *, quiet: bool
+) -> list[dict[str, Any]]:
+    with Progress(console=err_console, transient=True, disable=quiet) as bar:
+        task = bar.add_task("listening for BLE advertisements", total=duration)
+        seen = asyncio.run(
+            scan_ble(
+                ble,
+                duration,
+                registered=registered,
+                scanner_factory=factory,
+                progress=lambda t: bar.update(task, completed=t),
+            )
+        )
+    return as_rows(seen)
+
+
+def _print_scan(result: dict[str, Any]) -> None:
     if "probe" in result:
         p = result["probe"]
         console.print(f"unit {p['unit_id']} on {p['port']}: " + ", ".join(f"{k}={v}" for k, v in p["readings"].items()))

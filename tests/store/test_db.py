@@ -17,6 +17,7 @@ import pytest
 from edge_agent.core.errors import StoreError
 from edge_agent.learning.profile import AFFINITY_CAP
 from edge_agent.store import SCHEMA_VERSION, StoreWriter, Write, connect
+from edge_agent.store.schema import MIGRATIONS
 from edge_agent.testing.components import running
 
 TABLES = {
@@ -50,11 +51,14 @@ def test_reopening_does_not_migrate_again(tmp_path: Path) -> None:
 def test_upgrading_aligns_each_customers_affinities_within_the_cap(tmp_path: Path) -> None:
     """Rows that decayed one by one are brought to the customer's newest time, within ±10."""
     month = 30 * 86400
-    conn = connect(tmp_path / "a.db")
+    alignment = next(i for i, script in enumerate(MIGRATIONS) if "UPDATE affinities" in script)
+    conn = sqlite3.connect(tmp_path / "a.db", isolation_level=None)
+    for script in MIGRATIONS[:alignment]:  # the schema as the release before the alignment left it
+        conn.executescript(script)
+    conn.execute(f"PRAGMA user_version = {alignment}")
     conn.execute("INSERT INTO customers(customer_id, consent, updated_at) VALUES ('c1', 1, 0)")
     conn.execute(f"INSERT INTO affinities VALUES ('c1', 'outerwear', 25.0, {month}), ('c1', 'shoes', -14.0, 0)")
     conn.execute("INSERT INTO affinities VALUES ('c1', 'bags', 4.0, 0)")
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")  # as the version before left it
     conn.close()
     again = connect(tmp_path / "a.db")
     rows = {c: (s, at) for c, s, at in again.execute("SELECT category, score, updated_at FROM affinities")}
