@@ -6,11 +6,16 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: test demo lint system-deps
 
 # System packages the tests talk to for real: a mosquitto broker and Debian's Chromium
-# (the tablet-page test drives it through playwright; playwright's own browser download is not used).
+# (the tablet-page test drives it through playwright; playwright's own browser download is not used);
+# dbus-daemon with the system Python's D-Bus and GLib bindings, which run python-dbusmock's BlueZ
+# (installed beside the venv, in .venv/dbusmock) for the tests of bleak's real BlueZ backend.
 system-deps:
 	@missing=""; \
 	{ command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ]; } || missing="$$missing mosquitto"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v dbus-daemon >/dev/null || missing="$$missing dbus-daemon"; \
+	/usr/bin/python3 -c 'import dbus' 2>/dev/null || missing="$$missing python3-dbus"; \
+	/usr/bin/python3 -c 'import gi' 2>/dev/null || missing="$$missing python3-gi"; \
 	if [ -n "$$missing" ]; then \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; fi
 
@@ -20,6 +25,7 @@ $(BIN)/python:
 test: system-deps $(BIN)/python
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q --upgrade --upgrade-strategy eager -e '.[test,train]'
+	$(BIN)/pip install -q --upgrade --no-deps --target $(VENV)/dbusmock 'python-dbusmock>=0.38,<1'
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

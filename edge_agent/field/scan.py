@@ -15,7 +15,7 @@ from ..config.profiles import DeviceProfile
 from ..core.errors import EdgeAgentError
 from ..core.events import Advertisement
 from ..decoders.modbus import decode_registers, register_span
-from ..sources.ble.bleak import BleakSource, ScannerFactory
+from ..sources.ble.bleak import BleakSource, BleUnavailable, ScannerFactory, explain
 
 
 class ScanError(EdgeAgentError):
@@ -31,20 +31,6 @@ class Seen:
     profile: str | None
     registered: str | None = None
     adverts: int = 1
-
-
-def explain_ble_error(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, FileNotFoundError) or "ServiceUnknown" in text:
-        return "BlueZ is not running (no D-Bus system bus or bluetoothd): sudo systemctl start dbus bluetooth"
-    if "NotPermitted" in text or "Permission" in text or isinstance(exc, PermissionError):
-        return (
-            "not allowed to scan: add the user to group 'bluetooth' (sudo usermod -aG bluetooth $USER) "
-            "or run it as the edge-agent service"
-        )
-    if "No Bluetooth adapters" in text or "adapter" in text.lower():
-        return "no Bluetooth adapter found: check `hciconfig` and `rfkill unblock bluetooth`"
-    return f"BLE scan failed ({text}); check `systemctl status bluetooth`"
 
 
 async def scan_ble(
@@ -69,8 +55,10 @@ async def scan_ble(
                         progress(time.monotonic() - started)
     except TimeoutError:
         pass
+    except BleUnavailable as exc:
+        raise ScanError(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 -- whatever the radio stack raises, the engineer gets one line with the fix
-        raise ScanError(explain_ble_error(exc)) from None
+        raise ScanError(explain(exc, config.adapter)) from None
     return sorted(seen.values(), key=lambda s: -s.rssi)
 
 

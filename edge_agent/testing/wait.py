@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 
-async def eventually(predicate: Callable[[], bool], *, within: float = 20.0, every: float = 0.05) -> None:
-    """Return once `predicate()` is true; fail after `within` seconds."""
+async def eventually(
+    predicate: Callable[[], object | Awaitable[object]], *, within: float = 20.0, every: float = 0.05
+) -> None:
+    """Return once `predicate()` (or what it awaits to) is true; fail after `within` seconds."""
     async with asyncio.timeout(within):
-        while not predicate():  # noqa: ASYNC110 - the condition lives outside asyncio (files, brokers)
+        while True:
+            result = predicate()
+            if inspect.isawaitable(result):
+                result = await result
+            if result:
+                return
             await asyncio.sleep(every)
 
 

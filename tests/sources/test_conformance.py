@@ -28,6 +28,7 @@ from edge_agent.sources.ble.bleak import BleakSource
 from edge_agent.sources.mqtt import mirror_source, remote_scanner_source
 from edge_agent.sources.serial import SerialLineSource
 from edge_agent.sources.serial.modbus import ModbusSource
+from edge_agent.testing.bluez import bluez
 from edge_agent.testing.config import write_config
 from edge_agent.testing.modbus import ModbusSensor
 from edge_agent.testing.wait import eventually
@@ -55,6 +56,17 @@ async def bleak_simulated_radio(tmp: Path) -> AsyncIterator[Rig]:
     scenario = arrivals(f"{UUID}:1:1", first_at_s=0)
     source = BleakSource(BleConfig(), scanner_factory=lambda cb: SimulatedScanner(scenario, cb, speed=5))
     yield source, nothing
+
+
+@asynccontextmanager
+async def bleak_bluez(tmp: Path) -> AsyncIterator[Rig]:
+    async with bluez() as radio:
+        advert = {0x004C: b"\x02\x15" + bytes.fromhex(UUID.replace("-", "")) + b"\x00\x01\x00\x01\xc5"}
+
+        async def say() -> None:
+            await radio.advertise("C0:FF:EE:00:00:01", -60, manufacturer_data=advert)
+
+        yield BleakSource(BleConfig(mode="active")), say
 
 
 def _config(tmp: Path, broker: MosquittoBroker):  # type: ignore[no-untyped-def]
@@ -108,6 +120,7 @@ async def modbus(tmp: Path) -> AsyncIterator[Rig]:
 RIGS: dict[str, RigFactory] = {
     "simulated-ble": simulated_ble,
     "bleak-simulated-radio": bleak_simulated_radio,
+    "bleak-bluez": bleak_bluez,
     "mqtt-mirror": mqtt_mirror,
     "mqtt-remote-scanner": mqtt_scanner,
     "serial-line": serial_line,

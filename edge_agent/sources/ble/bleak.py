@@ -53,6 +53,26 @@ class ScannerStalled(LinkError):
     """The scanner reported nothing for the watchdog period (a hung BlueZ scan): restart it."""
 
 
+class BleUnavailable(LinkError):
+    """The radio stack cannot scan now; the message says why and how to fix it."""
+
+
+def explain(exc: BaseException, adapter: str) -> str:
+    """One line a field engineer can act on, from whatever BlueZ, D-Bus or bleak raised."""
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, FileNotFoundError | ConnectionRefusedError) or "ServiceUnknown" in text:
+        return "BlueZ is not running (no D-Bus system bus or bluetoothd): sudo systemctl start dbus bluetooth"
+    if "NotPermitted" in text or "Permission" in text or "AccessDenied" in text or isinstance(exc, PermissionError):
+        return (
+            "not allowed to scan: add the user to group 'bluetooth' (sudo usermod -aG bluetooth $USER) "
+            "or run it as the edge-agent service"
+        )
+    if "No Bluetooth adapters" in text or "UnknownObject" in text or "adapter" in text.lower():
+        # A vanished adapter (USB dongle pulled, controller reset) looks the same from D-Bus.
+        return f"no Bluetooth adapter {adapter} found: check `hciconfig` and `rfkill unblock bluetooth`"
+    return f"BLE scan failed ({text}); check `systemctl status bluetooth`"
+
+
 class BleakSource:
     """Scans with the local adapter; a watchdog restarts a scanner that stopped reporting."""
 
@@ -104,7 +124,12 @@ class BleakSource:
         from bleak.exc import BleakError
 
         scanner = self._scanner()
-        await scanner.start()
+        try:
+            await scanner.start()
+        except (BleakError, OSError) as exc:
+            with contextlib.suppress(BleakError, OSError):
+                await scanner.stop()
+            raise BleUnavailable(explain(exc, self._config.adapter)) from exc
         try:
             yield self._adverts()
         finally:
