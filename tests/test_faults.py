@@ -129,6 +129,7 @@ async def test_a_stuck_sink_delays_nobody(tmp_path: Path, mqtt_broker: Mosquitto
         async with running_agent(Agent(config, [ada], extra_sinks=[Stuck()])) as agent:
             async with asyncio.timeout(30):
                 alert = json.loads((await anext(staff.messages)).payload)  # type: ignore[arg-type]
+            await eventually(lambda: agent.snapshot()["sinks"]["mqtt-alerts"]["delivered"] == 1)  # its PUBACK
             sinks = agent.snapshot()["sinks"]
             assert (await health(agent))[0] == 200
     assert alert["customer_id"] == "c-ada"

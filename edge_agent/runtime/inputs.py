@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 Ack = Callable[[bool], None]
 
+PAIR_WITH = 24  # SKUs of a session that a new try-on or like is paired with
 MIRROR_COUNTS = {
     "session_start": "mirror_sessions",
     "try_on": "mirror_try_ons",
@@ -119,7 +120,7 @@ class MirrorHandler:
             if customer is not None and event.sku and event.event in ("try_on", "like", "dislike"):
                 self._ports.updates(None, customer.customer_id, self._activity(event))
             if customer is not None:
-                self._moment.evidence(customer, event, zone, time.time())
+                self._moment.evidence(customer, event, zone)
 
         if staff_alert is not None:
             card = staff_alert.card()
@@ -185,11 +186,15 @@ class MirrorHandler:
         return tuple(outcomes.pair(source, event.sku, other, event.ts) for other in others), taste
 
     def _paired_with(self, event: MirrorEvent) -> list[str]:
-        """The other SKUs tried or liked in this session (a try-on or like pairs with each of them)."""
+        """The other SKUs tried or liked in this session, the newest PAIR_WITH of them: a try-on
+        or like pairs with each (bounded, so that a session of a thousand try-ons costs no more
+        per event than one of thirty)."""
         session = self._advisor.session(event.device_id, event.session_id)
         if event.event not in ("try_on", "like") or session is None or event.sku is None:
             return []
-        return sorted({*session.try_ons, *session.likes} - {event.sku} - set(session.dislikes))
+        skip = {event.sku, *session.dislikes}
+        newest = [s for s in reversed([*session.try_ons, *session.likes]) if s not in skip]
+        return sorted(list(dict.fromkeys(newest))[:PAIR_WITH])
 
     def _also_liked(self, event: MirrorEvent) -> list[tuple[str, str, int]]:
         """Often liked with what was tried; never a disliked SKU or its category back in this session."""

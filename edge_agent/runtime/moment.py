@@ -3,8 +3,10 @@
 While a known customer's entry card is live, each try-on, like, dislike or size request at a
 mirror re-scores their offers with that visit's evidence and what it taught their profile. When
 the top-k changes, the tablets get an SSE `update` with the new `offers` and `{topic_prefix}/alerts`
-an `offers_updated` event — at most once per card every `MIN_GAP_S`; evidence within the gap is
-kept and its re-ranking sent when the gap is over (on a tick).
+an `offers_updated` event — at most once per card every `MIN_GAP_S`. Re-ranking happens on the
+next tick (about a second), not on the event itself: a mirror sends a try-on and a like together,
+and the card should move once, with both; evidence within the gap is kept and its re-ranking
+sent when the gap is over.
 """
 
 from __future__ import annotations
@@ -55,13 +57,11 @@ class Moment:
     def left(self, customer_id: str) -> None:
         self._cards.pop(customer_id, None)
 
-    def evidence(self, customer: Customer, event: MirrorEvent, zone: str, now: float) -> None:
+    def evidence(self, customer: Customer, event: MirrorEvent, zone: str) -> None:
         card = self._cards.get(customer.customer_id)
         if card is None or event.event not in EVIDENCE:
             return
         card.pending = (customer, event, zone)
-        if now - card.pushed >= self.min_gap_s:
-            self._rerank(card, now)
 
     def tick(self, now: float) -> None:
         for card in self._cards.values():

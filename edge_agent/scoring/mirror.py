@@ -12,6 +12,8 @@ from .rules import Context, Scorer, eligible
 from .shortlist import shortlist
 
 ANONYMOUS = Customer("anonymous", "", "bronze", False)
+# What one session remembers of each kind: a mirror stuck in a loop must not grow without bound.
+SESSION_SKUS = 64
 
 
 @dataclass(slots=True)
@@ -19,6 +21,14 @@ class _Session:
     try_ons: list[str] = field(default_factory=list)
     likes: list[str] = field(default_factory=list)
     dislikes: list[str] = field(default_factory=list)
+
+    def note(self, event: str, sku: str) -> None:
+        target = {"try_on": self.try_ons, "like": self.likes, "dislike": self.dislikes}.get(event)
+        if target is None or sku in target:
+            return
+        target.append(sku)
+        if len(target) > SESSION_SKUS:
+            del target[0]
 
 
 class MirrorAdvisor:
@@ -55,9 +65,7 @@ class MirrorAdvisor:
                 self._sessions.popitem(last=False)
         self._sessions.move_to_end(key)
         if event.sku is not None:
-            target = {"try_on": session.try_ons, "like": session.likes, "dislike": session.dislikes}.get(event.event)
-            if target is not None and event.sku not in target:
-                target.append(event.sku)
+            session.note(event.event, event.sku)
         if event.event not in ("try_on", "like"):
             return None
         if not any(o.kind == "accessory" for o in offers):

@@ -13,6 +13,7 @@ import aiomqtt
 
 from edge_agent.core.events import Acked, MirrorEvent, SourceEvent
 from edge_agent.runtime import Agent
+from edge_agent.runtime.inputs import PAIR_WITH
 from edge_agent.sim.adverts import arrivals
 from edge_agent.sim.ble import SimulatedBleSource
 from edge_agent.sim.broker import MosquittoBroker
@@ -60,6 +61,10 @@ async def test_a_flood_of_suggestions_never_drops_an_alert(tmp_path: Path, mqtt_
     assert sinks["mqtt-alerts"]["dropped"] == 0
     suggestions = sinks["mirror-suggestions"]
     assert suggestions["dropped"] > 0 and suggestions["delivered"] + suggestions["dropped"] == TRY_ONS
+    # Each try-on paired with the newest PAIR_WITH before it, not with all: the session cost stays flat.
+    with connect(config.db_path) as db:
+        (pairs,) = db.execute("SELECT COUNT(*) FROM cooccurrence").fetchone()
+    assert pairs == sum(min(n, PAIR_WITH) for n in range(TRY_ONS))
 
 
 async def test_an_input_no_handler_knows_is_a_dead_letter_and_is_acknowledged(tmp_path: Path) -> None:
