@@ -1,4 +1,4 @@
-"""SIGKILL the agent at 20 seeded random moments while mirrors, apps and staff send: exactly-once counts."""
+"""SIGKILL the agent at 14 seeded random moments while mirrors, apps and staff send: exactly-once counts."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from edge_agent.testing.crash import CrashPlan, crash_name, run_crash, try_ons
 
 @pytest.mark.timeout(240)
 def test_sigkill_at_random_moments_loses_nothing_and_counts_nothing_twice(tmp_path: Path) -> None:
-    plan = CrashPlan.spread(kills=20, seed=7)
+    plan = CrashPlan.spread(kills=14, seed=7)  # bench/crash.py runs more
     report = run_crash(tmp_path, plan)
     figures = report.figures()
     assert report.integrity == "ok"
@@ -24,5 +24,5 @@ def test_sigkill_at_random_moments_loses_nothing_and_counts_nothing_twice(tmp_pa
 
     log = (tmp_path / "agent.log").read_text(errors="replace")
     assert "alert " in log  # the log is there and says what happened ...
-    for i in range(plan.checkins):  # ... without one name or customer id, through 20 kills
+    for i in range(plan.checkins):  # ... without one name or customer id, through every kill
         assert f"c-{i:04d}" not in log and crash_name(i) not in log

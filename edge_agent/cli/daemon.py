@@ -20,11 +20,7 @@ from ..config.agent import AgentConfig, generated_secrets, load_config, render_c
 from ..core.errors import ConfigError
 from ..core.logs import LogFormat, setup_logging
 from ..field.credentials import AGENT_USER, grant_agent
-from ..runtime import Agent
 from ..runtime.control import query_status
-from ..sim.ble import SimulatedBleSource, load_scenario
-from ..sources.base import Source
-from ..sources.build import build_sources
 from ..store import connect
 from .common import ConfigOpt, JsonOpt, State, console, get_config, print_json
 
@@ -129,10 +125,15 @@ def run(
     speed: Annotated[float, typer.Option(help="Time compression for --simulate.", min=0.01)] = 1.0,
 ) -> None:
     """Run the agent in the foreground until SIGTERM or Ctrl-C."""
+    # The pipeline's libraries load here, not at every CLI start.
+    from ..runtime import Agent
+    from ..sim.ble import SimulatedBleSource, load_scenario
+    from ..sources.build import build_sources
+
     cfg = get_config(config)
     setup_logging(_log_format(log_format))
     with closing(open_db_connection(cfg)) as conn:
-        sources: list[Source] = build_sources(cfg, conn, radio=simulate is None)
+        sources = build_sources(cfg, conn, radio=simulate is None)
     if simulate is not None:
         sources.append(SimulatedBleSource(load_scenario(simulate), speed=speed))
     agent = Agent(cfg, sources)

@@ -24,7 +24,6 @@ from ..links import presence
 from ..links.mqtt import connected, store_client
 from ..links.presence import Box
 from ..runtime.control import query_status
-from ..scoring.onnx import Manifest, ModelError, OnnxScorer, model_candidates
 from ..store import connect
 from ..store.db import integrity
 from ..store.devices import list_devices
@@ -153,6 +152,8 @@ def check_serial(cfg: AgentConfig) -> Check:
 
 
 def check_model(cfg: AgentConfig) -> Check:
+    from ..scoring.onnx import Manifest, ModelError, OnnxScorer, model_candidates  # onnxruntime: only here
+
     for manifest in model_candidates(cfg.data_dir, cfg.scoring.model):
         if manifest.exists():
             try:

@@ -11,7 +11,6 @@ from ..core.errors import EdgeAgentError
 from ..core.events import Customer
 from ..learning.profile import blend
 from ..runtime.learned import YEAR_S, keep_away
-from ..scoring.onnx import Manifest, ModelError, ModelScorer, OnnxScorer, model_candidates
 from ..scoring.policy import load_offers
 from ..scoring.rules import Context, eligible
 from ..scoring.shortlist import shortlist
@@ -25,6 +24,8 @@ app = group("The offer-scoring model.")
 @app.command()
 def info(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Version, sha256, features and held-out metrics of the model the agent would use."""
+    from ..scoring.onnx import ModelScorer, model_candidates  # numpy and onnxruntime: only for the model commands
+
     cfg = get_config(config)
     scorer = ModelScorer(model_candidates(cfg.data_dir, cfg.scoring.model))
     active = scorer.active
@@ -55,6 +56,8 @@ def info(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
 @app.command()
 def verify(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Check every model the agent may load: sha256, feature schema, a test run."""
+    from ..scoring.onnx import Manifest, ModelError, OnnxScorer, model_candidates  # numpy, onnxruntime: here only
+
     cfg = get_config(config)
     results: list[dict[str, Any]] = []
     for manifest_path in model_candidates(cfg.data_dir, cfg.scoring.model):
@@ -90,6 +93,8 @@ def score(
     as_json: JsonOpt = False,
 ) -> None:
     """Rank a customer's eligible offers, with the reasons staff would see."""
+    from ..scoring.onnx import ModelScorer, model_candidates  # numpy and onnxruntime: only for the model commands
+
     cfg = get_config(config)
     with open_store(cfg) as conn:
         row = catalog_table.customer(conn, customer)

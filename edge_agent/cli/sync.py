@@ -8,7 +8,7 @@ import typer
 
 from ..core.errors import EdgeAgentError
 from ..runtime.control import query_status
-from ..uplink.outbox import outbox_status
+from ..store.outbox import outbox_status
 from .common import ConfigOpt, JsonOpt, get_config, group, open_store, print_json
 
 app = group("Cloud sync of privacy-safe aggregates.")

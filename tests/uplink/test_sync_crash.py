@@ -48,7 +48,8 @@ def test_sigkill_during_sync_ten_times_loses_nothing(tmp_path: Path, mqtt_broker
         tmp_path / "agent.yaml",
         data_dir=tmp_path / "data",
         mqtt={"url": "mqtt://127.0.0.1:1"},
-        uplink={"kind": "mqtt", "url": mqtt_broker.url, "interval_s": 0.2},
+        # Unpaced (1000/s, not the default 50/s): the kills are under test here, not the pacing.
+        uplink={"kind": "mqtt", "url": mqtt_broker.url, "interval_s": 0.2, "max_publish_per_s": 1000},
     )
     db = tmp_path / "data" / "edge-agent.db"
     connect(db).close()
