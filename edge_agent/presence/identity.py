@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections import OrderedDict
 from typing import Any, Generic, TypeVar
 
@@ -76,6 +77,9 @@ class IdentityResolver:
         if self._rotating_uuid:
             rotating = RotatingIds(self._rotating_uuid, self._rotation_s, rows.rotating_keys(self._conn))
             self._rotating = rotating if len(rotating) else None
+            if self._rotating is not None:
+                # Built now, not on the first advert: a customer walking in must not wait for them.
+                self._rotating.warm(time.time())
 
     def key_for(self, beacon: BeaconId, ts: float) -> BeaconId:
         """What presence tracks for this beacon: its customer when the identifier rotates."""

@@ -49,11 +49,12 @@ class RotatingIds:
         self._offsets = np.asarray(offsets, dtype=np.int64)
         self._blob = bytes(blob)
         self._slots: dict[int, tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]] = {}
+        self.tables_built = 0
 
     def __len__(self) -> int:
         return len(self._rowids)
 
-    def _table(self, slot: int) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
+    def _table(self, slot: int, now_slot: int) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
         table = self._slots.get(slot)
         if table is None:
             message = f"edge-agent/rid/v1|{slot}".encode()
@@ -66,12 +67,20 @@ class RotatingIds:
                 dtype=np.uint32,
                 count=len(self._rowids),
             )
+            self.tables_built += 1
             order = np.argsort(ids, kind="stable")
             table = (ids[order], self._rowids[order])
             self._slots[slot] = table
-            for old in [s for s in self._slots if abs(s - slot) > 1]:
+            # Around the present slot, not the one just built: the three stay until time moves on.
+            for old in [s for s in self._slots if abs(s - now_slot) > 1]:
                 del self._slots[old]
         return table
+
+    def warm(self, ts: float) -> None:
+        """Build the previous, current and next slot's tables ahead of the first advert."""
+        slot = int(ts // self._rotation_s)
+        for s in (slot, slot - 1, slot + 1):
+            self._table(s, slot)
 
     def resolve(self, beacon: BeaconId, ts: float) -> int | None:
         """The row of the customer advertising `beacon` at `ts`, if it is one of their rotating ids."""
@@ -85,7 +94,7 @@ class RotatingIds:
             return None
         slot = int(ts // self._rotation_s)
         for s in (slot, slot - 1, slot + 1):
-            ids, rows = self._table(s)
+            ids, rows = self._table(s, slot)
             at = int(np.searchsorted(ids, wanted))
             if at < len(ids) and int(ids[at]) == wanted:
                 return int(rows[at])

@@ -10,7 +10,7 @@ from pathlib import Path
 from edge_agent.core.events import BeaconId
 from edge_agent.field.imports import import_customers
 from edge_agent.presence.identity import IdentityResolver
-from edge_agent.presence.rotating import rotating_id
+from edge_agent.presence.rotating import RotatingIds, rotating_id
 from edge_agent.store import connect
 
 LOYALTY = "f7826da6-4fa2-4e98-8024-bc5b71e0893e"
@@ -51,3 +51,18 @@ def test_resolution_within_one_slot_and_consent_gated(tmp_path: Path) -> None:
     no_consent = beacon("ff" * 16, slot)
     assert resolver.key_for(no_consent, now) == no_consent  # never resolved without consent
     assert resolver.customer_for(no_consent) is None
+
+
+def test_each_slots_table_is_built_once_while_time_stays_in_it() -> None:
+    """Unknown ids under the loyalty UUID look in three slots; none of the three is rebuilt for each."""
+    keys = [(row, hashlib.sha256(str(row).encode()).hexdigest()[:32]) for row in range(1, 501)]
+    ids = RotatingIds(LOYALTY, 300, keys)
+    now = 1_795_000_000.0
+    for n in range(200):
+        assert ids.resolve(BeaconId("ibeacon", f"{LOYALTY}:{n}:{n}"), now) is None  # 1500 ids in 2**32: no clash
+    assert ids.tables_built == 3
+    slot = int(now // 300)
+    major, minor = rotating_id(keys[41][1], slot + 1)
+    assert ids.resolve(BeaconId("ibeacon", f"{LOYALTY}:{major}:{minor}"), now) == 42  # a phone a little ahead
+    ids.resolve(BeaconId("ibeacon", f"{LOYALTY}:1:1"), now + 300)  # time moves on one slot: one new table
+    assert ids.tables_built == 4
