@@ -5,9 +5,12 @@
     python bench/soak.py --quick         # 20 s
 
 The agent runs as its own process (`edge-agent run`), the three scanners publish from another
-process to a private mosquitto. RSS and CPU time are read from /proc every 2 s. Prints one JSON
-object as its last line: rss_mb_idle, rss_mb_steady, rss_mb_max, rss_growth_mb_per_min,
-cpu_pct_per_1k_msgs.
+process to a private mosquitto. Memory and CPU time are read from /proc every 2 s: RSS, the
+anonymous (private) part a small box actually pays for (RssAnon), and PSS (shared library pages
+split between the processes using them, /proc/PID/smaps_rollup). Prints one JSON object as its
+last line: rss_mb_idle, rss_mb_steady, rss_mb_max, rss_anon_mb_steady, pss_mb_steady,
+rss_growth_mb_per_min, anon_growth_mb_per_min, cpu_pct_per_1k_msgs, and libraries_anon_mb (a
+process that imports only the libraries the agent runs on, for comparison).
 """
 
 from __future__ import annotations
@@ -63,11 +66,33 @@ print(sent)
 """
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+LIBRARIES = "import aiohttp, aiomqtt, numpy, onnxruntime, paho.mqtt.client, pydantic, sqlite3, yaml; input()"
+
+
+def proc_mb(pid: int, file: str, field: str) -> float:
+    for line in Path(f"/proc/{pid}/{file}").read_text().splitlines():
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def rss_mb(pid: int) -> float:
+    return proc_mb(pid, "status", "VmRSS")
+
+
+def memory(pid: int) -> tuple[float, float, float]:
+    """(RSS, anonymous RSS, PSS) in MB."""
+    return rss_mb(pid), proc_mb(pid, "status", "RssAnon"), proc_mb(pid, "smaps_rollup", "Pss")
+
+
+def libraries_anon_mb() -> float:
+    """Anonymous memory of a process that only imports the agent's libraries (the floor)."""
+    probe = subprocess.Popen([sys.executable, "-c", LIBRARIES], stdin=subprocess.PIPE)
+    try:
+        time.sleep(3)
+        return proc_mb(probe.pid, "status", "RssAnon")
+    finally:
+        probe.communicate(b"\n", timeout=10)
 
 
 def cpu_s(pid: int) -> float:
@@ -103,11 +128,11 @@ def soak(seconds: float, beacons: int) -> dict[str, object]:
             crowd = subprocess.Popen(
                 [sys.executable, "-c", CROWD, str(broker.port), str(beacons), str(seconds)], stdout=subprocess.PIPE
             )
-            samples: list[tuple[float, float]] = []
+            samples: list[tuple[float, tuple[float, float, float]]] = []
             start, cpu0 = time.monotonic(), cpu_s(agent.pid)
             while crowd.poll() is None:
                 time.sleep(2)
-                samples.append((time.monotonic() - start, rss_mb(agent.pid)))
+                samples.append((time.monotonic() - start, memory(agent.pid)))
             elapsed, cpu = time.monotonic() - start, cpu_s(agent.pid) - cpu0
             sent = int(crowd.communicate()[0] or 0)
             status = query_status(config.socket_path, timeout=10) or {}
@@ -116,11 +141,19 @@ def soak(seconds: float, beacons: int) -> dict[str, object]:
             agent.wait(20)
     second_half = [s for s in samples if s[0] >= elapsed / 2]
     rate = sent / elapsed
+
+    def steady(i: int) -> float:
+        return round(statistics.median(m[i] for _, m in second_half), 1)
+
     return {
         "rss_mb_idle": round(idle, 1),
-        "rss_mb_steady": round(statistics.median(r for _, r in second_half), 1),
-        "rss_mb_max": round(max(r for _, r in samples), 1),
-        "rss_growth_mb_per_min": round(slope_per_min(second_half), 2),
+        "rss_mb_steady": steady(0),
+        "rss_mb_max": round(max(m[0] for _, m in samples), 1),
+        "rss_anon_mb_steady": steady(1),
+        "pss_mb_steady": steady(2),
+        "libraries_anon_mb": round(libraries_anon_mb(), 1),
+        "rss_growth_mb_per_min": round(slope_per_min([(t, m[0]) for t, m in second_half]), 2),
+        "anon_growth_mb_per_min": round(slope_per_min([(t, m[1]) for t, m in second_half]), 3),
         "cpu_pct_per_1k_msgs": round(100 * cpu / elapsed / (rate / 1000), 2),
         "msgs_per_s_offered": round(rate),
         "processed": status.get("counters", {}).get("ble_adverts"),

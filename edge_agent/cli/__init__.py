@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -11,25 +12,55 @@ import typer
 
 from .. import __version__
 from ..core.errors import CatalogError, ConfigError, DeviceError, EdgeAgentError, ProfileError
-from . import customers, daemon, devices, doctor, insights, models, profiles, sync
 from .common import State, err_console, group
 
-app = group(
-    "Offline-first retail edge gateway.", name="edge-agent", pretty_exceptions_enable=False, add_completion=False
-)
-app.add_typer(devices.app, name="device")
-app.add_typer(profiles.app, name="profile")
-app.add_typer(customers.customers, name="customer")
-app.add_typer(customers.offers, name="offer")
-app.add_typer(customers.products, name="product")
-app.add_typer(models.app, name="model")
-app.add_typer(sync.app, name="sync")
-app.command()(daemon.init)
-app.command()(daemon.run)
-app.command()(daemon.status)
-app.command()(daemon.demo)
-app.command()(doctor.doctor)
-app.command()(insights.insights)
+# Command → (module, attribute); groups are sub-apps. A command's module is imported only when it
+# is the command asked for: `edge-agent run` does not load the catalog, scan or model commands
+# (nor what they import). `--help` and an unknown command load them all.
+GROUPS = {
+    "device": ("devices", "app"),
+    "profile": ("profiles", "app"),
+    "customer": ("customers", "customers"),
+    "offer": ("customers", "offers"),
+    "product": ("customers", "products"),
+    "model": ("models", "app"),
+    "sync": ("sync", "app"),
+}
+COMMANDS = {
+    "init": ("daemon", "init"),
+    "run": ("daemon", "run"),
+    "status": ("daemon", "status"),
+    "demo": ("daemon", "demo"),
+    "doctor": ("doctor", "doctor"),
+    "insights": ("insights", "insights"),
+}
+
+
+def build_app(only: str | None = None) -> typer.Typer:
+    """The CLI with every command, or with just `only` (when it names one)."""
+    cli = group(
+        "Offline-first retail edge gateway.", name="edge-agent", pretty_exceptions_enable=False, add_completion=False
+    )
+    cli.callback()(_root)
+    wanted = {only} if only in GROUPS or only in COMMANDS else {*GROUPS, *COMMANDS}
+    for name, (module, attr) in GROUPS.items():
+        if name in wanted:
+            cli.add_typer(getattr(importlib.import_module(f".{module}", __name__), attr), name=name)
+    for name, (module, attr) in COMMANDS.items():
+        if name in wanted:
+            cli.command(name=name)(getattr(importlib.import_module(f".{module}", __name__), attr))
+    return cli
+
+
+def asked(args: list[str]) -> str | None:
+    """The command named on the line, past the root options (`--config FILE`, `--version`)."""
+    rest = iter(args)
+    for arg in rest:
+        if arg in ("--config", "-c"):
+            next(rest, None)
+        elif not arg.startswith("-"):
+            return arg
+    return None
 
 
 def _version(value: bool) -> None:
@@ -38,7 +69,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="Config file for every subcommand.")] = None,
     version: Annotated[
@@ -73,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: one readable line per error, never a traceback."""
     args = sys.argv[1:] if argv is None else argv
     try:
-        result = app(args=args, standalone_mode=False)
+        result = build_app(asked(args))(args=args, standalone_mode=False)
     except ABORTS:
         return _fail(args, "aborted", 1)
     except CLICK_ERRORS as exc:
@@ -101,3 +131,9 @@ def _fail(args: list[str], message: str, code: int) -> int:
 
 def run_main() -> None:
     sys.exit(main())
+
+
+def __getattr__(name: str) -> typer.Typer:
+    if name == "app":  # the whole CLI, for tools and tests that walk it
+        return build_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

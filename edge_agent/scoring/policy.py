@@ -15,7 +15,7 @@ from typing import Literal
 from ..config.agent import ScoringConfig
 from ..core.events import Alert, Customer, Offer, ScoredOffer
 from ..store import rows
-from .rules import Context, Scorer, eligible
+from .rules import Context, Eligibility, Scorer
 from .shortlist import shortlist
 
 Decision = Literal["alert", "cooldown", "quiet_hours", "frequency_cap", "holdout"]
@@ -51,6 +51,7 @@ class AlertPolicy:
         self._config = config
         self.scorer = scorer
         self._history: dict[str, list[float]] = {}
+        self._eligibility: Eligibility | None = None
 
     def remember(self, customer_id: str, ts: float) -> None:
         """Seed cooldowns and caps from alerts sent before a restart."""
@@ -69,8 +70,9 @@ class AlertPolicy:
         rerank: Callable[[list[ScoredOffer]], list[ScoredOffer]] | None = None,
     ) -> list[ScoredOffer]:
         """The top-k eligible offers for this customer in this context (no cooldown or cap)."""
-        today = datetime.fromtimestamp(ts).date()
-        candidates = shortlist(customer, [o for o in offers if eligible(customer, o, today)], context)
+        if self._eligibility is None or self._eligibility.offers is not offers:
+            self._eligibility = Eligibility(offers)  # the catalog was reloaded: group it once again
+        candidates = shortlist(customer, self._eligibility.of(customer, datetime.fromtimestamp(ts).date()), context)
         ranked = self.scorer.score(customer, candidates, context)
         return (rerank(ranked) if rerank is not None else ranked)[: self._config.top_k]
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from edge_agent.config.agent import QuietHours, ScoringConfig
 from edge_agent.core.events import Customer, Offer
 from edge_agent.scoring.policy import AlertPolicy, in_holdout
-from edge_agent.scoring.rules import Context, RuleScorer, eligible
+from edge_agent.scoring.rules import TIERS, Context, Eligibility, RuleScorer, eligible
 
 ADA = Customer("c-1", "Ada", "gold", True, ("shoes",), 7)
 OFFERS = [
@@ -74,3 +77,26 @@ def test_holdout_is_deterministic_near_its_share_and_still_scored() -> None:
     outcome = p.decide(Customer(held, "X", "gold", True), OFFERS, CTX, NOON)
     assert outcome.decision == "holdout"
     assert outcome.alert is not None and outcome.alert.offers  # recorded for uplift, never sent
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(TIERS),
+            st.booleans(),
+            st.one_of(st.none(), st.sampled_from(["2026-11-01", "2026-12-03", "2027-01-01"])),
+            st.one_of(st.none(), st.sampled_from(["2026-11-30", "2026-12-03", "2027-02-01"])),
+        ),
+        max_size=40,
+    ),
+    st.sampled_from(TIERS),
+    st.sampled_from([date(2026, 11, 15), date(2026, 12, 3), date(2027, 1, 15)]),
+)
+def test_grouped_eligibility_admits_exactly_what_eligible_does_in_catalog_order(
+    rows: list[tuple[str, bool, str | None, str | None]], tier: str, today: date
+) -> None:
+    offers = [
+        Offer(f"o-{n}", "t", "c", "discount", t, stock, (), starts=s, ends=e) for n, (t, stock, s, e) in enumerate(rows)
+    ]
+    who = Customer("c-1", "Ada", tier, True)
+    assert Eligibility(offers).of(who, today) == [o for o in offers if eligible(who, o, today)]
