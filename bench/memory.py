@@ -1,0 +1,107 @@
+"""Where the agent's anonymous memory goes, at 1 000 beacons x 3 scanners (the soak's crowd).
+
+    python bench/memory.py            # 60 s of crowd, then a tracemalloc snapshot
+    python bench/memory.py --quick    # 15 s
+
+`edge-agent run` runs in this process under tracemalloc (25 frames) while bench/soak.py's crowd
+publishes from another; then the Python allocations still alive are grouped by who made them:
+the package whose code was running (a library, or an edge_agent subpackage), with imports
+counted for the importing package. What tracemalloc cannot see (onnxruntime's session, SQLite's
+page caches, numpy buffers, malloc arenas, thread stacks) is RssAnon minus the traced total.
+Prints one JSON object as its last line: rss_anon_mb (less tracemalloc's own bookkeeping),
+traced_mb, native_mb, top (ten groups, MB each).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from soak import CROWD, soak  # noqa: E402
+
+from edge_agent.sim.broker import MosquittoBroker  # noqa: E402
+from edge_agent.testing.config import write_config  # noqa: E402
+
+
+def owner(frames: list[str]) -> str:
+    """The package that allocated: the innermost frame outside the import machinery."""
+    for file in reversed(frames):  # tracemalloc lists the outermost frame first
+        if "importlib" in file or file.startswith("<frozen"):
+            continue
+        if "site-packages/" in file:
+            return file.split("site-packages/")[1].split("/")[0].removesuffix(".py")
+        if "/edge_agent/" in file:
+            return "edge_agent." + file.split("/edge_agent/")[1].split("/")[0].removesuffix(".py")
+        return "stdlib:" + Path(file).stem
+    return "imports"
+
+
+def measure(port: int, config: Path, seconds: float, out: dict[str, object]) -> None:
+    time.sleep(5)  # the agent is up
+    subprocess.run([sys.executable, "-c", CROWD, str(port), "1000", str(seconds)], stdout=subprocess.DEVNULL)
+    snapshot = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+    groups: Counter[str] = Counter()
+    for stat in snapshot.statistics("traceback"):
+        groups[owner([f.filename for f in stat.traceback])] += stat.size
+    out.update(
+        traced_mb=round(sum(groups.values()) / 2**20, 1),
+        top={name: round(size / 2**20, 2) for name, size in groups.most_common(10)},
+    )
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def traced(seconds: float) -> dict[str, object]:
+    """In this process, which `python -X tracemalloc=25` started: imports are traced too."""
+    out: dict[str, object] = {}
+    with tempfile.TemporaryDirectory() as tmp, MosquittoBroker() as broker:
+        path = write_config(
+            Path(tmp) / "agent.yaml",
+            data_dir=Path(tmp) / "data",
+            mqtt={"url": broker.url},
+            zones=[{"id": z, "scanners": [f"scanner-{z[0]}"]} for z in ("a-entrance", "b-aisles", "c-fitting")],
+        )
+        threading.Thread(target=measure, args=(broker.port, path, seconds, out), daemon=True).start()
+        from edge_agent.cli import main as cli
+
+        cli(["run", "--config", str(path)])
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--traced", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    seconds = 15.0 if args.quick else args.seconds
+    if args.traced:
+        print(json.dumps(traced(seconds)))
+        return
+    # Untraced first (tracemalloc's own bookkeeping would inflate RssAnon), then traced.
+    anon = float(soak(seconds, 1000)["rss_anon_mb_steady"])  # type: ignore[arg-type]
+    run = subprocess.run(
+        [sys.executable, "-X", "tracemalloc=25", __file__, "--traced", "--seconds", str(seconds)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    found = json.loads(run.stdout.strip().splitlines()[-1])
+    print(json.dumps({"rss_anon_mb": anon, **found, "native_mb": round(anon - found["traced_mb"], 1)}))
+
+
+if __name__ == "__main__":
+    main()
