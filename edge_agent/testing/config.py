@@ -21,6 +21,8 @@ def write_config(path: Path, *, data_dir: Path, store_id: str = "store-test", **
         "checkin": {"key": s["checkin_key"]},
         "uplink": {"kind": "off"},
         "ble": {"mode": "off"},  # tests have no radio; scenarios and remote scanners stand in
+        # Never the machine's own broker on 1883: a test that wants one starts it and says so.
+        "mqtt": {"url": "mqtt://127.0.0.1:1"},
     }
     for key, value in sections.items():
         if isinstance(value, dict) and isinstance(data.get(key), dict):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -101,3 +102,21 @@ async def test_every_help_reads_plainly() -> None:
         assert code == 0 and err == "", (args, err)
         assert out.startswith(f"Usage: edge-agent {' '.join(args[:-1])}".rstrip()), (args, out[:200])
         assert "<bool>" not in out and "╭" not in out, (args, out)
+
+
+def test_run_loads_only_what_running_needs() -> None:
+    """`edge-agent run` builds the CLI with its own command: no catalog, scan or model commands,
+    no Modbus or bleak (they load when a configured source starts), no training libraries."""
+    probe = (
+        "import sys\n"
+        "from edge_agent.cli import asked, build_app\n"
+        "app = build_app(asked(['--config', 'x.yaml', 'run']))\n"
+        "import edge_agent.runtime.agent, edge_agent.sources.build\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    loaded = set(
+        subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    )
+    assert "edge_agent.cli.daemon" in loaded
+    unwanted = {"edge_agent.cli.customers", "edge_agent.cli.devices", "edge_agent.cli.models", "edge_agent.field.scan"}
+    assert loaded.isdisjoint(unwanted | {"pymodbus", "bleak", "sklearn", "skl2onnx"}), loaded & unwanted
