@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..core.events import Customer, MirrorEvent, Offer, ScoredOffer
-from .rules import Context, Scorer, eligible
+from .rules import Context, Eligibility, Scorer
 from .shortlist import shortlist
 
 ANONYMOUS = Customer("anonymous", "", "bronze", False)
@@ -39,6 +39,7 @@ class MirrorAdvisor:
         self._top_k = top_k
         self._max_sessions = max_sessions
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
+        self._eligibility: Eligibility | None = None
 
     def session(self, device_id: str, session_id: str) -> _Session | None:
         """What this session tried, liked and disliked so far."""
@@ -74,13 +75,13 @@ class MirrorAdvisor:
         local = datetime.fromtimestamp(event.ts)
         # A disliked SKU, and anything of its category, is never suggested back in this session.
         avoid = {categories[s][1] for s in session.dislikes if categories and s in categories} - {""}
+        if self._eligibility is None or self._eligibility.offers is not offers:
+            self._eligibility = Eligibility(offers)  # the catalog was reloaded: group it once again
+        disliked = set(session.dislikes)
         candidates = [
             o
-            for o in offers
-            if o.kind == "accessory"
-            and eligible(who, o, local.date())
-            and not set(o.skus) & set(session.dislikes)
-            and o.category not in avoid
+            for o in self._eligibility.of(who, local.date())
+            if o.kind == "accessory" and disliked.isdisjoint(o.skus) and o.category not in avoid
         ]
         if not candidates:
             return []
