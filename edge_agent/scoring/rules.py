@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -59,30 +58,18 @@ def eligible(customer: Customer, offer: Offer, today: date | None = None) -> boo
 
 
 class Eligibility:
-    """`eligible` over a whole catalog, fast: offers grouped once by the lowest tier that may see
-    them, dated ones apart. A chain's ten thousand offers cost a list copy per decision, not ten
-    thousand date checks."""
+    """`eligible` over a whole catalog, fast: each stocked offer's tier rank computed once per
+    reload, dates checked only for dated offers. A chain's ten thousand offers cost one pass of
+    integer comparisons per decision, not ten thousand date checks."""
 
     def __init__(self, offers: Sequence[Offer]) -> None:
         self.offers = offers
-        stocked = [(i, o) for i, o in enumerate(offers) if o.in_stock]
-        self._undated: list[list[tuple[int, Offer]]] = []
-        self._dated: list[list[tuple[int, Offer]]] = []
-        for rank in range(len(TIERS)):
-            seen = [(i, o) for i, o in stocked if tier_rank(o.min_tier) <= rank]
-            self._undated.append([(i, o) for i, o in seen if not (o.starts or o.ends)])
-            self._dated.append([(i, o) for i, o in seen if o.starts or o.ends])
+        self._stocked = [(tier_rank(o.min_tier), bool(o.starts or o.ends), o) for o in offers if o.in_stock]
 
     def of(self, customer: Customer, today: date) -> list[Offer]:
         """Exactly the offers `eligible(customer, offer, today)` admits, in catalog order."""
         rank = tier_rank(customer.tier)
-        dated = [(i, o) for i, o in self._dated[rank] if eligible(customer, o, today)]
-        merged = heapq.merge(self._undated[rank], dated, key=_position) if dated else self._undated[rank]
-        return [o for _, o in merged]
-
-
-def _position(pair: tuple[int, Offer]) -> int:
-    return pair[0]
+        return [o for r, dated, o in self._stocked if r <= rank and (not dated or eligible(customer, o, today))]
 
 
 class RuleScorer:
