@@ -202,10 +202,9 @@ class MirrorHandler:
         if session is None or event.sku is None:
             return []
         products = self._learned.categories()
-        disliked_categories = {products[s][1] for s in session.dislikes if s in products}
-        of_disliked = (s for s, (_, c) in products.items() if c in disliked_categories) if disliked_categories else ()
-        exclude = frozenset({*session.dislikes, *session.try_ons, *of_disliked})
-        return self._learned.also_liked(event.sku, event.ts, exclude)
+        disliked_categories = frozenset(products[s][1] for s in session.dislikes if s in products) - {""}
+        exclude = frozenset({*session.dislikes, *session.try_ons})
+        return self._learned.also_liked(event.sku, event.ts, exclude, avoid=disliked_categories)
 
 
 async def sensor_reading(ports: Ports, event: SensorReading) -> None:

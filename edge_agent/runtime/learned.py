@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 
 from ..config.agent import LearningConfig
@@ -18,19 +18,55 @@ Owned = list[tuple[str, str, float]]
 ALSO_LIKED_TTL_S = 5.0
 
 
+class Products(Mapping[str, tuple[str, str]]):
+    """sku → (title, category), read from the products table as asked for, behind a bounded
+    cache (unknown SKUs too): a chain's catalog of a hundred thousand SKUs costs disk, not memory."""
+
+    def __init__(self, reader: sqlite3.Connection, size: int = 4096) -> None:
+        self._reader = reader
+        self._size = size
+        self._cache: OrderedDict[str, tuple[str, str] | None] = OrderedDict()
+
+    def __getitem__(self, sku: str) -> tuple[str, str]:
+        if sku in self._cache:
+            self._cache.move_to_end(sku)
+            found = self._cache[sku]
+        else:
+            found = self._cache[sku] = outcomes.product_title(self._reader, sku)
+            if len(self._cache) > self._size:
+                self._cache.popitem(last=False)
+        if found is None:
+            raise KeyError(sku)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(outcomes.product_skus(self._reader))
+
+    def __len__(self) -> int:
+        return outcomes.product_count(self._reader)
+
+    def clear(self) -> None:
+        self._cache.clear()
+
+    @property
+    def cached(self) -> int:
+        """SKUs held in memory now (never more than the cache's size)."""
+        return len(self._cache)
+
+
 class Learned:
     """Reads the learned profile; the writes are effects of the inputs that taught it."""
 
     def __init__(self, reader: sqlite3.Connection, config: LearningConfig) -> None:
         self._reader = reader
         self._config = config
-        self._products: dict[str, tuple[str, str]] = {}
+        self._products = Products(reader)
         # Pairs change slowly; a burst of try-ons must not query the table once per event.
         self._also: OrderedDict[str, tuple[float, list[tuple[str, str, int]]]] = OrderedDict()
 
     def reload(self) -> None:
         """Pick up a changed product catalog."""
-        self._products = outcomes.product_titles(self._reader)
+        self._products.clear()
 
     def taste(self, customer: Customer, now: float) -> Taste:
         found = outcomes.affinities(self._reader, customer.customer_id, now, self._config.half_life_s)
@@ -58,7 +94,10 @@ class Learned:
         for sku in skus:
             self._also.pop(sku, None)
 
-    def also_liked(self, sku: str, now: float, exclude: frozenset[str]) -> list[tuple[str, str, int]]:
+    def also_liked(
+        self, sku: str, now: float, exclude: frozenset[str], avoid: frozenset[str] = frozenset()
+    ) -> list[tuple[str, str, int]]:
+        """Up to five SKUs often liked with `sku`: none in `exclude`, none of a category in `avoid`."""
         cached = self._also.get(sku)
         if cached is None or now - cached[0] > ALSO_LIKED_TTL_S:
             found = outcomes.also_liked(
@@ -68,9 +107,12 @@ class Learned:
             if len(self._also) > 2000:
                 self._also.popitem(last=False)
         self._also.move_to_end(sku)
-        return [(s, title, n) for s, title, n in cached[1] if s not in exclude][:5]
+        kept = [(s, title, n) for s, title, n in cached[1] if s not in exclude]
+        if avoid:
+            kept = [(s, title, n) for s, title, n in kept if self._products.get(s, ("", ""))[1] not in avoid]
+        return kept[:5]
 
-    def categories(self) -> dict[str, tuple[str, str]]:
+    def categories(self) -> Products:
         """sku → (title, category)."""
         return self._products
 

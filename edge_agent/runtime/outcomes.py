@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from ..aggregation.rollup import count
 from ..config.agent import AgentConfig
@@ -31,7 +31,7 @@ class SaleHandler:
         ports: Ports,
         identity: IdentityResolver,
         config: AgentConfig,
-        titles: Callable[[], dict[str, tuple[str, str]]],
+        titles: Callable[[], Mapping[str, tuple[str, str]]],
     ) -> None:
         self._ports = ports
         self._titles = titles

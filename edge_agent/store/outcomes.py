@@ -257,6 +257,20 @@ def offer_titles(reader: sqlite3.Connection) -> dict[str, str]:
     return {str(oid): str(title) for oid, title in reader.execute("SELECT offer_id, title FROM offers")}
 
 
+def product_title(reader: sqlite3.Connection, sku: str) -> tuple[str, str] | None:
+    """(title, category) of one SKU, by the products' primary key."""
+    row = reader.execute("SELECT title, category FROM products WHERE sku = ?", (sku,)).fetchone()
+    return None if row is None else (row[0], row[1])
+
+
+def product_skus(reader: sqlite3.Connection) -> list[str]:
+    return [sku for (sku,) in reader.execute("SELECT sku FROM products ORDER BY sku")]
+
+
+def product_count(reader: sqlite3.Connection) -> int:
+    return int(reader.execute("SELECT COUNT(*) FROM products").fetchone()[0])
+
+
 def product_titles(reader: sqlite3.Connection) -> dict[str, tuple[str, str]]:
     """sku → (title, category)."""
     return {
