@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -26,6 +27,14 @@ def transaction(conn: sqlite3.Connection) -> Iterator[None]:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def checkpoint(conn: sqlite3.Connection, pause_s: float = 0.15) -> None:
+    """Inside `transaction`: commit what is done and go on in a new one after a pause long enough
+    for a writer waiting on the lock to get in (SQLite's busy handler retries every 100 ms)."""
+    conn.execute("COMMIT")
+    time.sleep(pause_s)
+    conn.execute("BEGIN IMMEDIATE")
 
 
 def upsert_customer(conn: sqlite3.Connection, values: Sequence[Any]) -> None:

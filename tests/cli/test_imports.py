@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge_agent.core.errors import CatalogError
+from edge_agent.field import imports
 from edge_agent.field.imports import import_customers, import_offers
 from edge_agent.store import connect
 
@@ -134,3 +137,36 @@ print(report.imported, (after - before) // 1024)
     imported, grew_mb = (int(x) for x in out.split())
     assert imported == 100_000
     assert grew_mb < 60, f"peak RSS grew {grew_mb} MB while importing"  # the old importer grew ~330 MB
+
+
+def test_a_long_import_lets_a_running_agents_writer_in_between_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A million-row CRM export must not hold the database for minutes: batches commit, and a
+    writer waiting on the lock (the agent's) gets in before the import ends."""
+    monkeypatch.setattr(imports, "BATCH_ROWS", 1000)
+    path = tmp_path / "c.csv"
+    path.write_text("customer_id,consent\n" + "".join(f"c-{i:05d},true\n" for i in range(5000)))
+    db = tmp_path / "a.db"
+    connect(db).close()
+    order: list[str] = []
+    started = threading.Event()
+
+    def agent_writer() -> None:
+        conn = sqlite3.connect(db, timeout=30, isolation_level=None)
+        started.wait()
+        conn.execute("BEGIN IMMEDIATE")  # waits on the import's lock
+        conn.execute("INSERT INTO state(key, value) VALUES ('agent', 'wrote')")
+        conn.execute("COMMIT")
+        order.append("agent committed")
+
+    def progress(rows: int) -> None:
+        started.set()  # the import holds the lock now
+
+    writer = threading.Thread(target=agent_writer)
+    writer.start()
+    report = imports.import_customers(connect(db), path, progress=progress)
+    order.append("import done")
+    writer.join(30)
+    assert report.imported == 5000
+    assert order == ["agent committed", "import done"]
