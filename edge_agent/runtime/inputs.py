@@ -120,7 +120,7 @@ class MirrorHandler:
             if customer is not None and event.sku and event.event in ("try_on", "like", "dislike"):
                 self._ports.updates(None, customer.customer_id, self._activity(event))
             if customer is not None:
-                self._moment.evidence(customer, event, zone)
+                self._moment.evidence(customer, event, zone, time.time())
 
         if staff_alert is not None:
             card = staff_alert.card()

@@ -3,10 +3,10 @@
 While a known customer's entry card is live, each try-on, like, dislike or size request at a
 mirror re-scores their offers with that visit's evidence and what it taught their profile. When
 the top-k changes, the tablets get an SSE `update` with the new `offers` and `{topic_prefix}/alerts`
-an `offers_updated` event — at most once per card every `MIN_GAP_S`. Re-ranking happens on the
-next tick (about a second), not on the event itself: a mirror sends a try-on and a like together,
-and the card should move once, with both; evidence within the gap is kept and its re-ranking
-sent when the gap is over.
+an `offers_updated` event — at most once per card every `MIN_GAP_S`. Re-ranking waits until the
+evidence has settled (no more for `SETTLE_S`, checked on each tick), not on the event itself: a
+mirror sends a try-on and a like together, and the card should move once, with both; evidence
+within the gap is kept and its re-ranking sent when the gap is over.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from .learned import Learned, keep_away
 from .ports import Ports
 
 MIN_GAP_S = 30.0
+SETTLE_S = 1.0
+SETTLE_MAX_S = 5.0  # a mirror that never goes quiet still moves the card
 EVIDENCE = frozenset({"try_on", "like", "dislike", "size_request"})
 
 
@@ -34,6 +36,8 @@ class _Card:
     offers: tuple[str, ...]
     pushed: float = -math.inf
     pending: tuple[Customer, MirrorEvent, str] | None = None
+    evidence_at: float = -math.inf
+    pending_since: float = math.inf
 
 
 @dataclass(slots=True)
@@ -57,15 +61,18 @@ class Moment:
     def left(self, customer_id: str) -> None:
         self._cards.pop(customer_id, None)
 
-    def evidence(self, customer: Customer, event: MirrorEvent, zone: str) -> None:
+    def evidence(self, customer: Customer, event: MirrorEvent, zone: str, now: float) -> None:
         card = self._cards.get(customer.customer_id)
         if card is None or event.event not in EVIDENCE:
             return
-        card.pending = (customer, event, zone)
+        if card.pending is None:
+            card.pending_since = now
+        card.pending, card.evidence_at = (customer, event, zone), now
 
     def tick(self, now: float) -> None:
         for card in self._cards.values():
-            if card.pending is not None and now - card.pushed >= self.min_gap_s:
+            settled = now - card.evidence_at >= SETTLE_S or now - card.pending_since >= SETTLE_MAX_S
+            if card.pending is not None and settled and now - card.pushed >= self.min_gap_s:
                 self._rerank(card, now)
 
     def _rerank(self, card: _Card, now: float) -> None:
