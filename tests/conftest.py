@@ -15,7 +15,7 @@ from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.testing.config import write_config
 
 settings.register_profile("dev", max_examples=300, deadline=None)
-settings.register_profile("ci", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("ci", max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
