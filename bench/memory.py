@@ -31,10 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from soak import CROWD, soak  # noqa: E402
+from soak import CROWD, crowd_config, soak  # noqa: E402
 
 from edge_agent.sim.broker import MosquittoBroker  # noqa: E402
-from edge_agent.testing.config import write_config  # noqa: E402
 
 
 def owner(frames: list[str]) -> str:
@@ -68,12 +67,7 @@ def traced(seconds: float) -> dict[str, object]:
     """In this process, which `python -X tracemalloc=25` started: imports are traced too."""
     out: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as tmp, MosquittoBroker() as broker:
-        path = write_config(
-            Path(tmp) / "agent.yaml",
-            data_dir=Path(tmp) / "data",
-            mqtt={"url": broker.url},
-            zones=[{"id": z, "scanners": [f"scanner-{z[0]}"]} for z in ("a-entrance", "b-aisles", "c-fitting")],
-        )
+        path = crowd_config(Path(tmp), broker)
         threading.Thread(target=measure, args=(broker.port, path, seconds, out), daemon=True).start()
         from edge_agent.cli import main as cli
 

@@ -109,14 +109,19 @@ def slope_per_min(points: list[tuple[float, float]]) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / den * 60
 
 
+def crowd_config(folder: Path, broker: MosquittoBroker) -> Path:
+    """The agent's config for the crowd: three zones, one per scanner, the store broker."""
+    return write_config(
+        folder / "agent.yaml",
+        data_dir=folder / "data",
+        mqtt={"url": broker.url},
+        zones=[{"id": z, "scanners": [f"scanner-{z[0]}"]} for z in ("a-entrance", "b-aisles", "c-fitting")],
+    )
+
+
 def soak(seconds: float, beacons: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp, MosquittoBroker() as broker:
-        path = write_config(
-            Path(tmp) / "agent.yaml",
-            data_dir=Path(tmp) / "data",
-            mqtt={"url": broker.url},
-            zones=[{"id": z, "scanners": [f"scanner-{z[0]}"]} for z in ("a-entrance", "b-aisles", "c-fitting")],
-        )
+        path = crowd_config(Path(tmp), broker)
         config = load_config(path)
         agent = subprocess.Popen(
             [sys.executable, "-m", "edge_agent", "run", "--config", str(path)], stderr=subprocess.DEVNULL
