@@ -3,7 +3,7 @@
     python bench/memory.py            # 60 s of crowd, then a tracemalloc snapshot
     python bench/memory.py --quick    # 15 s
 
-`edge-agent run` runs in this process under tracemalloc (25 frames) while bench/soak.py's crowd
+The daemon `edge-agent run` becomes runs in this process under tracemalloc (25 frames) while bench/soak.py's crowd
 publishes from another; then the Python allocations still alive are grouped by who made them:
 the package whose code was running (a library, or an edge_agent subpackage), with imports
 counted for the importing package. What tracemalloc cannot see (onnxruntime's session, SQLite's
@@ -69,9 +69,9 @@ def traced(seconds: float) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp, MosquittoBroker() as broker:
         path = crowd_config(Path(tmp), broker)
         threading.Thread(target=measure, args=(broker.port, path, seconds, out), daemon=True).start()
-        from edge_agent.cli import main as cli
+        from edge_agent.runtime.daemon import main as daemon  # what `edge-agent run` becomes
 
-        cli(["run", "--config", str(path)])
+        daemon(["--config", str(path)])
     return out
 
 

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from ..core.errors import CatalogError, ConfigError, DeviceError, EdgeAgentError, ProfileError
+from ..core.errors import exit_code, one_line
 from .common import State, err_console, group
 
 # Command → (module, attribute); groups are sub-apps. A command's module is imported only when it
@@ -78,10 +78,6 @@ def _root(
     State.config_path = config
 
 
-# Errors a user can fix by changing their input: exit code 2 (bad usage or config).
-USAGE_ERRORS = (ConfigError, ProfileError, DeviceError, CatalogError)
-
-
 def _click_classes(name: str, *fallback: type[BaseException]) -> tuple[type[BaseException], ...]:
     """typer's click exceptions by name, whichever click it uses: its own vendored copy (typer
     0.16+) or the `click` package (older typer) — a usage error must never become a traceback."""
@@ -111,13 +107,11 @@ def main(argv: list[str] | None = None) -> int:
             return _fail(args, exc.format_message(), exc.exit_code)  # type: ignore[attr-defined]
         exc.show()  # type: ignore[attr-defined]
         return int(exc.exit_code)  # type: ignore[attr-defined]
-    except USAGE_ERRORS as exc:
-        return _fail(args, str(exc), 2)
-    except EdgeAgentError as exc:
-        return _fail(args, str(exc), 1)
-    except OSError as exc:  # the environment refused (a path, a permission, a full disk): one line
-        where = f"{exc.filename}: " if exc.filename else ""
-        return _fail(args, f"{where}{exc.strerror or exc}", 1)
+    except Exception as exc:
+        code = exit_code(exc)
+        if code is None:
+            raise
+        return _fail(args, one_line(exc), code)
     return result if isinstance(result, int) else 0
 
 
@@ -130,6 +124,7 @@ def _fail(args: list[str], message: str, code: int) -> int:
 
 
 def run_main() -> None:
+    State.owns_process = True
     sys.exit(main())
 
 

@@ -40,6 +40,9 @@ class State:
     """What the top-level callback resolved (a `--config` given before the subcommand)."""
 
     config_path: Path | None = None
+    # The CLI is this process's entry point (the console script), so `run` may replace the process
+    # with the daemon; called in-process (tests, benchmarks) it runs the agent in place.
+    owns_process: bool = False
 
 
 def get_config(path: Path | None) -> AgentConfig:

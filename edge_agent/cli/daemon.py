@@ -5,23 +5,17 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import signal
-import sqlite3
-import sys
 import time
-from collections.abc import Callable, Coroutine
-from contextlib import closing
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from ..config.agent import AgentConfig, generated_secrets, load_config, render_config, resolve_config_path
+from ..config.agent import generated_secrets, load_config, render_config, resolve_config_path
 from ..core.errors import ConfigError
 from ..core.logs import LogFormat, setup_logging
 from ..field.credentials import AGENT_USER, grant_agent
 from ..runtime.control import query_status
-from ..store import connect
 from .common import ConfigOpt, JsonOpt, State, console, get_config, print_json
 
 LogFormatOpt = Annotated[str, typer.Option("--log-format", help="text or json.", case_sensitive=False)]
@@ -31,31 +25,6 @@ def _log_format(value: str) -> LogFormat:
     if value not in ("text", "json"):
         raise typer.BadParameter("expected 'text' or 'json'", param_hint="--log-format")
     return "json" if value == "json" else "text"
-
-
-def dump_tasks() -> None:
-    """SIGUSR1: write every task's stack to stderr (for a daemon that seems stuck)."""
-    for task in asyncio.all_tasks():
-        print(f"--- task {task.get_name()}", file=sys.stderr)
-        task.print_stack(file=sys.stderr)
-
-
-def run_until_signal(main: Callable[[asyncio.Event], Coroutine[Any, Any, Any]]) -> None:
-    """Run `main(stop)` until it returns; SIGTERM and SIGINT set `stop` for a graceful end."""
-
-    async def runner() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        loop.add_signal_handler(signal.SIGUSR1, dump_tasks)
-        await main(stop)
-
-    asyncio.run(runner())
-
-
-def open_db_connection(cfg: AgentConfig) -> sqlite3.Connection:
-    return connect(cfg.db_path)
 
 
 def init(
@@ -125,19 +94,18 @@ def run(
     speed: Annotated[float, typer.Option(help="Time compression for --simulate.", min=0.01)] = 1.0,
 ) -> None:
     """Run the agent in the foreground until SIGTERM or Ctrl-C."""
-    # The pipeline's libraries load here, not at every CLI start.
-    from ..runtime import Agent
-    from ..sim.ble import SimulatedBleSource, load_scenario
-    from ..sources.build import build_sources
+    from ..runtime.daemon import RunOptions, become, serve
 
-    cfg = get_config(config)
-    setup_logging(_log_format(log_format))
-    with closing(open_db_connection(cfg)) as conn:
-        sources = build_sources(cfg, conn, radio=simulate is None)
+    path = resolve_config_path(config or State.config_path)
+    options = RunOptions(path, _log_format(log_format), simulate, speed)
+    load_config(path)  # a bad config or scenario is the CLI's usage error, before the process changes
     if simulate is not None:
-        sources.append(SimulatedBleSource(load_scenario(simulate), speed=speed))
-    agent = Agent(cfg, sources)
-    run_until_signal(agent.run)
+        from ..sim.ble import load_scenario
+
+        load_scenario(simulate)
+    if State.owns_process:
+        become(options)  # the daemon without typer, click and rich (runtime/daemon.py says why)
+    serve(options)
 
 
 def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
@@ -194,6 +162,7 @@ def demo(
     verbose: Annotated[bool, typer.Option("--verbose", help="Log what the agent does (INFO) to stderr.")] = False,
 ) -> None:
     """Run a whole simulated store on embedded defaults (temp data dir, simulated sensors)."""
+    from ..runtime.daemon import run_until_signal
     from ..sim.demo import run_demo
 
     setup_logging(_log_format(log_format), level="INFO" if verbose else "WARNING")

@@ -50,3 +50,24 @@ class LinkError(EdgeAgentError):
         self.refused = refused
         self.lost = lost
         self.retry_after = retry_after
+
+
+# Errors a user fixes by changing their input (bad usage or config): exit code 2.
+USAGE_ERRORS = (ConfigError, ProfileError, DeviceError, CatalogError)
+
+
+def exit_code(exc: BaseException) -> int | None:
+    """A command's exit code for an error it reports in one line; None for a bug (a traceback)."""
+    if isinstance(exc, USAGE_ERRORS):
+        return 2
+    if isinstance(exc, EdgeAgentError | OSError):  # OSError: the environment refused (path, permission, disk)
+        return 1
+    return None
+
+
+def one_line(exc: BaseException) -> str:
+    """What the user reads: the error, or for an OSError the path and the cause."""
+    if isinstance(exc, OSError) and not isinstance(exc, EdgeAgentError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or exc}"
+    return str(exc)
