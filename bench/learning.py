@@ -56,6 +56,7 @@ from edge_agent.runtime.learned import keep_away
 from edge_agent.scoring.onnx import ModelScorer, shipped_manifest
 from edge_agent.scoring.policy import in_holdout
 from edge_agent.scoring.rules import Context
+from edge_agent.testing.catalog import catalog_of
 
 CATEGORIES = ("shoes", "bags", "outerwear", "accessories", "beauty", "kids")
 OFFERS = [
@@ -63,6 +64,7 @@ OFFERS = [
     for c in CATEGORIES
     for i in range(2)
 ]
+CATALOG = catalog_of(OFFERS)
 DAY = 86400.0
 WEEK = 7 * DAY
 HALF_LIFE_S = 30 * DAY
@@ -182,7 +184,7 @@ def rank(policy: str, person: Person, scorer: ModelScorer, learner: Learner, now
         taste = blend((person.imported,), learner.affinities(person.customer_id, now))
     customer = Customer(person.customer_id, "", "silver", True, taste.preferred, 4, 300.0)
     context = Context(zone="entrance", hour=15, weekday=2, affinities=taste.affinities)
-    ranked = keep_away(scorer.score(customer, OFFERS, context), OFFERS, taste)
+    ranked = keep_away(scorer.score(customer, OFFERS, context), CATALOG, taste)
     return ranked[0].offer_id
 
 

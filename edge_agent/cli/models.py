@@ -11,9 +11,8 @@ from ..core.errors import EdgeAgentError
 from ..core.events import Customer
 from ..learning.profile import blend
 from ..runtime.learned import YEAR_S, keep_away
-from ..scoring.policy import load_offers
-from ..scoring.rules import Context, eligible
-from ..scoring.shortlist import shortlist
+from ..scoring.catalog import OfferCatalog
+from ..scoring.rules import Context
 from ..store import catalog as catalog_table
 from ..store import outcomes
 from .common import ConfigOpt, JsonOpt, cells, console, data_table, get_config, group, open_store, print_json
@@ -100,25 +99,24 @@ def score(
         row = catalog_table.customer(conn, customer)
         if row is None:
             raise EdgeAgentError(f"no customer {customer!r} (see `edge-agent customer list`)")
-        offers = load_offers(conn)
         now = datetime.now()
         # As staff would see it at the door: what the store has learned about them included.
         learned = outcomes.affinities(conn, customer, now.timestamp(), cfg.learning.half_life_s)
         owned = tuple(sku for sku, _, _ in outcomes.owned_items(conn, customer, now.timestamp() - YEAR_S))
-    taste = blend(tuple(row["preferred_categories"]), learned)
-    who = Customer(
-        row["customer_id"],
-        row["display_name"],
-        row["tier"],
-        row["consent"],
-        taste.preferred,
-        row["visits_90d"],
-        row["spend_90d"],
-    )
-    scorer = ModelScorer(model_candidates(cfg.data_dir, cfg.scoring.model))
-    context = Context(zone=zone, hour=now.hour, weekday=now.weekday(), affinities=taste.affinities, owned=owned)
-    candidates = shortlist(who, [o for o in offers if eligible(who, o, now.date())], context)
-    ranked = keep_away(scorer.score(who, candidates, context), candidates, taste)
+        taste = blend(tuple(row["preferred_categories"]), learned)
+        who = Customer(
+            row["customer_id"],
+            row["display_name"],
+            row["tier"],
+            row["consent"],
+            taste.preferred,
+            row["visits_90d"],
+            row["spend_90d"],
+        )
+        context = Context(zone=zone, hour=now.hour, weekday=now.weekday(), affinities=taste.affinities, owned=owned)
+        scorer = ModelScorer(model_candidates(cfg.data_dir, cfg.scoring.model))
+        offers = OfferCatalog(conn)  # the same candidates as the running agent's
+        ranked = keep_away(scorer.score(who, offers.candidates(who, now.date(), context), context), offers, taste)
     engine = scorer.active.manifest.version if scorer.active else f"rules ({scorer.fallback_reason})"
     if as_json:
         print_json(

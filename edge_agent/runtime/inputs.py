@@ -12,9 +12,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..aggregation.rollup import count
-from ..core.events import Alert, AlertAction, Customer, DeadLetter, MirrorEvent, Offer, SensorReading
+from ..core.events import Alert, AlertAction, Customer, DeadLetter, MirrorEvent, SensorReading
 from ..learning.profile import SIGNALS
 from ..presence.identity import IdentityResolver
+from ..scoring.catalog import OfferCatalog
 from ..scoring.mirror import MirrorAdvisor
 from ..store import Count, Effects, Operation, Sample, Write, labels_of, outcomes, rows
 from .directory import BurstLog, DeviceDirectory, Sampler
@@ -77,7 +78,7 @@ class MirrorHandler:
         advisor: MirrorAdvisor,
         identity: IdentityResolver,
         devices: DeviceDirectory,
-        offers: Callable[[], Sequence[Offer]],
+        catalog: OfferCatalog,
         learned: Learned,
         moment: Moment,
     ) -> None:
@@ -86,7 +87,7 @@ class MirrorHandler:
         self._advisor = advisor
         self._identity = identity
         self._devices = devices
-        self._offers = offers
+        self._catalog = catalog
         self._learned = learned
         self._half_life_s = ports.config.learning.half_life_s
 
@@ -101,7 +102,7 @@ class MirrorHandler:
         if event.sku is not None and event.event in ("try_on", "like"):
             often = [s for s, _, _ in self._learned.also_liked(event.sku, event.ts, frozenset())]
         suggestions = self._advisor.observe(
-            event, customer, self._offers(), zone, self._learned.categories(), also_liked=often
+            event, customer, self._catalog, zone, self._learned.categories(), also_liked=often
         )
         also = self._also_liked(event) if often else []
 

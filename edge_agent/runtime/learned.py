@@ -8,9 +8,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 
 from ..config.agent import LearningConfig
-from ..core.events import Customer, Offer, ScoredOffer
+from ..core.events import Customer, ScoredOffer
 from ..learning.hints import Hint, owns_hints, visit_hints
 from ..learning.profile import DISLIKED_PENALTY, Taste, blend
+from ..scoring.catalog import OfferCatalog
 from ..store import outcomes
 
 YEAR_S = 365 * 86400
@@ -82,10 +83,10 @@ class Learned:
         return outcomes.owned_items(self._reader, customer.customer_id, now - YEAR_S)
 
     def hints(
-        self, customer: Customer, shown: Sequence[ScoredOffer], offers: Sequence[Offer], owned: Owned, now: float
+        self, customer: Customer, shown: Sequence[ScoredOffer], catalog: OfferCatalog, owned: Owned, now: float
     ) -> list[Hint]:
         days = outcomes.visit_days(self._reader, customer.customer_id)
-        by_id = {o.offer_id: o for o in offers}
+        by_id = catalog.get(s.offer_id for s in shown)
         pairs = [(s.title, by_id[s.offer_id].skus) for s in shown if s.offer_id in by_id]
         return [*visit_hints(days, int(now // 86400), customer.visits_90d), *owns_hints(owned, pairs, now)]
 
@@ -117,11 +118,11 @@ class Learned:
         return self._products
 
 
-def keep_away(scored: list[ScoredOffer], offers: Sequence[Offer], taste: Taste) -> list[ScoredOffer]:
+def keep_away(scored: list[ScoredOffer], catalog: OfferCatalog, taste: Taste) -> list[ScoredOffer]:
     """Offers in a category the customer showed they dislike sink (scores scaled down), then re-rank."""
     if not taste.disliked:
         return scored
-    category = {o.offer_id: o.category for o in offers}
+    category = {oid: o.category for oid, o in catalog.get(s.offer_id for s in scored).items()}
     adjusted = [
         replace(s, score=s.score * DISLIKED_PENALTY) if category.get(s.offer_id) in taste.disliked else s
         for s in scored

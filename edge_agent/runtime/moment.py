@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ..core.events import Alert, Customer, MirrorEvent, Offer, OffersUpdated, ScoredOffer
+from ..core.events import Alert, Customer, MirrorEvent, OffersUpdated, ScoredOffer
+from ..scoring.catalog import OfferCatalog
 from ..scoring.mirror import MirrorAdvisor
 from ..scoring.policy import AlertPolicy
 from ..scoring.rules import Context
@@ -48,7 +49,7 @@ class Moment:
     policy: AlertPolicy
     learned: Learned
     advisor: MirrorAdvisor
-    offers: Callable[[], Sequence[Offer]]
+    catalog: OfferCatalog
     publish: Callable[[OffersUpdated], None]
     min_gap_s: float = MIN_GAP_S
     _cards: dict[str, _Card] = field(default_factory=dict)
@@ -101,5 +102,6 @@ class Moment:
             affinities=taste.affinities, owned=tuple(s for s, _, _ in self.learned.owned(customer, now)),
             also_liked=also,
         )  # fmt: skip
-        offers = self.offers()
-        return self.policy.rank(personal, offers, context, now, rerank=lambda r: keep_away(r, offers, taste))
+        return self.policy.rank(
+            personal, self.catalog, context, now, rerank=lambda r: keep_away(r, self.catalog, taste)
+        )

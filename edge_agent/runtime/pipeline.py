@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from ..core.events import (
     Acked,
@@ -20,15 +20,15 @@ from ..core.events import (
     ConsentChange,
     DeadLetter,
     MirrorEvent,
-    Offer,
     Sale,
     SensorReading,
     SourceEvent,
 )
 from ..presence.engine import PresenceEngine
 from ..presence.identity import IdentityResolver
+from ..scoring.catalog import OfferCatalog
 from ..scoring.mirror import MirrorAdvisor
-from ..scoring.policy import AlertPolicy, load_offers
+from ..scoring.policy import AlertPolicy
 from ..store import rows
 from .directory import DeviceDirectory, RateLimiter
 from .inputs import DeadLetters, MirrorHandler, sensor_reading, staff_action
@@ -71,26 +71,23 @@ class Pipeline:
             reader, rotating_uuid=config.presence.rotating_uuid, rotation_s=config.presence.rotation_s
         )
         self._devices = DeviceDirectory(config)
-        self._offers: list[Offer] = []
+        self.catalog = OfferCatalog(reader)
         self._catalog_version: str | None = "never loaded"
         self._last_purge = 0.0
         self._learned = Learned(reader, config.learning)
         advisor = MirrorAdvisor(policy.scorer, top_k=config.scoring.top_k)
-        self.moment = Moment(ports, policy, self._learned, advisor, self.offers, ports.offers_updated)
+        self.moment = Moment(ports, policy, self._learned, advisor, self.catalog, ports.offers_updated)
         self.presence = PresenceHandler(
-            ports, presence, self._identity, policy, self.offers, lambda n: rows.nonce_used(reader, n), self._learned,
+            ports, presence, self._identity, policy, self.catalog, lambda n: rows.nonce_used(reader, n), self._learned,
             self.moment,
         )  # fmt: skip
         self._mirror = MirrorHandler(
-            ports, advisor, self._identity, self._devices, self.offers, self._learned, self.moment
+            ports, advisor, self._identity, self._devices, self.catalog, self._learned, self.moment
         )
         self._sales = SaleHandler(ports, self._identity, config, self._learned.categories)
         self._dead_letters = DeadLetters(ports, self._devices)
         self._limiter = RateLimiter(config.devices.rate_per_s, config.devices.burst)
         self.refresh()
-
-    def offers(self) -> Sequence[Offer]:
-        return self._offers
 
     def refresh(self) -> None:
         """Pick up customers, offers and devices changed (e.g. by the CLI) while running."""
@@ -99,7 +96,7 @@ class Pipeline:
             return
         self._catalog_version = version
         self._identity.load()
-        self._offers = load_offers(self._reader)
+        self.catalog.reload()
         self._devices.load(self._reader)
         self._learned.reload()
         self._policy.retain(self._identity.may_recognise)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
 from ..aggregation.rollup import count, dwell
 from ..beacons import beacon_of
-from ..core.events import Advertisement, Alert, BeaconId, BeaconSighting, CheckIn, Customer, Offer, PresenceChange
+from ..core.events import Advertisement, Alert, BeaconId, BeaconSighting, CheckIn, Customer, PresenceChange
 from ..presence.engine import PresenceEngine
 from ..presence.identity import IdentityResolver
+from ..scoring.catalog import OfferCatalog
 from ..scoring.policy import AlertPolicy
 from ..scoring.rules import Context
 from ..store import Count, Effects, Visitor, Write, outcomes, rows
@@ -71,7 +72,7 @@ class PresenceHandler:
         presence: PresenceEngine,
         identity: IdentityResolver,
         policy: AlertPolicy,
-        offers: Callable[[], Sequence[Offer]],
+        catalog: OfferCatalog,
         nonce_used: Callable[[str], bool],
         learned: Learned,
         moment: Moment,
@@ -80,7 +81,7 @@ class PresenceHandler:
         self._presence = presence
         self._identity = identity
         self._policy = policy
-        self._offers = offers
+        self._catalog = catalog
         self._nonce_used = nonce_used
         self._learned = learned
         self._moment = moment
@@ -170,9 +171,8 @@ class PresenceHandler:
             zone=zone, hour=local.hour, weekday=local.weekday(), dwell_s=change.dwell_s or 0.0,
             temperature_c=self.temperature, affinities=taste.affinities, owned=tuple(s for s, _, _ in owned),
         )  # fmt: skip
-        offers = self._offers()
         outcome = self._policy.decide(
-            personal, offers, context, change.ts, rerank=lambda ranked: keep_away(ranked, offers, taste)
+            personal, self._catalog, context, change.ts, rerank=lambda ranked: keep_away(ranked, self._catalog, taste)
         )
         self._ports.stats.counters[f"entries_{outcome.decision}"] += 1
         alert = outcome.alert
@@ -184,7 +184,7 @@ class PresenceHandler:
         counts += [count("offers_shown", offer_id=o, group=group or "none", subject=who) for o in shown]
         emit = None
         if alert is not None and outcome.decision == "alert":  # holdout: scored and counted, never shown
-            hints = self._learned.hints(customer, alert.offers, offers, owned, now)
+            hints = self._learned.hints(customer, alert.offers, self._catalog, owned, now)
             alert = replace(alert, hints=tuple(h.to_json() for h in hints))
             writes.append(rows.alert(alert.alert_id, alert.ts, alert.customer_id, alert.zone, alert.card()))
             counts.append(count("alerts_sent", subject=who))

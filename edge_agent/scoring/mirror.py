@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ..core.events import Customer, MirrorEvent, Offer, ScoredOffer
-from .rules import Context, Eligibility, Scorer
-from .shortlist import shortlist
+from ..core.events import Customer, MirrorEvent, ScoredOffer
+from .catalog import OfferCatalog
+from .rules import Context, Scorer
 
 ANONYMOUS = Customer("anonymous", "", "bronze", False)
 # What one session remembers of each kind: a mirror stuck in a loop must not grow without bound.
@@ -39,7 +39,6 @@ class MirrorAdvisor:
         self._top_k = top_k
         self._max_sessions = max_sessions
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
-        self._eligibility: Eligibility | None = None
 
     def session(self, device_id: str, session_id: str) -> _Session | None:
         """What this session tried, liked and disliked so far."""
@@ -49,7 +48,7 @@ class MirrorAdvisor:
         self,
         event: MirrorEvent,
         customer: Customer | None,
-        offers: Sequence[Offer],
+        catalog: OfferCatalog,
         zone: str,
         categories: Mapping[str, tuple[str, str]] | None = None,
         also_liked: Sequence[str] = (),
@@ -69,22 +68,12 @@ class MirrorAdvisor:
             session.note(event.event, event.sku)
         if event.event not in ("try_on", "like"):
             return None
-        if not any(o.kind == "accessory" for o in offers):
+        if not catalog.has("accessory"):
             return []
         who = customer or ANONYMOUS
         local = datetime.fromtimestamp(event.ts)
         # A disliked SKU, and anything of its category, is never suggested back in this session.
         avoid = {categories[s][1] for s in session.dislikes if categories and s in categories} - {""}
-        if self._eligibility is None or self._eligibility.offers is not offers:
-            self._eligibility = Eligibility(offers)  # the catalog was reloaded: group it once again
-        disliked = set(session.dislikes)
-        candidates = [
-            o
-            for o in self._eligibility.of(who, local.date())
-            if o.kind == "accessory" and disliked.isdisjoint(o.skus) and o.category not in avoid
-        ]
-        if not candidates:
-            return []
         context = Context(
             zone=zone,
             hour=local.hour,
@@ -94,4 +83,9 @@ class MirrorAdvisor:
             dislikes=tuple(session.dislikes),
             also_liked=tuple(also_liked),
         )
-        return self._scorer.score(who, shortlist(who, candidates, context), context)[: self._top_k]
+        candidates = catalog.candidates(
+            who, local.date(), context, kind="accessory", avoid_skus=session.dislikes, avoid_categories=avoid
+        )
+        if not candidates:
+            return []
+        return self._scorer.score(who, candidates, context)[: self._top_k]

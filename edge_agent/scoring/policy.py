@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import json
-import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from ..config.agent import ScoringConfig
-from ..core.events import Alert, Customer, Offer, ScoredOffer
-from ..store import rows
-from .rules import Context, Eligibility, Scorer
-from .shortlist import shortlist
+from ..core.events import Alert, Customer, ScoredOffer
+from .catalog import OfferCatalog
+from .rules import Context, Scorer
 
 Decision = Literal["alert", "cooldown", "quiet_hours", "frequency_cap", "holdout"]
 
@@ -25,13 +22,6 @@ def in_holdout(customer_id: str, pct: float) -> bool:
     """Deterministic holdout: the same customer is always in or out, on every box."""
     digest = hashlib.sha256(f"edge-agent/holdout/v1|{customer_id}".encode()).digest()
     return int.from_bytes(digest[:4], "big") / 2**32 * 100 < pct
-
-
-def load_offers(conn: sqlite3.Connection) -> list[Offer]:
-    return [
-        Offer(oid, title, cat, kind, min_tier, bool(stock), tuple(json.loads(skus)), value, starts, ends)
-        for oid, title, cat, kind, min_tier, stock, skus, value, starts, ends in rows.offer_rows(conn)
-    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +41,6 @@ class AlertPolicy:
         self._config = config
         self.scorer = scorer
         self._history: dict[str, list[float]] = {}
-        self._eligibility: Eligibility | None = None
 
     def remember(self, customer_id: str, ts: float) -> None:
         """Seed cooldowns and caps from alerts sent before a restart."""
@@ -64,22 +53,20 @@ class AlertPolicy:
     def rank(
         self,
         customer: Customer,
-        offers: Sequence[Offer],
+        catalog: OfferCatalog,
         context: Context,
         ts: float,
         rerank: Callable[[list[ScoredOffer]], list[ScoredOffer]] | None = None,
     ) -> list[ScoredOffer]:
         """The top-k eligible offers for this customer in this context (no cooldown or cap)."""
-        if self._eligibility is None or self._eligibility.offers is not offers:
-            self._eligibility = Eligibility(offers)  # the catalog was reloaded: group it once again
-        candidates = shortlist(customer, self._eligibility.of(customer, datetime.fromtimestamp(ts).date()), context)
+        candidates = catalog.candidates(customer, datetime.fromtimestamp(ts).date(), context)
         ranked = self.scorer.score(customer, candidates, context)
         return (rerank(ranked) if rerank is not None else ranked)[: self._config.top_k]
 
     def decide(
         self,
         customer: Customer,
-        offers: Sequence[Offer],
+        catalog: OfferCatalog,
         context: Context,
         ts: float,
         rerank: Callable[[list[ScoredOffer]], list[ScoredOffer]] | None = None,
@@ -93,7 +80,7 @@ class AlertPolicy:
             return Outcome("quiet_hours")
         if len(history) >= self._config.max_alerts_per_day:
             return Outcome("frequency_cap")
-        scored = self.rank(customer, offers, context, ts, rerank)
+        scored = self.rank(customer, catalog, context, ts, rerank)
         self._history[customer.customer_id] = [*history, ts]
         alert = Alert(
             alert_id=uuid.uuid4().hex,

@@ -57,21 +57,6 @@ def eligible(customer: Customer, offer: Offer, today: date | None = None) -> boo
     return not ((offer.starts and day < offer.starts) or (offer.ends and day > offer.ends))
 
 
-class Eligibility:
-    """`eligible` over a whole catalog, fast: each stocked offer's tier rank computed once per
-    reload, dates checked only for dated offers. A chain's ten thousand offers cost one pass of
-    integer comparisons per decision, not ten thousand date checks."""
-
-    def __init__(self, offers: Sequence[Offer]) -> None:
-        self.offers = offers
-        self._stocked = [(tier_rank(o.min_tier), bool(o.starts or o.ends), o) for o in offers if o.in_stock]
-
-    def of(self, customer: Customer, today: date) -> list[Offer]:
-        """Exactly the offers `eligible(customer, offer, today)` admits, in catalog order."""
-        rank = tier_rank(customer.tier)
-        return [o for r, dated, o in self._stocked if r <= rank and (not dated or eligible(customer, o, today))]
-
-
 class RuleScorer:
     """Preferred category first, then tier and recent activity; each score says why."""
 

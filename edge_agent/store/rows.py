@@ -190,11 +190,5 @@ def rotating_keys(reader: sqlite3.Connection) -> Iterator[tuple[int, str]]:
     )
 
 
-def offer_rows(reader: sqlite3.Connection) -> list[tuple[Any, ...]]:
-    return reader.execute(
-        "SELECT offer_id, title, category, kind, min_tier, in_stock, skus, value, starts, ends FROM offers"
-    ).fetchall()
-
-
 def events_stored(reader: sqlite3.Connection, kind: str) -> int:
     return int(reader.execute("SELECT COUNT(*) FROM events WHERE kind = ?", (kind,)).fetchone()[0])

@@ -296,6 +296,28 @@ MIGRATIONS: tuple[str, ...] = (
         expires REAL NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 15: offers read by query (store/offers.py) instead of held whole in memory: which offers
+    # touch a SKU, kept by triggers whatever writes the offers (imports, the cloud's catalog).
+    """
+    CREATE TABLE offer_skus (
+        sku TEXT NOT NULL,
+        offer_id TEXT NOT NULL,
+        PRIMARY KEY (sku, offer_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX offers_category ON offers(category);
+    INSERT OR IGNORE INTO offer_skus SELECT j.value, o.offer_id FROM offers o, json_each(o.skus) j;
+    CREATE TRIGGER offers_insert_skus AFTER INSERT ON offers BEGIN
+        DELETE FROM offer_skus WHERE offer_id = new.offer_id;
+        INSERT OR IGNORE INTO offer_skus SELECT value, new.offer_id FROM json_each(new.skus);
+    END;
+    CREATE TRIGGER offers_update_skus AFTER UPDATE OF offer_id, skus ON offers BEGIN
+        DELETE FROM offer_skus WHERE offer_id = old.offer_id;
+        INSERT OR IGNORE INTO offer_skus SELECT value, new.offer_id FROM json_each(new.skus);
+    END;
+    CREATE TRIGGER offers_delete_skus AFTER DELETE ON offers BEGIN
+        DELETE FROM offer_skus WHERE offer_id = old.offer_id;
+    END;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,107 @@
+"""The offers a decision scores, read from the store's catalog when it is made.
+
+Scoring is one batched ONNX run, but features are built per offer: ten thousand eligible offers
+cost ~150 ms per decision on a small box, beyond the alert budget, and held in memory they cost
+~0.7 KB each. So, like any recommender, the agent retrieves candidates and then ranks them, and
+the catalog stays in SQLite: a decision reads the offers that touch what is known about this
+customer and this moment (what they tried, liked or own, what is often liked with it), then their
+preferred and learned categories, then an even spread over the rest of the catalog, so the model
+can still surprise. At most `LIMIT` offers are read and scored; a catalog that small is scored
+whole. What the agent holds is a bounded cache of offers looked up by id (cards, hints).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import OrderedDict
+from collections.abc import Iterable
+from datetime import date
+
+from ..core.events import Customer, Offer
+from ..store import offers as table
+from .rules import TIERS, Context, tier_rank
+
+LIMIT = 256
+
+
+def offer_of(row: table.OfferRow) -> Offer:
+    oid, title, category, kind, min_tier, stock, skus, value, starts, ends = row
+    return Offer(oid, title, category, kind, min_tier, bool(stock), tuple(json.loads(skus)), value, starts, ends)
+
+
+class OfferCatalog:
+    """The store's offers, queried on the agent's reader connection (always the committed catalog)."""
+
+    def __init__(self, conn: sqlite3.Connection, cache_size: int = 1024) -> None:
+        self._conn = conn
+        self._size = cache_size
+        self._cache: OrderedDict[str, Offer] = OrderedDict()
+        self._has_kind: dict[str, bool] = {}
+
+    def reload(self) -> None:
+        """The catalog changed (an import, the cloud's offers): forget what was cached."""
+        self._cache.clear()
+        self._has_kind.clear()
+
+    def candidates(
+        self,
+        customer: Customer,
+        today: date,
+        context: Context,
+        *,
+        kind: str | None = None,
+        avoid_skus: Iterable[str] = (),
+        avoid_categories: Iterable[str] = (),
+        limit: int = LIMIT,
+    ) -> list[Offer]:
+        """The eligible offers to score (see the module docstring), at most `limit`."""
+        rank = tier_rank(customer.tier)
+        offers = table.OfferFilter(
+            TIERS[rank + 1 :], today.isoformat(), kind, tuple(sorted(avoid_skus)), tuple(sorted(avoid_categories))
+        )
+        eligible = offers.where()
+        head = table.first(self._conn, eligible, limit + 1)
+        if len(head) <= limit:
+            return [offer_of(row) for row in head]
+        skus = sorted({*context.try_ons, *context.likes, *context.owned, *context.also_liked})
+        categories = sorted({*customer.preferred_categories, *(c for c, a in context.affinities if a > 0)})
+        narrowed = [offers.where(skus=skus)] if skus else []
+        if categories:
+            narrowed.append(offers.where(categories=categories))
+        picked: dict[str, table.OfferRow] = {}
+        for where in narrowed:
+            for row in table.spread(self._conn, where, limit - len(picked)):
+                picked.setdefault(row[0], row)
+        rest = table.spread(self._conn, eligible, limit - len(picked))
+        for row in (*rest, *head):  # the head fills in for spread marks that landed on picked offers
+            if len(picked) >= limit:
+                break
+            picked.setdefault(row[0], row)
+        return [offer_of(row) for row in picked.values()]
+
+    def get(self, offer_ids: Iterable[str]) -> dict[str, Offer]:
+        """The offers with these ids (unknown ids left out), through the bounded cache."""
+        wanted = list(dict.fromkeys(offer_ids))
+        found = {oid: self._cache[oid] for oid in wanted if oid in self._cache}
+        for oid in found:
+            self._cache.move_to_end(oid)
+        for row in table.by_ids(self._conn, [oid for oid in wanted if oid not in found]):
+            found[row[0]] = self._cache[row[0]] = offer_of(row)
+            if len(self._cache) > self._size:
+                self._cache.popitem(last=False)
+        return found
+
+    def has(self, kind: str) -> bool:
+        """Whether any offer is of this kind (e.g. accessories for the mirrors)."""
+        if kind not in self._has_kind:
+            self._has_kind[kind] = table.any_of_kind(self._conn, kind)
+        return self._has_kind[kind]
+
+    def __len__(self) -> int:
+        return table.count(self._conn)
+
+    @property
+    def cached(self) -> int:
+        """Offers held in memory now (never more than the cache's size)."""
+        return len(self._cache)
