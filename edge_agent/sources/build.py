@@ -11,7 +11,6 @@ from ..core.errors import ProfileError
 from ..store.devices import list_devices
 from .base import Source
 from .mqtt import mirror_source, pos_source, remote_scanner_source
-from .serial import SerialLineSource
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +42,9 @@ def build_sources(
         except ProfileError as exc:
             log.error("device %s: %s; not started", device.id, exc)
             continue
-        if profile.decoder == "line":
+        if profile.decoder == "line":  # pyserial, bleak and pymodbus load only for a box that has them
+            from .serial import SerialLineSource
+
             sources.append(SerialLineSource(device, profile))
         elif profile.decoder == "modbus":
             from .serial.modbus import ModbusSource

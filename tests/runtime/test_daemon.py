@@ -14,7 +14,7 @@ from edge_agent.testing.config import write_config
 from edge_agent.testing.wait import wait_until
 
 COMMAND_LINE = {"typer", "click", "rich", "shellingham"}
-NOT_CONFIGURED = {"pymodbus", "bleak", "sklearn", "skl2onnx", "sqlite_utils"}
+NOT_CONFIGURED = {"pymodbus", "bleak", "serial", "sklearn", "skl2onnx", "sqlite_utils"}
 
 
 def imported_after_exec(stderr: str) -> set[str]:
