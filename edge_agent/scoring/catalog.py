@@ -23,6 +23,7 @@ from ..store import offers as table
 from .rules import TIERS, Context, tier_rank
 
 LIMIT = 256
+TERMS = 256  # SKUs and categories a shortlist query names at most
 
 
 def offer_of(row: table.OfferRow) -> Offer:
@@ -64,8 +65,11 @@ class OfferCatalog:
         head = table.first(self._conn, eligible, limit + 1)
         if len(head) <= limit:
             return [offer_of(row) for row in head]
-        skus = sorted({*context.try_ons, *context.likes, *context.owned, *context.also_liked})
-        categories = sorted({*customer.preferred_categories, *(c for c, a in context.affinities if a > 0)})
+        # The moment's SKUs first, then the newest owned; a customer who bought thousands of SKUs
+        # must not push a query past SQLite's limit on parameters.
+        skus = list(dict.fromkeys((*context.try_ons, *context.likes, *context.also_liked, *context.owned)))[:TERMS]
+        liked = (c for c, a in context.affinities if a > 0)
+        categories = list(dict.fromkeys((*customer.preferred_categories, *liked)))[:TERMS]
         narrowed = [offers.where(skus=skus)] if skus else []
         if categories:
             narrowed.append(offers.where(categories=categories))

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edge_agent.core.events import Customer, Offer
-from edge_agent.scoring.catalog import LIMIT, OfferCatalog
+from edge_agent.scoring.catalog import LIMIT, TERMS, OfferCatalog
 from edge_agent.scoring.rules import TIERS, Context, eligible
 from edge_agent.store import connect, migrate
 from edge_agent.store import offers as table
@@ -54,6 +54,13 @@ def test_the_rest_of_the_catalog_still_gets_a_chance_spread_over_all_of_it() -> 
     kids = [int(o.offer_id[2:]) for o in picked if o.category == "kids"]
     assert len(picked) == LIMIT and len(kids) > LIMIT / 2  # the rest is mostly kids, as the catalog is
     assert min(kids) < 500 and max(kids) > 4500  # from the whole catalog, not its first page
+
+
+def test_a_customer_who_owns_thousands_of_skus_is_still_served_the_newest_first() -> None:
+    catalog = offers(1000)
+    owned = tuple(f"SKU-{i}" for i in range(999, -1, -1)) + tuple(f"gone-{i}" for i in range(40_000))
+    picked = catalog_of(catalog).candidates(ADA, TODAY, Context("entrance", 10, 1, owned=owned))
+    assert picked == catalog[1000 - TERMS :]  # the newest purchases' offers, and no SQL error
 
 
 def test_only_eligible_offers_are_read_however_large_the_catalog() -> None:
