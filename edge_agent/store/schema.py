@@ -304,7 +304,9 @@ MIGRATIONS: tuple[str, ...] = (
         offer_id TEXT NOT NULL,
         PRIMARY KEY (sku, offer_id)
     ) WITHOUT ROWID;
+    CREATE INDEX offer_skus_offer ON offer_skus(offer_id);
     CREATE INDEX offers_category ON offers(category);
+    CREATE INDEX offers_kind ON offers(kind);
     INSERT OR IGNORE INTO offer_skus SELECT j.value, o.offer_id FROM offers o, json_each(o.skus) j;
     CREATE TRIGGER offers_insert_skus AFTER INSERT ON offers BEGIN
         DELETE FROM offer_skus WHERE offer_id = new.offer_id;

@@ -138,3 +138,21 @@ def test_offers_looked_up_by_id_are_cached_within_a_bound() -> None:
     assert store.get(["o-4998", "nobody"]) == {"o-4998": found["o-4998"]}
     store.reload()
     assert store.cached == 0 and len(store) == 5000
+
+
+def test_catalog_queries_seek_instead_of_scanning_the_catalog(tmp_path: Path) -> None:
+    """What keeps a 200 000-offer import and a mirror's accessory query from walking every row."""
+    conn = connect(tmp_path / "a.db")
+
+    def plan(sql: str, params: list[object]) -> str:
+        return " | ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+
+    assert "offer_skus_offer" in plan("DELETE FROM offer_skus WHERE offer_id = ?", ["o-1"])  # every offer written
+    clause, params = table.OfferFilter((), TODAY.isoformat(), "accessory").where()
+    assert "offers_kind (kind=? AND rowid>?)" in plan(
+        f"SELECT rowid FROM offers WHERE rowid >= ? AND {clause} ORDER BY rowid LIMIT 1", [1, *params]
+    )
+    clause, params = table.OfferFilter((), TODAY.isoformat()).where(categories=["shoes"])
+    assert "offers_category (category=? AND rowid>?)" in plan(
+        f"SELECT rowid FROM offers WHERE rowid >= ? AND {clause} ORDER BY rowid LIMIT 1", [1, *params]
+    )
