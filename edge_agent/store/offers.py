@@ -8,8 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-COLUMNS = "offer_id, title, category, kind, min_tier, in_stock, skus, value, starts, ends"
-OfferRow = tuple[Any, ...]  # COLUMNS, in that order
+from .catalog import OFFER_KEYS
+
+COLUMNS = ", ".join(OFFER_KEYS)
+OfferRow = tuple[Any, ...]  # OFFER_KEYS, in that order
 
 # One query per evenly spaced rowid: the first matching offer at or after each. An index seek
 # each, so a spread costs its size, not the catalog's.
@@ -84,7 +86,7 @@ def spread(conn: sqlite3.Connection, where: tuple[str, list[Any]], n: int) -> li
     lo = head[0][0]
     hi = conn.execute(f"SELECT rowid FROM offers WHERE {clause} ORDER BY rowid DESC LIMIT 1", params).fetchone()[0]
     found = conn.execute(
-        _SPREAD.format(columns=", ".join(f"o.{c.strip()}" for c in COLUMNS.split(",")), where=clause),
+        _SPREAD.format(columns=", ".join(f"o.{c}" for c in OFFER_KEYS), where=clause),
         [n, lo, (hi - lo + 1) / n, *params],
     ).fetchall()
     unique = {row[0]: row[1:] for row in found}  # two marks may land on the same offer
