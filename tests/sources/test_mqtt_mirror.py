@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiomqtt
@@ -50,6 +51,11 @@ async def running(agent: Agent) -> AsyncIterator[Agent]:
 NOW = time.time()
 
 
+def iso_z(ts: float) -> str:
+    """A timestamp as a mirror writes it, ISO-8601 in UTC with a `Z`, built from the clock."""
+    return datetime.fromtimestamp(round(ts), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def event(i: int, kind: str = "try_on", **extra: object) -> bytes:
     body = {"event": kind, "session_id": f"s-{i}", "sku": f"SKU-{i % 7}", "ts": round(NOW) + i, **extra}
     if kind in ("session_start", "session_end"):
@@ -77,7 +83,7 @@ async def test_mirror_events_are_stored_counted_and_bad_ones_dead_lettered(
     good = [
         json.dumps({"event": "session_start", "session_id": "s1", "ts": now}).encode(),
         json.dumps({"event": "try_on", "session_id": "s1", "sku": "SKU-1", "ts": now}).encode(),
-        json.dumps({"event": "like", "session_id": "s1", "sku": "SKU-1", "ts": "2026-11-27T12:00:00Z"}).encode(),
+        json.dumps({"event": "like", "session_id": "s1", "sku": "SKU-1", "ts": iso_z(now)}).encode(),
     ]
     bad = {
         b"{not json": "bad_json",
