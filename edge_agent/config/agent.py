@@ -92,13 +92,14 @@ class BleConfig(_Model):
     mode: Literal["passive", "active", "off"] = "passive"
     remote_scanners: bool = True
     remote_topic: str = "+/+/BTtoMQTT/+"
+    espresense_topic: str = "espresense/devices/+/+"  # the last level is the room, i.e. the scanner
 
     @field_validator("mode", mode="before")
     @classmethod
     def _off(cls, value: object) -> object:
         return "off" if value is False else value  # YAML reads an unquoted `off` as false
 
-    @field_validator("remote_topic")
+    @field_validator("remote_topic", "espresense_topic")
     @classmethod
     def _filter(cls, value: str) -> str:
         return _check_filter(value)
@@ -362,6 +363,7 @@ ble:
   mode: passive                    # passive | active | off
   remote_scanners: true            # Theengs Gateway / OpenMQTTGateway scanners over MQTT
   remote_topic: "+/+/BTtoMQTT/+"
+  espresense_topic: "espresense/devices/+/+"   # ESPresense rooms; the last level is the room (scanner)
 
 http:
   host: 0.0.0.0

@@ -26,6 +26,7 @@ class Advertisement:
     service_uuids: tuple[str, ...] = ()
     tx_power: int | None = None
     local_name: str | None = None
+    rebuilt: bool = False  # the frames were rebuilt from a scanner's decoded fields, not heard raw
 
 
 @dataclass(frozen=True, slots=True)

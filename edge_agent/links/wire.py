@@ -7,6 +7,7 @@ and 3). The session's rules (what may come when, acknowledgement order) live in 
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 from ..core.errors import EdgeAgentError
@@ -60,6 +61,28 @@ class Publish(NamedTuple):
     mid: int
     oversized: bool = False
     dup: bool = False
+
+
+def topic_matches(topic_filter: str, topic: str) -> bool:
+    """MQTT 3.1.1 §4.7 topic matching (`+` one level, `#` the rest)."""
+    want, have = topic_filter.split("/"), topic.split("/")
+    for i, level in enumerate(want):
+        if level == "#":
+            return True
+        if i >= len(have) or (level != "+" and level != have[i]):
+            return False
+    return len(want) == len(have)
+
+
+def topic_filter_pattern(topic_filter: str) -> re.Pattern[str]:
+    """A compiled matcher equivalent to `topic_matches(topic_filter, …)`, for per-message use."""
+    levels = []
+    for level in topic_filter.split("/"):
+        levels.append("[^/]*" if level == "+" else ".*" if level == "#" else re.escape(level))
+    pattern = "/".join(levels)
+    if topic_filter.endswith("/#"):  # `a/#` also matches `a` itself (§4.7.1.2)
+        pattern = pattern[: -len("/.*")] + "(?:/.*)?"
+    return re.compile(pattern + r"\Z")
 
 
 def _string(value: str) -> bytes:

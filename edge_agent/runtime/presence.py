@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 
 Ack = Callable[[bool], None]
 CHECKIN_VISIT_S = 1800.0  # a check-in keeps its customer present this long (another one refreshes it)
+# A scanner may publish one advertisement twice, decoded and raw (e.g. a gateway publishing decoded
+# beacons beside an external decoder's raw topic): a decoded and a raw advert of the same beacon at
+# the same scanner within this window are one sighting. Two raw ones are always two.
+SAME_SIGHTING_S = 0.5
 
 
 class Visits:
@@ -87,6 +91,8 @@ class PresenceHandler:
         self._moment = moment
         self._zones = ports.config.scanner_zones()
         self._visits = Visits()
+        # (scanner, beacon) → the last sighting: when, decoded by the scanner?, its other copy seen?
+        self._sighted: dict[tuple[str, BeaconId], tuple[float, bool, bool]] = {}
         self.temperature: float | None = None  # latest reading of any temperature sensor
 
     async def advertisement(self, adv: Advertisement, now: float) -> None:
@@ -101,6 +107,13 @@ class PresenceHandler:
         if adv.scanner not in self._zones:
             counters["ble_adverts_unzoned"] += 1
             return
+        key = (adv.scanner, beacon)
+        last = self._sighted.get(key)
+        if last is not None and not last[2] and last[1] != adv.rebuilt and abs(adv.ts - last[0]) < SAME_SIGHTING_S:
+            self._sighted[key] = (last[0], last[1], True)
+            counters["ble_adverts_repeated"] += 1
+            return
+        self._sighted[key] = (adv.ts, adv.rebuilt, False)
         sighting = BeaconSighting(beacon, adv.rssi, adv.scanner, adv.ts, power)
         for change in self._presence.observe(sighting, self._identity.key_for(beacon, adv.ts), now):
             await self.change(change)
@@ -112,6 +125,7 @@ class PresenceHandler:
         for change in self._presence.tick(now):
             await self.change(change)
         self._visits.prune(now)
+        self._sighted = {k: seen for k, seen in self._sighted.items() if now - seen[0] < SAME_SIGHTING_S}
 
     async def checkin(self, event: CheckIn, ack: Ack | None) -> None:
         """A verified app check-in is an entry at the first zone; its nonce is claimed with it."""

@@ -21,17 +21,6 @@ from typing import Self
 from ..links import wire
 
 
-def matches(topic_filter: str, topic: str) -> bool:
-    """MQTT 3.1.1 §4.7 topic matching (`+` one level, `#` the rest)."""
-    want, have = topic_filter.split("/"), topic.split("/")
-    for i, level in enumerate(want):
-        if level == "#":
-            return True
-        if i >= len(have) or (level != "+" and level != have[i]):
-            return False
-    return len(want) == len(have)
-
-
 @dataclass(slots=True)
 class Client:
     """One connection as the broker sees it."""
@@ -85,7 +74,7 @@ class StrictBroker:
             for c in self.clients
             if c.subscriptions
             and not c.writer.is_closing()
-            and (topic is None or any(matches(f, topic) for f, _ in c.subscriptions))
+            and (topic is None or any(wire.topic_matches(f, topic) for f, _ in c.subscriptions))
         ]
 
     def send(self, topic: str, payload: bytes, qos: int = 1) -> int:

@@ -14,6 +14,7 @@ from edge_agent.beacons.eddystone import EDDYSTONE_UUID
 from edge_agent.beacons.ibeacon import APPLE
 from edge_agent.core.errors import DecodeError
 from edge_agent.core.events import BeaconId, MirrorEvent
+from edge_agent.decoders.espresense import decode_espresense
 from edge_agent.decoders.jsonsafe import MAX_PAYLOAD, loads_object
 from edge_agent.decoders.mirror import decode_mirror
 from edge_agent.decoders.theengs import decode_theengs, service_uuid
@@ -131,7 +132,8 @@ mirror_like = st.fixed_dictionaries(
 # Number literals that json.dumps never writes but a hostile device can: overflow, 5000 digits.
 raw_numbers = st.sampled_from(["1e400", "-1e400", "1E999", "1" * 400, "1" * 5000, "-" + "9" * 5000, "0.1e-400"])
 mirror_fields = ["event", "session_id", "sku", "ts", "customer_ref", "size"]
-theengs_fields = ["id", "rssi", "txpower", "manufacturerdata", "servicedata", "servicedatauuid"]
+theengs_fields = ["id", "rssi", "txpower", "manufacturerdata", "servicedata", "servicedatauuid", "major", "minor"]
+espresense_fields = ["id", "rssi", "rssi@1m", "mac", "distance"]
 
 
 def with_raw_number(fields: list[str]) -> st.SearchStrategy[bytes]:
@@ -166,6 +168,12 @@ theengs_like = st.fixed_dictionaries(
         "manufacturerdata": st.binary(max_size=30).map(bytes.hex) | json_values,
         "servicedata": st.binary(max_size=30).map(bytes.hex) | json_values,
         "servicedatauuid": st.sampled_from(["0xfeaa", "feaa", "zz"]) | json_values,
+        "mac": st.just("60:87:57:4C:9B:C2") | json_values,
+        "uuid": st.sampled_from(["1de4b189115e45f6b44e509352269977", "1de4b189-115e-45f6-b44e-509352269977", "1de4"])
+        | json_values,
+        "major": st.integers(-70_000, 70_000) | json_values,
+        "minor": st.integers(-70_000, 70_000) | json_values,
+        "power": st.integers(-300, 300) | json_values,
     },
 )
 
@@ -183,6 +191,79 @@ def test_fuzz_theengs_only_raises_decode_errors(payload: bytes) -> None:
     else:
         assert -127 <= adv.rssi <= 20
         beacon_of(adv)
+
+
+espresense_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "id": st.sampled_from(
+            [
+                "iBeacon:fda50693-a4e2-4fb1-afcf-c6eb07647825-100-65535",
+                "iBeacon:770cddcb2d3e145784de5874ce581250-1-2--59",
+                "iBeacon:770cddcb2d3e145784de5874ce581250-99999-2",
+                "eddy:edd1ebeac04e5defa017-0badc0ffee01",
+                "apple:iphone13-2",
+            ]
+        )
+        | st.text(max_size=140)
+        | json_values,
+        "rssi": st.integers(-200, 50) | json_values,
+        "rssi@1m": st.integers(-300, 300) | json_values,
+        "mac": st.sampled_from(["df51fd4a4caf", "DF:51:FD:4A:4C:AF", "nope"]) | json_values,
+        "distance": st.floats() | json_values,
+    },
+)
+
+
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        espresense_like.map(lambda d: json.dumps(d).encode()),
+        with_raw_number(espresense_fields),
+    )
+)
+def test_fuzz_espresense_only_raises_decode_errors(payload: bytes) -> None:
+    try:
+        adv = decode_espresense("office", payload, NOW)
+    except DecodeError as exc:
+        assert exc.reason
+    else:
+        assert -127 <= adv.rssi <= 20 and adv.scanner == "office"
+        beacon_of(adv)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"id": "iBeacon:770cddcb2d3e145784de5874ce581250-70000-2"}, "out_of_range"),
+        ({"id": "iBeacon:770cddcb2d3e145784de5874ce581250-1-2-900"}, "out_of_range"),
+        ({"rssi": None}, "missing_field"),
+        ({"id": 7}, "wrong_type"),
+        ({"rssi@1m": "loud"}, "wrong_type"),
+    ],
+)
+def test_espresense_rejects(change: dict[str, object], reason: str) -> None:
+    base = {"id": "iBeacon:770cddcb2d3e145784de5874ce581250-1-2", "rssi": -70}
+    with pytest.raises(DecodeError) as info:
+        decode_espresense("office", json.dumps({**base, **change}).encode(), NOW)
+    assert info.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"uuid": "1de4"}, "bad_value"),
+        ({"major": None}, "missing_field"),
+        ({"minor": 70_000}, "out_of_range"),
+        ({"txpower": "x"}, "wrong_type"),
+        ({"id": "1de4b189115e45f6b44e509352269977", "uuid": None}, "bad_value"),
+    ],
+)
+def test_theengs_decoded_ibeacon_rejects(change: dict[str, object], reason: str) -> None:
+    base = {"id": "58:78:20:76:BC:24", "rssi": -79, "uuid": "1de4b189115e45f6b44e509352269977", "major": 0, "minor": 0}
+    with pytest.raises(DecodeError) as info:
+        decode_theengs("s", json.dumps({**base, **change}).encode(), NOW)
+    assert info.value.reason == reason
 
 
 @given(st.binary(max_size=200))

@@ -97,3 +97,16 @@ def test_connect_and_subscribe_encode_as_the_standard_says() -> None:
     assert packet == b"\x10\x14\x00\x04MQTT\x04\xc0\x00\x1e\x00\x02id\x00\x01u\x00\x01p"
     assert wire.subscribe(1, [("a/+", 1)]) == b"\x82\x08\x00\x01\x00\x03a/+\x01"
     assert wire.pubacks([1, 258]) == b"\x40\x02\x00\x01\x40\x02\x01\x02"
+
+
+levels = st.sampled_from(["a", "b", "", "+", "#", "$SYS", "x.y"])
+
+
+@given(
+    st.lists(levels, min_size=1, max_size=5), st.lists(st.sampled_from(["a", "b", "", "x.y"]), min_size=1, max_size=5)
+)
+def test_a_compiled_topic_filter_matches_exactly_what_the_spec_matches(want: list[str], have: list[str]) -> None:
+    topic_filter, topic = "/".join(want), "/".join(have)
+    if "#" in want[:-1]:
+        return  # not a valid filter: `#` only last
+    assert bool(wire.topic_filter_pattern(topic_filter).match(topic)) == wire.topic_matches(topic_filter, topic)

@@ -7,9 +7,11 @@ from collections.abc import Callable
 
 from ...config.agent import AgentConfig
 from ...core.events import Advertisement, Event
+from ...decoders.espresense import decode_espresense
 from ...decoders.mirror import decode_mirror
 from ...decoders.pos import decode_sale
 from ...decoders.theengs import decode_theengs, redact_ble
+from ...links.wire import topic_filter_pattern
 from .subscriber import MqttSubscriber
 
 
@@ -52,18 +54,24 @@ def pos_source(config: AgentConfig) -> MqttSubscriber:
 
 
 def remote_scanner_source(config: AgentConfig) -> MqttSubscriber:
-    """Theengs Gateway / OpenMQTTGateway JSON on `ble.remote_topic`; the scanner is level two."""
+    """Remote BLE scanners on one connection: Theengs Gateway / OpenMQTTGateway JSON on
+    `ble.remote_topic` (the scanner is topic level two) and ESPresense on `ble.espresense_topic`
+    (the scanner is the room, the last level)."""
+    espresense = config.ble.espresense_topic
+    is_espresense = topic_filter_pattern(espresense).match
 
     def device_of(topic: str) -> str:
-        return topic_level(topic, 1)
+        return topic_level(topic, -1) if is_espresense(topic) else topic_level(topic, 1)
 
     def decode(topic: str, payload: bytes) -> Advertisement:
-        return decode_theengs(device_of(topic), payload)
+        if is_espresense(topic):
+            return decode_espresense(topic_level(topic, -1), payload)
+        return decode_theengs(topic_level(topic, 1), payload)
 
     return MqttSubscriber(
         "mqtt-ble-scanners",
         config.mqtt,
-        [config.ble.remote_topic],
+        [config.ble.remote_topic, espresense],
         client_id=f"edge-agent-{config.store_id}-scanners",
         decode=decode,
         device_of=device_of,
