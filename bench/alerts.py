@@ -134,7 +134,7 @@ async def main(quick: bool) -> dict[str, object]:
                 await mirror.publish(f"{config.topic_prefix}/mirror/m1/events", json.dumps(body), qos=1)
                 await asyncio.sleep(0.05)
             await eventually(lambda: len(sizes) == len(sent), within=60)
-            scorer = agent.runtime.scorer.status()["model"] if agent.runtime.scorer else None
+            scorer = agent.runtime.scorer.status().body.get("model") if agent.runtime.scorer else None
             stop.set()
             await task
             listener.cancel()

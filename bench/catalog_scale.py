@@ -3,7 +3,7 @@ alerts of random known customers.
 
     python bench/catalog_scale.py                     # 100 000 customers
     python bench/catalog_scale.py --customers 1000000
-    python bench/catalog_scale.py --quick             # 10 000 customers, 2 000 offers
+    python bench/catalog_scale.py --quick             # 5 000 customers, 1 000 offers
 
 Every customer has consent and an iBeacon identifier, a tenth a rotating key. The import runs
 through `edge-agent customer import` and `offer import` (timed together as `import_s`); then
@@ -166,7 +166,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     if args.quick:
-        args.customers, args.offers, args.alerts = 10_000, 2_000, 50
+        args.customers, args.offers, args.alerts = 5_000, 1_000, 30
     print(json.dumps(run(args.customers, args.offers, args.alerts)))
 
 

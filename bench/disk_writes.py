@@ -38,7 +38,7 @@ def write_bytes() -> int:
 
 async def main(quick: bool) -> dict[str, object]:
     speed = 40.0
-    simulated_s = 900.0 if quick else 1800.0
+    simulated_s = 300.0 if quick else 1800.0
     visitors = int(300 * simulated_s / 3600)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -81,7 +81,9 @@ async def main(quick: bool) -> dict[str, object]:
         before = write_bytes()
         started = time.monotonic()
         task = asyncio.create_task(agent.run(stop))
-        await eventually(lambda: agent.stats.source("ble-sim").state == "finished", within=600, every=0.5)
+        await eventually(
+            lambda: agent.snapshot()["sources"].get("ble-sim", {}).get("state") == "finished", within=600, every=0.5
+        )
         stop.set()
         await task
         written = write_bytes() - before

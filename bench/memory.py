@@ -1,7 +1,7 @@
 """Where the agent's anonymous memory goes, at 1 000 beacons x 3 scanners (the soak's crowd).
 
     python bench/memory.py            # 60 s of crowd, then a tracemalloc snapshot
-    python bench/memory.py --quick    # 15 s
+    python bench/memory.py --quick    # 5 s of crowd
 
 The daemon `edge-agent run` becomes runs in this process under tracemalloc (25 frames) while bench/soak.py's crowd
 publishes from another; then the Python allocations still alive are grouped by who made them:
@@ -81,7 +81,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--traced", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    seconds = 15.0 if args.quick else args.seconds
+    seconds = 5.0 if args.quick else args.seconds
     if args.traced:
         print(json.dumps(traced(seconds)))
         return

@@ -4,7 +4,7 @@
     python bench/peer_tbgw.py --quick         # N=5000, 1 run
     python bench/peer_tbgw.py --crash         # also: SIGKILL both 0.5 s after the burst is acknowledged
 
-The gateway side is the shared reference harness (`../shared/peers/tbgw_mqtt_throughput.sh`): it
+The gateway side is the reference harness beside this script (`bench/peers/tbgw_mqtt_throughput.sh`): it
 installs `thingsboard-gateway` 3.8.5 from PyPI into a temporary venv and runs its MQTT connector
 with SQLite storage between two private mosquittos and a stand-in cloud. The edge side runs
 `edge-agent run` against a private mosquitto and the same count of QoS 1 messages, published from
@@ -21,6 +21,7 @@ import json
 import os
 import re
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -39,7 +40,7 @@ from edge_agent.testing.config import write_config  # noqa: E402
 from edge_agent.testing.crash import open_session  # noqa: E402
 from edge_agent.testing.wait import wait_until  # noqa: E402
 
-HARNESS = ROOT.parent / "shared" / "peers" / "tbgw_mqtt_throughput.sh"
+HARNESS = ROOT / "bench" / "peers" / "tbgw_mqtt_throughput.sh"
 # The burst is written as pre-encoded QoS 1 PUBLISH frames over one socket (PUBACKs counted as they
 # come back): alone it does well over 30 000 msg/s here, so it is not what the figure measures.
 BURST = """
@@ -67,10 +68,18 @@ sock.close()
 """
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 def tbgw(n: int, runs: int, crash: bool) -> dict[str, float | None]:
     if not HARNESS.exists():
         return {"tbgw_msgs_per_s": None, "tbgw_error": f"reference harness not found at {HARNESS}"}  # type: ignore[dict-item]
-    env = {**os.environ, "N": str(n), "RUNS": str(runs)}
+    # free loopback ports, so that the benchmark runs beside anything else (the suite runs it)
+    env = {**os.environ, "N": str(n), "RUNS": str(runs), "SRC_PORT": str(free_port()), "CLOUD_PORT": str(free_port())}
     if crash:
         env["CRASH_AFTER_S"] = "0.5"
     proc = subprocess.run(["bash", str(HARNESS)], env=env, capture_output=True, text=True, timeout=3600)

@@ -1,9 +1,10 @@
 """Remote BLE scanners (Theengs JSON, QoS 0) through a real mosquitto and the agent to presence.
 
-    python bench/scanners.py            # 4 scanners x 250 beacons, 20 000 adverts/s offered for 10 s
+    python bench/scanners.py            # 4 scanners x 250 beacons, 40 000 adverts/s offered for 10 s
     python bench/scanners.py --quick    # 3 s
 
-Each scanner publishes from its own process at a fixed rate. Every advert is accounted for:
+Each scanner publishes from its own process at a fixed rate, half of its beacons decoded (as
+scanners ship) and half as raw advertisement data. Every advert is accounted for:
 processed by presence, or counted where it was shed (the MQTT client's bounded queue, coalescing
 of a newer advert of the same phone at the same scanner, the beacon bound of the queue).
 Prints one JSON object as its last line: scanner_adverts_per_s, scanner_published,
@@ -43,7 +44,12 @@ sock.sendall(wire.connect(scanner + "-bench", clean=True, keepalive=60, username
 assert sock.recv(4)[:2] == b"\\x20\\x02"
 def body(i):
     mac = "AA:BB:CC:" + ":".join("%02X" % (i >> s & 255) for s in (16, 8, 0))
-    advert = {"id": mac, "rssi": -60 - i % 20, "manufacturerdata": "4c000215" + uuid + "%08xc5" % i}
+    if i % 2:  # raw advertisement data
+        advert = {"id": mac, "rssi": -60 - i % 20, "manufacturerdata": "4c000215" + uuid + "%08xc5" % i}
+    else:  # decoded, as OpenMQTTGateway and Theengs Gateway publish by default
+        advert = {"id": mac, "mac_type": 1, "rssi": -60 - i % 20, "brand": "GENERIC", "model": "iBeacon",
+                  "model_id": "IBEACON", "mfid": "4c00", "uuid": uuid, "major": i >> 16, "minor": i & 0xFFFF,
+                  "txpower": -59}
     return json.dumps(advert).encode()
 topic = "home/" + scanner + "/BTtoMQTT/x"
 frames = [wire.publish_packet(topic, body(i)) for i in range(beacons)]
@@ -128,7 +134,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--scanners", type=int, default=4)
     parser.add_argument("--beacons", type=int, default=250)
-    parser.add_argument("--rate", type=float, default=20_000)
+    parser.add_argument("--rate", type=float, default=40_000)
     parser.add_argument("--seconds", type=float, default=10)
     args = parser.parse_args()
     seconds = 3.0 if args.quick else args.seconds

@@ -51,7 +51,9 @@ def hour_bucket(start: float, h: int) -> OpenBucket:
         ((("device", f"sensor-{d:02d}"), ("resource", "temperature")), 18.0, 21.0 * 60, 24.0, 60) for d in range(20)
     ]
     visitors = {kind: 20 + h % 40 for kind in ("known", "anonymous")}
-    return OpenBucket(start, counts, visitors, sensors)
+    # as many distinct people stand behind each count as it counts (k-anonymity keeps them all)
+    support = {(name, labels): max(5, int(value)) for name, labels, value in counts}
+    return OpenBucket(start, counts, visitors, sensors, support)
 
 
 async def main(quick: bool) -> dict[str, object]:

@@ -59,11 +59,11 @@ BAD_CASES = {
     "missing file": (None, "file not found", None),
     "bad yaml": (lambda t: t.replace("store_id: store-1", "store_id: [unclosed"), "invalid YAML", None),
     "unknown key": (lambda t: t.replace("  adapter: hci0", "  adaptr: hci0"), "ble.adaptr: unknown key", 16),
-    "wrong type": (lambda t: t.replace("port: 8080", "port: eighty"), "http.port: expected a valid integer", 23),
+    "wrong type": (lambda t: t.replace("port: 8080", "port: eighty"), "http.port: expected a valid integer", 24),
     "out of range": (
         lambda t: t.replace("port: 8080", "port: 70000"),
         "http.port: expected less than or equal to 65535",
-        23,
+        24,
     ),
     "bad enum": (
         lambda t: t.replace("mode: passive", "mode: loud"),
@@ -73,7 +73,7 @@ BAD_CASES = {
     "missing secret": (
         lambda t: t.replace('  staff_token: "', '  staff_tokn: "'),
         "http.staff_token: required key is missing",
-        22,
+        23,
     ),
     "bad url": (lambda t: t.replace('url: "mqtt://127.0.0.1:1883"', 'url: "http://x"'), "mqtt.url: expected a URL", 9),
 }
@@ -105,6 +105,11 @@ BAD_CASES.update(
             lambda t: t.replace("tls: {ca: null, cert: null, key: null}", "tls: {ca: /nope/ca.pem}", 1),
             "mqtt.tls.ca: file /nope/ca.pem does not exist",
             None,
+        ),
+        "dotted store id": (
+            lambda t: t.replace("store_id: store-1", "store_id: store.1"),
+            "store_id: 'store.1' has a '.': RabbitMQ and NATS map topic levels",
+            4,
         ),
         "aliases": (lambda t: "a: &a [x, x]\nb: &b [*a, *a]\n" + t, "YAML aliases (*name) are not allowed", 2),
     }

@@ -282,6 +282,8 @@ def doctor(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
         marks = {"ok": "[green]ok  [/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}
         for r in results:
             hint = f"  → {r.fix}" if r.fix and r.level != "ok" else ""
-            console.print(marks[r.level], escape(f"{r.name}: {r.detail}{hint}"), highlight=False)
+            console.print(marks[r.level], escape(f"{r.name}: {r.detail}{hint}"), highlight=False, soft_wrap=True)
+    if results[0].name == "config" and results[0].level == "fail":
+        raise typer.Exit(2)  # a config that cannot be read is a usage error, as for every command
     if any(r.level == "fail" for r in results):
         raise typer.Exit(1)

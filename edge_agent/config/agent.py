@@ -237,7 +237,7 @@ class LearningConfig(_Model):
 
 
 class AgentConfig(_Model):
-    store_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+    store_id: str
     data_dir: Path = Path("/var/lib/edge-agent")
     mqtt: MqttConfig = MqttConfig()
     ble: BleConfig = BleConfig()
@@ -253,6 +253,18 @@ class AgentConfig(_Model):
     devices: DevicesConfig = DevicesConfig()
     outcomes: OutcomesConfig = OutcomesConfig()
     learning: LearningConfig = LearningConfig()
+
+    @field_validator("store_id")
+    @classmethod
+    def _store_id(cls, value: str) -> str:
+        if "." in value:
+            raise ValueError(
+                f"{value!r} has a '.': RabbitMQ and NATS map topic levels to '.'-separated names, so a dot "
+                "would split the store's topics there; use letters, digits, '-' or '_'"
+            )
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", value):
+            raise ValueError(f"{value!r} is not 1-64 letters, digits, '-' or '_'")
+        return value
 
     @model_validator(mode="after")
     def _zones_unique(self) -> AgentConfig:

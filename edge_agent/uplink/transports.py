@@ -11,7 +11,7 @@ import asyncio
 import email.utils
 import time
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any, Protocol
 
 import aiohttp
@@ -19,7 +19,7 @@ import aiomqtt
 
 from ..config.agent import UplinkConfig
 from ..core.errors import LinkError
-from ..links.address import tls_context
+from ..links.address import broker_address, tls_context
 from ..links.mqtt import connected, make_client, until_disconnected
 
 MAX_RETRY_AFTER_S = 300.0
@@ -109,6 +109,42 @@ class _MqttConnection:
             return
 
 
+# CONNACK codes for "I do not speak this protocol version": 3.1.1's 0x01 and MQTT 5's 0x84
+_UNSUPPORTED_VERSION = frozenset({0x01, 0x84})
+
+
+async def _not_mqtt5(exc: aiomqtt.MqttError, url: str) -> BaseException:
+    """An MQTT 5 CONNECT the broker would not take, in one line that says what to change.
+
+    Brokers without MQTT 5 answer it three ways: a CONNACK refusing the version (mosquitto,
+    NATS), closing the socket, or no answer at all (RabbitMQ before 3.13). The last looks like a
+    timeout; a broker that accepts TCP at once but never answered the CONNECT is that case.
+    """
+    code = getattr(exc, "rc", None)
+    code = code if isinstance(code, int) else getattr(code, "value", None)
+    if code in _UNSUPPORTED_VERSION:
+        return UplinkError(
+            f"mqtt: the cloud broker does not speak MQTT 5 (CONNACK {code:#04x}); set uplink.protocol: 4", refused=True
+        )
+    if code is None and await _accepts_tcp(url):
+        return UplinkError(
+            f"mqtt: the cloud broker took the connection but not the MQTT 5 CONNECT ({exc}); "
+            "if it speaks only MQTT 3.1.1, set uplink.protocol: 4"
+        )
+    return exc
+
+
+async def _accepts_tcp(url: str) -> bool:
+    host, port, _ = broker_address(url)
+    try:
+        async with asyncio.timeout(2.0):
+            _, writer = await asyncio.open_connection(host, port)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    return True
+
+
 class MqttTransport:
     """QoS 1 publish to `uplink.topic`, over TLS with a client certificate when configured."""
 
@@ -129,7 +165,13 @@ class MqttTransport:
             # The uplink subscribes to nothing and resends from its outbox: no session to keep.
             session_expiry_s=0 if v5 else None,
         )
-        async with connected(client):
+        async with AsyncExitStack() as stack:
+            try:
+                await stack.enter_async_context(connected(client))
+            except aiomqtt.MqttError as exc:
+                if v5:
+                    raise await _not_mqtt5(exc, self._config.url) from exc
+                raise
             yield _MqttConnection(client, self._topic, v5=v5)
 
 

@@ -50,7 +50,7 @@ def test_failures_name_the_fix(cli, tmp_path: Path) -> None:  # type: ignore[no-
     assert "FAIL store broker" in result.out and "systemctl start mosquitto" in result.out
     assert "FAIL serial ports" in result.out and "door (/dev/ttyNOPE9)" in result.out
     broken = cli("doctor", "--json", "--config", tmp_path / "missing.yaml")
-    assert broken.code == 1 and json.loads(broken.out)[0]["level"] == "fail"
+    assert broken.code == 2 and json.loads(broken.out)[0]["level"] == "fail"
 
 
 async def test_doctor_reports_the_running_agents_links_like_status(  # type: ignore[no-untyped-def]

@@ -120,3 +120,15 @@ def test_run_loads_only_what_running_needs() -> None:
     assert "edge_agent.cli.daemon" in loaded
     unwanted = {"edge_agent.cli.customers", "edge_agent.cli.devices", "edge_agent.cli.models", "edge_agent.field.scan"}
     assert loaded.isdisjoint(unwanted | {"pymodbus", "bleak", "sklearn", "skl2onnx"}), loaded & unwanted
+
+
+@pytest.mark.parametrize("command", ["run", "doctor"])
+async def test_a_store_id_with_a_dot_stops_run_and_doctor_with_one_line(command: str, tmp_path: Path) -> None:
+    config = tmp_path / "agent.yaml"
+    code, _, _ = await run("init", "--config", str(config), "--data-dir", str(tmp_path / "data"))
+    assert code == 0
+    config.write_text(config.read_text().replace("store_id: store-0001", "store_id: store.0001"))
+    code, out, err = await run(command, "--config", str(config))
+    assert code == 2
+    (line,) = [x for x in (out + err).splitlines() if x.strip()]
+    assert "store_id: 'store.0001' has a '.'" in line and "Traceback" not in err

@@ -59,7 +59,7 @@ async def test_every_scanner_message_in_the_corpus_recognises_its_customer(
             for _ in range(3):  # a scanner's cadence: one sighting after another
                 await pub.publish(message["topic"], json.dumps(message["payload"]))
                 sent += 1
-                await eventually(lambda: agent.stats.counters["ble_adverts"] == sent)
+                await eventually(lambda sent=sent: agent.stats.counters["ble_adverts"] == sent)  # type: ignore[misc]
             # the next message may be the other form of the same beacon: let it be a sighting of its own
             await asyncio.sleep(SAME_SIGHTING_S)
         await eventually(lambda: agent.stats.counters["entries_alert"] == len(identifiers))
