@@ -5,7 +5,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: test demo lint system-deps
 
-# System packages the tests talk to for real: a mosquitto broker and Debian's Chromium
+# System packages the tests talk to for real: mosquitto, RabbitMQ (its MQTT plugin) and NATS (its MQTT
+# listener on JetStream), each started privately by the tests; faketime (the suite runs its dated
+# tests with the clock a year ahead); Debian's Chromium
 # (the tablet-page test drives it through playwright; playwright's own browser download is not used);
 # dbus-daemon with the system Python's D-Bus and GLib bindings, which run python-dbusmock's BlueZ
 # (installed beside the venv, in .venv/dbusmock) for the tests of bleak's real BlueZ backend.
@@ -13,6 +15,9 @@ system-deps:
 	@missing=""; \
 	{ command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ]; } || missing="$$missing mosquitto"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v faketime >/dev/null || missing="$$missing faketime"; \
+	{ command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ]; } || missing="$$missing nats-server"; \
+	[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing="$$missing rabbitmq-server"; \
 	command -v dbus-daemon >/dev/null || missing="$$missing dbus-daemon"; \
 	/usr/bin/python3 -c 'import dbus' 2>/dev/null || missing="$$missing python3-dbus"; \
 	/usr/bin/python3 -c 'import gi' 2>/dev/null || missing="$$missing python3-gi"; \

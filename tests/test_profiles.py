@@ -14,6 +14,8 @@ SHIPPED = {
     "eddystone-uid",
     "altbeacon",
     "theengs-remote-scanner",
+    "openmqttgateway-scanner",
+    "espresense-scanner",
     "modbus-temp-humidity",
     "serial-people-counter",
     "smart-mirror",

@@ -47,8 +47,10 @@ def acl_lines(device: Device, config: AgentConfig) -> list[str]:
             f"topic write {prefix}/mirror/{device.id}/events",
             f"topic read {prefix}/mirror/{device.id}/suggestions",
         ]
-    if device.profile == "theengs-remote-scanner":
+    if device.profile in ("theengs-remote-scanner", "openmqttgateway-scanner"):
         return [f"topic write +/{device.id}/BTtoMQTT/#"]
+    if device.profile == "espresense-scanner":  # the room node: its devices, and its own telemetry
+        return [f"topic write espresense/devices/+/{device.id}", f"topic write espresense/rooms/{device.id}/#"]
     if device.topic:
         return [f"topic write {device.topic}"]
     raise DeviceError(f"device {device.id} has no MQTT topic to grant")

@@ -10,7 +10,9 @@ import aiomqtt
 import pytest
 
 from edge_agent.config.agent import load_config
-from edge_agent.field.credentials import grant_agent, pbkdf2_entry
+from edge_agent.core.events import Device
+from edge_agent.field.credentials import acl_lines, grant_agent, pbkdf2_entry
+from edge_agent.links.wire import topic_matches
 from edge_agent.sim.broker import MosquittoBroker, free_port
 from edge_agent.testing.config import write_config
 from edge_agent.testing.wait import eventually
@@ -109,3 +111,16 @@ def test_init_can_create_the_agents_own_broker_user(cli, tmp_path: Path) -> None
     assert config.mqtt.username == "edge-agent" and config.mqtt.password
     assert config.mqtt_password_file.read_text().startswith("edge-agent:$7$")
     assert "user edge-agent\ntopic readwrite #" in config.mqtt_acl_file.read_text()
+
+
+def test_each_scanner_kind_may_write_its_own_topics_only(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path / "agent.yaml", data_dir=tmp_path / "data"))
+    cases = {
+        "theengs-remote-scanner": ("home/gw-1/BTtoMQTT/AABBCCDDEEFF", "home/gw-2/BTtoMQTT/AABBCCDDEEFF"),
+        "openmqttgateway-scanner": ("home/gw-1/BTtoMQTT/AABBCCDDEEFF", "home/gw-2/BTtoMQTT/AABBCCDDEEFF"),
+        "espresense-scanner": ("espresense/devices/iBeacon:x-1-2/gw-1", "espresense/devices/iBeacon:x-1-2/gw-2"),
+    }
+    for profile, (own, other) in cases.items():
+        filters = [line.split()[2] for line in acl_lines(Device("gw-1", profile, "mqtt"), config)]
+        assert any(topic_matches(f, own) for f in filters), profile
+        assert not any(topic_matches(f, other) for f in filters), profile
