@@ -146,7 +146,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=None)
     parser.add_argument("--clash-s", type=float, default=None)
     args = parser.parse_args()
-    events = args.events or (2000 if args.quick else 20000)
+    events = args.events or (5000 if args.quick else 20000)
     seconds = args.clash_s or (6.0 if args.quick else 60.0)
     result: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as name, MosquittoBroker(extra_config="log_type all") as broker:

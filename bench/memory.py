@@ -1,7 +1,7 @@
 """Where the agent's anonymous memory goes, at 1 000 beacons x 3 scanners (the soak's crowd).
 
     python bench/memory.py            # 60 s of crowd, then a tracemalloc snapshot
-    python bench/memory.py --quick    # 5 s of crowd
+    python bench/memory.py --quick    # 5 s of a 200-beacon crowd
 
 The daemon `edge-agent run` becomes runs in this process under tracemalloc (25 frames) while bench/soak.py's crowd
 publishes from another; then the Python allocations still alive are grouped by who made them:
@@ -33,7 +33,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from soak import CROWD, crowd_config, soak  # noqa: E402
 
+from edge_agent.config.agent import load_config  # noqa: E402
+from edge_agent.runtime.control import query_status  # noqa: E402
 from edge_agent.sim.broker import MosquittoBroker  # noqa: E402
+from edge_agent.testing.wait import wait_until  # noqa: E402
 
 
 def owner(frames: list[str]) -> str:
@@ -49,9 +52,10 @@ def owner(frames: list[str]) -> str:
     return "imports"
 
 
-def measure(port: int, config: Path, seconds: float, out: dict[str, object]) -> None:
-    time.sleep(5)  # the agent is up
-    subprocess.run([sys.executable, "-c", CROWD, str(port), "1000", str(seconds)], stdout=subprocess.DEVNULL)
+def measure(port: int, config: Path, seconds: float, out: dict[str, object], beacons: int) -> None:
+    socket_path = load_config(config).socket_path
+    wait_until(lambda: (query_status(socket_path) or {}).get("running") is True, within=120)
+    subprocess.run([sys.executable, "-c", CROWD, str(port), str(beacons), str(seconds)], stdout=subprocess.DEVNULL)
     snapshot = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
     groups: Counter[str] = Counter()
     for stat in snapshot.statistics("traceback"):
@@ -63,12 +67,12 @@ def measure(port: int, config: Path, seconds: float, out: dict[str, object]) -> 
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-def traced(seconds: float) -> dict[str, object]:
+def traced(seconds: float, beacons: int) -> dict[str, object]:
     """In this process, which `python -X tracemalloc=25` started: imports are traced too."""
     out: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as tmp, MosquittoBroker() as broker:
         path = crowd_config(Path(tmp), broker)
-        threading.Thread(target=measure, args=(broker.port, path, seconds, out), daemon=True).start()
+        threading.Thread(target=measure, args=(broker.port, path, seconds, out, beacons), daemon=True).start()
         from edge_agent.runtime.daemon import main as daemon  # what `edge-agent run` becomes
 
         daemon(["--config", str(path)])
@@ -82,13 +86,24 @@ def main() -> None:
     parser.add_argument("--traced", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     seconds = 5.0 if args.quick else args.seconds
+    beacons = 200 if args.quick else 1000  # --quick checks the shape; the figures are the full run's
     if args.traced:
-        print(json.dumps(traced(seconds)))
+        print(json.dumps(traced(seconds, beacons)))
         return
     # Untraced first (tracemalloc's own bookkeeping would inflate RssAnon), then traced.
-    anon = float(soak(seconds, 1000)["rss_anon_mb_steady"])  # type: ignore[arg-type]
+    anon = float(soak(seconds, beacons, 1.0 if args.quick else 5.0)["rss_anon_mb_steady"])  # type: ignore[arg-type]
     run = subprocess.run(
-        [sys.executable, "-X", "tracemalloc=25", __file__, "--traced", "--seconds", str(seconds)],
+        # --quick keeps fewer frames per allocation: far faster, a coarser attribution of the same total
+        [
+            sys.executable,
+            "-X",
+            f"tracemalloc={8 if args.quick else 25}",
+            __file__,
+            "--traced",
+            "--seconds",
+            str(seconds),
+        ]
+        + (["--quick"] if args.quick else []),
         capture_output=True,
         text=True,
         check=True,
