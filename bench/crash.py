@@ -2,7 +2,7 @@
 
     python bench/crash.py            # 60 kills
     python bench/crash.py --kills 200
-    python bench/crash.py --quick    # 4 kills (the suite runs this; tests/test_crash.py kills 12 times)
+    python bench/crash.py --quick    # 2 kills (the suite runs this; tests/test_crash.py kills 12 times)
 
 Prints one JSON object as its last line: kills, published, counted, lost, double_counted.
 """
@@ -25,9 +25,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=60)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--quick", action="store_true", help="4 kills, a smaller load")
+    parser.add_argument("--quick", action="store_true", help="2 kills, a smaller load")
     args = parser.parse_args()
-    kills = 4 if args.quick else args.kills
+    kills = 2 if args.quick else args.kills
     plan = CrashPlan.spread(kills, args.seed)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="edge-agent-crash-") as tmp:

@@ -2,7 +2,7 @@
 
     python bench/soak.py                 # 2 minutes: 1 000 beacons x 3 scanners at 1 Hz, 20 % churn every 10 s
     python bench/soak.py --minutes 30    # a long run
-    python bench/soak.py --quick         # 6 s
+    python bench/soak.py --quick         # 3 s
 
 The agent runs as its own process (`edge-agent run`), the three scanners publish from another
 process to a private mosquitto. Memory and CPU time are read from /proc every 2 s: RSS, the
@@ -174,7 +174,7 @@ def main() -> None:
     parser.add_argument("--beacons", type=int, default=1000)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    print(json.dumps(soak(6.0 if args.quick else args.minutes * 60, args.beacons, 1.0 if args.quick else 5.0)))
+    print(json.dumps(soak(3.0 if args.quick else args.minutes * 60, args.beacons, 1.0 if args.quick else 5.0)))
 
 
 if __name__ == "__main__":

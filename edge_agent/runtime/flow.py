@@ -12,7 +12,6 @@ newest with a smoothed RSSI.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections import OrderedDict, deque
 
 from ..core.events import Acked, Advertisement, DeadLetter, MirrorEvent, Sale, SensorReading, SourceEvent
@@ -57,6 +56,15 @@ class FairLanes:
         return item
 
 
+def _with_rssi(adv: Advertisement, rssi: int) -> Advertisement:
+    """`dataclasses.replace(adv, rssi=…)`, spelled out: this runs once per coalesced advert, at
+    tens of thousands a second, and the generic `replace` costs four times as much."""
+    return Advertisement(
+        adv.address, rssi, adv.scanner, adv.ts, adv.manufacturer_data, adv.service_data,
+        adv.service_uuids, adv.tx_power, adv.local_name, adv.rebuilt,
+    )  # fmt: skip
+
+
 class EventQueue:
     """Two lanes: fair per-device FIFOs for events that must not be lost, and a coalescing map for adverts."""
 
@@ -92,7 +100,7 @@ class EventQueue:
         pending = self._adverts.get(key)
         if pending is not None:
             # Superseded while waiting: keep the newest, with RSSI smoothed over the two.
-            self._adverts[key] = dataclasses.replace(adv, rssi=round((pending.rssi + adv.rssi) / 2))
+            self._adverts[key] = _with_rssi(adv, round((pending.rssi + adv.rssi) / 2))
             self.coalesced += 1
             return
         if len(self._adverts) >= self._max_beacons:
