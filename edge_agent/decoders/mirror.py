@@ -15,6 +15,9 @@ SKU_EVENTS = frozenset({"try_on", "like", "dislike", "size_request"})
 MAX_SKEW_S = 7 * 86400
 
 
+FIELDS = frozenset({"event", "session_id", "sku", "ts", "customer_ref", "size"})
+
+
 def parse_ts(value: object, now: float) -> float:
     """ISO-8601 (with or without offset; naive means UTC) or epoch seconds."""
     if isinstance(value, bool):
@@ -41,7 +44,7 @@ def decode_mirror(device_id: str, payload: bytes, now: float | None = None) -> M
     now = time.time() if now is None else now
     raw = text_of(payload)
     data = loads_text(raw)
-    unknown = set(data) - {"event", "session_id", "sku", "ts", "customer_ref", "size"}
+    unknown = data.keys() - FIELDS
     if unknown:
         raise DecodeError("unknown_field", sorted(unknown)[0][:64])
     event = get_str(data, "event")

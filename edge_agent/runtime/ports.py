@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Callable, Sequence
@@ -16,6 +17,13 @@ from ..store import Effects, StoreWriter
 
 # (the mirror event, scored accessory offers, also-liked (sku, title, support))
 Suggestion = tuple[MirrorEvent, list[ScoredOffer] | tuple[ScoredOffer, ...], list[tuple[str, str, int]]]
+
+
+@functools.lru_cache(maxsize=4)
+def _mac_key(salt: str) -> bytes:
+    """The salt as a BLAKE2b key (at most 64 bytes)."""
+    raw = salt.encode()
+    return raw if len(raw) <= 64 else hashlib.sha512(raw).digest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +47,10 @@ class Ports:
         session, or sale) within the open bucket, across restarts; unlinkable between buckets;
         it names nobody."""
         bucket = self.aggregator.open_start or 0.0
-        return hmac.new(self.config.privacy.salt.encode(), f"{bucket}|{who}".encode(), hashlib.sha256).hexdigest()[:16]
+        # keyed BLAKE2b is a MAC in one C call (RFC 7693 §2.9); HMAC-SHA256 cost 4 % of each event
+        return hashlib.blake2b(
+            f"{bucket}|{who}".encode(), key=_mac_key(self.config.privacy.salt), digest_size=8
+        ).hexdigest()
 
     def pseudonym(self, customer_id: str) -> str:
         """A short keyed hash for log lines: the same customer reads the same, and names nobody
