@@ -97,11 +97,11 @@ def main() -> None:
     # checks the shape and takes RssAnon from the traced run.
     anon = 0.0 if args.quick else float(soak(seconds, beacons)["rss_anon_mb_steady"])  # type: ignore[arg-type]
     run = subprocess.run(
-        # --quick keeps fewer frames per allocation: far faster, a coarser attribution of the same total
+        # --quick keeps one frame per allocation: far faster, the same total, attributed coarsely
         [
             sys.executable,
             "-X",
-            f"tracemalloc={8 if args.quick else 25}",
+            f"tracemalloc={1 if args.quick else 25}",
             __file__,
             "--traced",
             "--seconds",

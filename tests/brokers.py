@@ -126,7 +126,9 @@ class NatsBroker(_Process):
             f"listen: 127.0.0.1:{self.client_port}\n"
             "server_name: edge_agent_test\n"
             f'jetstream {{ store_dir: "{self.workdir}/js" }}\n'
-            f"mqtt {{ listen: 127.0.0.1:{self.port} }}\n"
+            # ack_wait: how long NATS waits before it redelivers what a dead client never acknowledged
+            # (30 s by default); a chain tunes it, the tests need not wait half a minute per kill
+            f'mqtt {{ listen: 127.0.0.1:{self.port}, ack_wait: "3s" }}\n'
         )
         return [binary, "-c", str(conf)], {}
 

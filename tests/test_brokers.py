@@ -64,10 +64,11 @@ def publish_burst(port: int, topic: str, done: threading.Event) -> None:
     client.connect("127.0.0.1", port)
     client.loop_start()
     now = time.time()
-    infos = [
-        client.publish(topic, json.dumps({"event": "try_on", "session_id": f"s{i}", "sku": "SKU-1", "ts": now}), qos=1)
-        for i in range(BURST)
-    ]
+    infos = []
+    for i in range(BURST):  # a mirror's pace, not a flood: the kill must land mid-burst on any broker
+        body = json.dumps({"event": "try_on", "session_id": f"s{i}", "sku": "SKU-1", "ts": now})
+        infos.append(client.publish(topic, body, qos=1))
+        time.sleep(0.005)
     for info in infos:
         info.wait_for_publish(60)
     client.loop_stop()
