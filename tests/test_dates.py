@@ -58,8 +58,9 @@ def test_the_guard_finds_what_it_should() -> None:
 def test_every_dated_module_passes_with_the_clock_a_year_ahead() -> None:
     env = {**os.environ, "HYPOTHESIS_PROFILE": "dev", "CI": ""}
     modules = [str(HERE / m) for m in dated_modules()]
+    pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", "-k", SKIP]
     run = subprocess.run(
-        ["faketime", "-f", AHEAD, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", "-k", SKIP, *modules],
+        ["faketime", "-f", AHEAD, *pytest, *modules],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-6000:]
