@@ -9,6 +9,7 @@ from pathlib import Path
 
 import aiomqtt
 
+from edge_agent import __version__
 from edge_agent.config.agent import load_config
 from edge_agent.field.imports import import_customers, import_offers
 from edge_agent.runtime import Agent
@@ -117,6 +118,9 @@ async def test_known_customer_entering_reaches_broker_store_aggregates_and_outbo
         if m["name"] == "footfall_visitors":
             footfall[m["labels"]["kind"]] += m["value"]
     assert footfall == {"known": 1, "anonymous": 2}  # Bob did not consent: counted, not recognised
+    for batch in payloads:  # every batch tells operations about its box (schema-checked above)
+        assert batch["agent_version"] == __version__ and batch["model_version"]
+        assert batch["health"]["store_writable"] is True and batch["health"]["links"]["store-broker"] == "connected"
     text = json.dumps(payloads)
     for secret in ("c-ada", "Ada", "c-bob", UUID, "AA:BB:CC"):
         assert secret not in text

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 SCHEMA = "edge-agent/aggregates/v1"
@@ -38,16 +38,23 @@ def batch(store_id: str, start: str, end: str, metrics: Sequence[dict[str, Any]]
 
 
 def split(
-    store_id: str, start: str, end: str, metrics: Sequence[dict[str, Any]], max_bytes: int
+    store_id: str,
+    start: str,
+    end: str,
+    metrics: Sequence[dict[str, Any]],
+    max_bytes: int,
+    header: Mapping[str, Any] | None = None,
 ) -> list[tuple[str, str]]:
-    """(batch_id, payload) of each message; one when the whole batch fits."""
-    whole = batch(store_id, start, end, metrics)
+    """(batch_id, payload) of each message; one when the whole batch fits. `header` (the box's
+    versions and health) goes on every part, so each part tells operations about its box."""
+    extra = dict(header or {})
+    whole = batch(store_id, start, end, metrics, **extra)
     text = _dumps(whole)
     limit = max_bytes - RESERVE_BYTES
     if len(text.encode()) <= limit:
         return [(whole["batch_id"], text)]
     group_id = uuid.uuid4().hex
-    frame = _dumps(batch(store_id, start, end, [], group_id=group_id, part=999_999, parts=999_999))
+    frame = _dumps(batch(store_id, start, end, [], group_id=group_id, part=999_999, parts=999_999, **extra))
     room = limit - len(frame.encode())
     chunks: list[list[dict[str, Any]]] = [[]]
     used = 0
@@ -62,6 +69,6 @@ def split(
         used += size
     out = []
     for n, chunk in enumerate(chunks, 1):
-        part = batch(store_id, start, end, chunk, group_id=group_id, part=n, parts=len(chunks))
+        part = batch(store_id, start, end, chunk, group_id=group_id, part=n, parts=len(chunks), **extra)
         out.append((part["batch_id"], _dumps(part)))
     return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,8 +65,19 @@ def dwell(zone: str, seconds: float, subject: str | None = None) -> tuple[Count,
 class Aggregator:
     """Knows the open bucket and turns a closed one into metrics and an uplink batch."""
 
-    def __init__(self, *, store_id: str, bucket_s: int, k_anonymity: int, max_message_bytes: int = 131_072) -> None:
+    def __init__(
+        self,
+        *,
+        store_id: str,
+        bucket_s: int,
+        k_anonymity: int,
+        max_message_bytes: int = 131_072,
+        header: Callable[[], Mapping[str, Any]] = lambda: {},
+    ) -> None:
         self._store_id = store_id
+        # the box's versions and health at the closing moment (docs/interface.md § Cloud batches);
+        # read in memory while the bucket closes, never from disk
+        self.header = header
         self._max_message_bytes = max_message_bytes
         self._bucket_s = bucket_s
         self._k = k_anonymity
@@ -107,7 +118,9 @@ class Aggregator:
             end=end,
             # The box keeps every count for its own insights; k-anonymity applies to what leaves it.
             metrics=[(n, json.dumps(dict(lb), sort_keys=True), _number(v)) for n, lb, v in bounded],
-            messages=tuple(split(self._store_id, iso(bucket.start), iso(end), metrics, self._max_message_bytes)),
+            messages=tuple(
+                split(self._store_id, iso(bucket.start), iso(end), metrics, self._max_message_bytes, self.header())
+            ),
         )
 
 

@@ -34,6 +34,7 @@ from ..uplink.transports import Transport, transport_for
 from ..web.app import WebApi, WebServer
 from ..web.metrics import render as render_metrics
 from ..web.sessions import Sessions
+from . import report
 from .control import StatusServer
 from .engine import PipelineRunner, Ticker
 from .feeds import SourceFeed
@@ -121,7 +122,8 @@ def _runtime(
     sinks = _sinks(config, options, reader, writer, publisher, hub)
     uplink, downlink = _cloud(config, options, writer)
     queue = EventQueue(options.queue_size)
-    pipeline = _pipeline(config, reader, writer, scorer, stats, hub, uplink, sinks)
+    header = lambda: report.batch_header(hooks.statuses(), stats)  # noqa: E731 -- read when a bucket closes
+    pipeline = _pipeline(config, reader, writer, scorer, stats, hub, uplink, sinks, header)
     web = _web(config, reader, writer, hub, inbox, hooks)
     commands = {"sync": _sync_now(uplink), "refresh": _refresh(pipeline)}
     watchdog = watchdog_interval()
@@ -191,6 +193,7 @@ def _pipeline(
     hub: AlertHub,
     uplink: Uplink | None,
     sinks: Sinks,
+    header: Callable[[], dict[str, Any]],
 ) -> Pipeline:
     policy = AlertPolicy(config.scoring, scorer)
     for customer_id, ts in rows.alert_times(reader, time.time() - config.scoring.cooldown_s):
@@ -200,6 +203,7 @@ def _pipeline(
         bucket_s=config.aggregates.bucket_s,
         k_anonymity=config.privacy.k_anonymity,
         max_message_bytes=config.uplink.max_message_bytes,
+        header=header,
     )
     ports = Ports(
         config,

@@ -6,7 +6,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .. import __version__
 from ..core.component import Sample, Status
+from ..core.stats import AgentStats
 
 
 def snapshot(statuses: Iterable[Status]) -> dict[str, Any]:
@@ -59,3 +61,25 @@ def samples(statuses: Iterable[Status]) -> Iterator[Sample]:
                 "link_up", 1.0 if status.link.up else 0.0, link, kind="gauge", help="1 when the link is connected"
             )
             yield Sample("link_failures", status.link.failures, link, help="Failed connection attempts")
+
+
+def batch_header(statuses: Iterable[Status], stats: AgentStats) -> dict[str, Any]:
+    """What every cloud batch says about its box (docs/interface.md § Cloud batches): versions,
+    and health at the closing moment — can the store commit, each link's state, dead letters."""
+    model: str | None = None
+    writable = True
+    links: dict[str, str] = {}
+    for status in statuses:
+        if status.section == "scoring":
+            model = status.body.get("model") or "rules"
+        if status.section == "store" and status.key is None:
+            # a bucket that closes while the card is full commits on the retry that succeeds,
+            # before the writer calls itself writable again: the batch says the card was full
+            writable = status.state == "writable"
+        if status.link is not None:
+            links[status.key or status.name] = str(status.link.to_json().get("state"))
+    return {
+        "agent_version": __version__,
+        "model_version": model,
+        "health": {"store_writable": writable, "links": links, "dead_letters": sum(stats.dead_letters.values())},
+    }

@@ -23,6 +23,17 @@ metric = st.fixed_dictionaries(
 )
 
 
+def test_the_boxs_header_is_on_every_part() -> None:
+    header = {"agent_version": "1.2.3", "model_version": "2026.12.1",
+              "health": {"store_writable": False, "links": {"store-broker": "connected"}, "dead_letters": 4}}  # fmt: skip
+    metrics = [{"name": "mirror_try_ons", "labels": {"sku": f"SKU-{i:04d}"}, "value": 5} for i in range(400)]
+    messages = split("store-1", START, END, metrics, 4096, header)
+    assert len(messages) > 1
+    for _, payload in messages:
+        batch = valid_batch(payload)
+        assert {k: batch[k] for k in header} == header
+
+
 @given(st.lists(metric, max_size=400), st.integers(4096, 40_000))
 def test_every_part_fits_is_valid_and_the_parts_add_up_to_the_bucket(metrics: list[dict], limit: int) -> None:  # type: ignore[type-arg]
     messages = split("store-1", START, END, metrics, limit)
