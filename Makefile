@@ -29,7 +29,7 @@ $(BIN)/python:
 
 test: system-deps $(BIN)/python
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q --upgrade --upgrade-strategy eager -e '.[test,train]'
+	$(BIN)/pip install -q --upgrade --upgrade-strategy eager -e '.[test,train,fleet]'
 	$(BIN)/pip install -q --upgrade --no-deps --target $(VENV)/dbusmock 'python-dbusmock>=0.38,<1'
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -25,6 +25,7 @@ GROUPS = {
     "product": ("customers", "products"),
     "model": ("models", "app"),
     "sync": ("sync", "app"),
+    "fleet": ("fleet", "app"),
 }
 COMMANDS = {
     "init": ("daemon", "init"),
