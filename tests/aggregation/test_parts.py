@@ -24,8 +24,8 @@ metric = st.fixed_dictionaries(
 
 
 def test_the_boxs_header_is_on_every_part() -> None:
-    header = {"agent_version": "1.2.3", "model_version": "2026.12.1",
-              "health": {"store_writable": False, "links": {"store-broker": "connected"}, "dead_letters": 4}}  # fmt: skip
+    health = {"store_writable": False, "links": {"store-broker": "connected"}, "dead_letters": 4}
+    header = {"agent_version": "1.2.3", "model_version": "2026.12.1", "health": health}
     metrics = [{"name": "mirror_try_ons", "labels": {"sku": f"SKU-{i:04d}"}, "value": 5} for i in range(400)]
     messages = split("store-1", START, END, metrics, 4096, header)
     assert len(messages) > 1
