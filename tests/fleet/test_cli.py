@@ -32,8 +32,10 @@ def bucket(store: str, hour: int, metrics: list[Metric], health: dict[str, objec
 
 def arms(treated: int, t_conv: int, holdout: int, h_conv: int) -> list[Metric]:
     return [
-        Metric("visits_decided", {"group": "treatment"}, treated), Metric("visits_converted", {"group": "treatment"}, t_conv),
-        Metric("visits_decided", {"group": "holdout"}, holdout), Metric("visits_converted", {"group": "holdout"}, h_conv),
+        Metric("visits_decided", {"group": "treatment"}, treated),
+        Metric("visits_converted", {"group": "treatment"}, t_conv),
+        Metric("visits_decided", {"group": "holdout"}, holdout),
+        Metric("visits_converted", {"group": "holdout"}, h_conv),
         Metric("offers_shown", {"group": "treatment", "offer_id": "o-1"}, treated),
         Metric("offers_redeemed", {"group": "treatment", "offer_id": "o-1"}, t_conv),
         Metric("offers_shown", {"group": "holdout", "offer_id": "o-1"}, holdout),
@@ -60,7 +62,7 @@ def test_status_names_the_silent_store_first_and_the_box_with_a_full_card(cli, p
     result = cli("fleet", "status", "--db", pg.url, "--json")
     assert result.code == 0, result.err
     stores = json.loads(result.out)["stores"]
-    assert [s["store_id"] for s in stores][0] == "store-c" and stores[0]["silent"] is True
+    assert stores[0]["store_id"] == "store-c" and stores[0]["silent"] is True
     assert {s["store_id"]: s["silent"] for s in stores} == {"store-a": False, "store-b": False, "store-c": True}
     assert next(s for s in stores if s["store_id"] == "store-b")["health"]["store_writable"] is False
     text = cli("fleet", "status", "--db", pg.url)
