@@ -66,3 +66,29 @@ def test_mosquitto_config_is_accepted_by_mosquitto(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_the_cloud_side_matches_what_fleet_land_expects() -> None:
+    import json
+
+    from edge_agent.fleet.consumers import STREAM, nats_subject
+    from edge_agent.fleet.store import migrations
+
+    stream = json.loads((DEPLOY / "cloud" / "nats-stream.json").read_text())
+    assert stream["name"] == STREAM and stream["subjects"] == [nats_subject("retail/+/aggregates")]
+    assert [name for name, _ in migrations()] == sorted(p.name for p in (DEPLOY / "cloud" / "migrations").glob("*.sql"))
+    unit = (DEPLOY / "cloud" / "edge-fleet-land.service").read_text()
+    assert "fleet land --from" in unit and "Restart=always" in unit
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
+def test_the_landing_unit_verifies(tmp_path: Path) -> None:
+    text = (DEPLOY / "cloud" / "edge-fleet-land.service").read_text()
+    copy = tmp_path / "edge-fleet-land.service"
+    copy.write_text(
+        text.replace("/usr/local/bin/edge-agent", shutil.which("true") or "/bin/true")
+        .replace("EnvironmentFile=/etc/edge-fleet/land.env", f"EnvironmentFile=-{tmp_path}/land.env")
+        .replace("User=edge-fleet", "User=root")
+    )
+    proc = subprocess.run(["systemd-analyze", "verify", str(copy)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr

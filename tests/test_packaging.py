@@ -13,7 +13,11 @@ def test_every_package_is_listed_for_setuptools() -> None:
     listed = set(config["packages"])
     on_disk = {".".join(init.parent.relative_to(ROOT).parts) for init in (ROOT / "edge_agent").rglob("__init__.py")}
     assert on_disk <= listed, f"missing from pyproject packages: {sorted(on_disk - listed)}"
-    assert config["package-dir"] == {"edge_agent.device_profiles": "device_profiles", "edge_agent.models": "models"}
+    assert config["package-dir"] == {
+        "edge_agent.device_profiles": "device_profiles",
+        "edge_agent.models": "models",
+        "edge_agent.fleet.migrations": "deploy/cloud/migrations",
+    }
     data = config["package-data"]
     assert "*.yaml" in data["edge_agent.device_profiles"] and "*.onnx" in data["edge_agent.models"]
     assert "static/*" in data["edge_agent.web"]

@@ -36,7 +36,8 @@ def _db(url: str | None) -> str:
 
 def _modules() -> Any:
     try:
-        from ..fleet import database, land, uplift
+        from ..fleet import land, uplift
+        from ..fleet import store as database
     except ImportError as exc:
         raise FleetError(
             f"the fleet commands need the fleet extra: pip install 'edge-agent[fleet]' ({exc.name})"

@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 
 from ..links.link import Link
-from . import database
+from . import store as database
 from .batches import Refused, parse
 from .consumers import Consumer, Delivery
 

@@ -77,8 +77,9 @@ def mantel_haenszel(strata: Iterable[Stratum]) -> tuple[float, float]:
     for s in strata:
         if not s.usable:
             continue
-        n1, n0, total = s.treated, s.holdout, s.total
-        a, c = s.treated_converted, s.holdout_converted
+        # floats: a chain's counts cubed overflow 64-bit integers (numpy's, say)
+        n1, n0, total = float(s.treated), float(s.holdout), float(s.total)
+        a, c = float(s.treated_converted), float(s.holdout_converted)
         b, d = n1 - a, n0 - c
         num += (a * n0 - c * n1) / total
         weights += n1 * n0 / total

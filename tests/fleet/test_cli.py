@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from edge_agent.fleet import database
+from edge_agent.fleet import store as database
 from edge_agent.fleet.batches import Batch, Metric
 from tests.pg import PostgresServer, pg_bin
 
