@@ -5,8 +5,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: test demo lint system-deps
 
-# System packages the tests talk to for real: mosquitto, RabbitMQ (its MQTT plugin) and NATS (its MQTT
-# listener on JetStream), each started privately by the tests; faketime (the suite runs its dated
+# System packages the tests talk to for real: mosquitto, RabbitMQ (its MQTT plugin), NATS (its MQTT
+# listener on JetStream) and PostgreSQL (the fleet's landing database), each started privately by the tests; faketime (the suite runs its dated
 # tests with the clock a year ahead); Debian's Chromium
 # (the tablet-page test drives it through playwright; playwright's own browser download is not used);
 # dbus-daemon with the system Python's D-Bus and GLib bindings, which run python-dbusmock's BlueZ
@@ -18,6 +18,7 @@ system-deps:
 	command -v faketime >/dev/null || missing="$$missing faketime"; \
 	{ command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ]; } || missing="$$missing nats-server"; \
 	[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing="$$missing rabbitmq-server"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v dbus-daemon >/dev/null || missing="$$missing dbus-daemon"; \
 	/usr/bin/python3 -c 'import dbus' 2>/dev/null || missing="$$missing python3-dbus"; \
 	/usr/bin/python3 -c 'import gi' 2>/dev/null || missing="$$missing python3-gi"; \

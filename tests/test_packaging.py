@@ -21,3 +21,13 @@ def test_every_package_is_listed_for_setuptools() -> None:
     data = config["package-data"]
     assert "*.yaml" in data["edge_agent.device_profiles"] and "*.onnx" in data["edge_agent.models"]
     assert "static/*" in data["edge_agent.web"]
+
+
+def test_the_box_installs_nothing_of_the_chains_side() -> None:
+    """psycopg, nats-py and statsmodels come with the `fleet` extra only: a box's install is unchanged."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    box = " ".join(project["dependencies"]).lower()
+    assert not any(name in box for name in ("psycopg", "nats", "statsmodels", "scipy"))
+    assert {"psycopg", "nats-py", "statsmodels"} <= {
+        d.split("[")[0].split(">")[0] for d in project["optional-dependencies"]["fleet"]
+    }

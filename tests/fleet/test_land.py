@@ -8,6 +8,7 @@ message that is not a batch must be kept aside with its reason.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -15,17 +16,23 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiomqtt
 import paho.mqtt.client as paho
 import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_agent.aggregation.parts import split
-from edge_agent.sim.broker import MosquittoBroker
-from edge_agent.testing.wait import wait_until
+from edge_agent.config.agent import load_config
+from edge_agent.runtime import Agent
+from edge_agent.sim.broker import MosquittoBroker, free_port
+from edge_agent.sources.mqtt import mirror_source
+from edge_agent.testing.config import write_config
+from edge_agent.testing.wait import eventually, wait_until
 from tests.brokers import NatsBroker, nats_binary
 from tests.pg import PostgresServer, pg_bin
 
@@ -134,3 +141,45 @@ def test_batches_land_exactly_once_from_nats_jetstream_across_a_kill_and_a_broke
 ) -> None:
     with NatsBroker() as nats:  # boxes publish through its MQTT listener; fleet land reads JetStream
         run_kill_and_restart(f"nats://127.0.0.1:{nats.client_port}", nats.port, nats.restart, pg, tmp_path)
+
+
+async def test_a_running_box_s_batches_land_with_its_header_and_the_worker_serves_metrics(
+    pg: PostgresServer, mqtt_broker: MosquittoBroker, tmp_path: Path
+) -> None:
+    """The whole way: a box's uplink → the chain's broker → `fleet land` → PostgreSQL."""
+    metrics_port = free_port()
+    worker = start_land(mqtt_broker.url, pg.url, tmp_path / "land.log", "--metrics-port", str(metrics_port))
+    try:
+        await eventually(lambda: "landing" in (tmp_path / "land.log").read_text(), within=60)
+        config = load_config(
+            write_config(
+                tmp_path / "agent.yaml", data_dir=tmp_path / "data", mqtt={"url": mqtt_broker.url},
+                aggregates={"bucket_s": 1}, devices={"auto_register": True}, ble={"remote_scanners": False},
+                uplink={"kind": "mqtt", "url": mqtt_broker.url, "interval_s": 0.2,
+                        "topic": "retail/{store_id}/aggregates"},
+            )
+        )  # fmt: skip
+        agent = Agent(config, [mirror_source(config)])
+        stop = asyncio.Event()
+        task = asyncio.create_task(agent.run(stop))
+        await eventually(lambda: agent.snapshot()["sources"].get("mqtt-mirror", {}).get("link") == "connected")
+        async with aiomqtt.Client("127.0.0.1", mqtt_broker.port) as mirror:  # a shopper at the mirror
+            for i in range(40):
+                body = {"event": "try_on", "session_id": f"s{i}", "sku": "SKU-1", "ts": time.time()}
+                await mirror.publish(f"{config.topic_prefix}/mirror/m1/events", json.dumps(body), qos=1)
+                await asyncio.sleep(0.1)
+        await eventually(lambda: landed(pg.url)[0] >= 3, within=60)
+        stop.set()
+        await task
+        with psycopg.connect(pg.url) as conn:
+            row = conn.execute(
+                "SELECT store_id, agent_version, model_version, health->'links'->>'store-broker' FROM batches LIMIT 1"
+            ).fetchone()
+        assert row is not None and row[0] == config.store_id and row[1] and row[2]
+        assert row[3] == "connected"
+        url = f"http://127.0.0.1:{metrics_port}/metrics"
+        exposition = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read().decode())
+        assert "fleet_batches_landed_total" in exposition
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(20)

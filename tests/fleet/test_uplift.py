@@ -82,3 +82,18 @@ def test_in_words_and_the_odds_tests() -> None:
     tests = odds_tests(TRIALS)
     assert tests["cmh_p"] is not None and tests["cmh_p"] < 1e-6
     assert tests["breslow_day_p"] is not None and tests["breslow_day_p"] < 1e-6
+
+
+def test_pooling_finds_a_simulated_chain_wide_effect_one_store_cannot() -> None:
+    """300 stores, a month of 300 decided visits a day each, a true +1 point on a 10 % base."""
+    rng = random.Random(5)
+    stores = []
+    for i in range(300):
+        treated, holdout = 8100, 900
+        t_conv = sum(rng.random() < 0.11 for _ in range(treated))
+        h_conv = sum(rng.random() < 0.10 for _ in range(holdout))
+        stores.append(Stratum(f"s{i}", treated, t_conv, holdout, h_conv))
+    pooled = pool(stores)
+    assert pooled.ci95[0] < 0.01 < pooled.ci95[1] and pooled.cs95[0] > 0  # found, and decided
+    alone = pool(stores[:1])
+    assert alone.cs95[0] < 0 < alone.cs95[1]  # one store's month decides nothing
