@@ -80,7 +80,11 @@ def land(
     ] = "retail/+/aggregates",
     group_name: Annotated[
         str | None,
-        typer.Option("--group", help="MQTT $share group (mosquitto, EMQX, HiveMQ); default: with --workers > 1."),
+        typer.Option(
+            "--group",
+            help="MQTT $share group (mosquitto, EMQX, HiveMQ); default fleet-land with --workers > 1; "
+            "'' for brokers without shared subscriptions (RabbitMQ, NATS's MQTT: use nats:// there).",
+        ),
     ] = None,
     client_id: Annotated[
         str, typer.Option(help="MQTT client id prefix (a persistent session per worker).")
@@ -109,7 +113,7 @@ async def _land(
     tally = landing.Tally()
     if port:
         _serve_metrics(tally, port)
-    shared = group_name or ("fleet-land" if workers > 1 else None)
+    shared = (group_name or None) if group_name is not None else ("fleet-land" if workers > 1 else None)
     runs = []
     for n in range(workers):
         if source.startswith("nats://"):
