@@ -28,13 +28,13 @@ from edge_agent.field.imports import import_customers
 from edge_agent.links.inbound import Endpoint, InboundSession
 from edge_agent.runtime import Agent
 from edge_agent.sources.mqtt import remote_scanner_source
-from edge_agent.store import StoreWriter, Write, connect
-from edge_agent.testing.components import running
+from edge_agent.store import connect
 from edge_agent.testing.config import write_config
 from edge_agent.testing.wait import eventually, wait_until
 from edge_agent.uplink.outbox import outbox_status
 from tests.brokers import Broker, NatsBroker, RabbitBroker, nats_binary, rabbitmq_available
 from tests.sources.test_mqtt_crash import count, mirror_link, start_agent
+from tests.uplink.test_cloud import fill_outbox
 
 KINDS = [
     pytest.param("rabbitmq", marks=pytest.mark.skipif(not rabbitmq_available(), reason="rabbitmq-server missing")),
@@ -151,19 +151,6 @@ def cloud_config(tmp_path: Path, cloud: Broker, **uplink: object):  # type: igno
             uplink={"kind": "mqtt", "url": cloud.url, "interval_s": 0.2, **uplink},
         )
     )  # fmt: skip
-
-
-async def fill_outbox(db: Path, n: int) -> None:
-    async with running(StoreWriter(db)) as writer:
-        await writer.write(
-            *(
-                Write(
-                    "INSERT INTO outbox(batch_id, created_at, payload, size) VALUES (?, ?, ?, ?)",
-                    (f"batch-{i:03d}", float(i), json.dumps({"batch_id": f"batch-{i:03d}", "buckets": []}), 40),
-                )
-                for i in range(n)
-            )
-        )
 
 
 async def consume(cloud: Broker, into: list[str], ready: asyncio.Event) -> None:
