@@ -2,7 +2,7 @@
 
     python bench/crash.py            # 60 kills
     python bench/crash.py --kills 200
-    python bench/crash.py --quick    # 2 kills (the suite runs this; tests/test_crash.py kills 12 times)
+    python bench/crash.py --quick    # 2 kills (the suite runs this; tests/test_crash.py kills 9 times)
 
 Prints one JSON object as its last line: kills, published, counted, lost, double_counted.
 """

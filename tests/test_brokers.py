@@ -170,7 +170,7 @@ async def consume(cloud: Broker, into: list[str], ready: asyncio.Event) -> None:
 async def test_batches_reach_the_cloud_broker_across_its_restart(tmp_path: Path, live: Broker) -> None:
     config = cloud_config(tmp_path, live)
     connect(config.db_path).close()
-    await fill_outbox(config.db_path, 300)
+    await fill_outbox(config.db_path, 150)
     received: list[str] = []
     ready = asyncio.Event()
     consumer = asyncio.create_task(consume(live, received, ready))
@@ -180,12 +180,12 @@ async def test_batches_reach_the_cloud_broker_across_its_restart(tmp_path: Path,
     task = asyncio.create_task(agent.run(stop))
     await eventually(lambda: len(received) >= 30, within=60, every=0.005)
     await asyncio.to_thread(live.restart)
-    await eventually(lambda: len(set(received)) == 300, within=120)
+    await eventually(lambda: len(set(received)) == 150, within=120)
     await eventually(lambda: outbox_status(connect(config.db_path))["backlog"] == 0)
     stop.set()
     await task
     consumer.cancel()
-    assert sorted(set(received)) == [f"batch-{i:03d}" for i in range(300)]
+    assert sorted(set(received)) == [f"batch-{i:03d}" for i in range(150)]
 
 
 async def test_an_mqtt5_uplink_against_a_3_1_1_broker_says_so_in_one_line(tmp_path: Path, live: Broker) -> None:

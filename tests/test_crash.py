@@ -11,7 +11,7 @@ from edge_agent.testing.crash import CrashPlan, crash_name, run_crash, try_ons
 
 @pytest.mark.timeout(240)
 def test_sigkill_at_random_moments_loses_nothing_and_counts_nothing_twice(tmp_path: Path) -> None:
-    plan = CrashPlan.spread(kills=12, seed=7)  # bench/crash.py runs more
+    plan = CrashPlan.spread(kills=9, seed=7)  # bench/crash.py runs 60 or more; the suite runs it with 2 too
     report = run_crash(tmp_path, plan)
     figures = report.figures()
     assert report.integrity == "ok"

@@ -127,7 +127,7 @@ async def test_a_wrong_ca_is_refused(tmp_path: Path, cloud: MosquittoBroker, pki
 async def test_cloud_broker_restart_mid_drain_loses_nothing(tmp_path: Path, cloud: MosquittoBroker, pki: Pki) -> None:
     config = agent_config(tmp_path, cloud, pki)
     connect(config.db_path).close()
-    await fill_outbox(config.db_path, 600)
+    await fill_outbox(config.db_path, 240)
     cloud.start()
     received: list[str] = []
     ready = asyncio.Event()
@@ -138,9 +138,9 @@ async def test_cloud_broker_restart_mid_drain_loses_nothing(tmp_path: Path, clou
     task = asyncio.create_task(agent.run(stop))
     await eventually(lambda: len(received) >= 50, within=30, every=0.005)
     cloud.restart()  # mid-batch: whatever was in flight is re-sent after the reconnect
-    assert len(set(received)) < 600, "the drain finished before the restart; nothing was tested"
-    await eventually(lambda: len(set(received)) == 600, within=90)
+    assert len(set(received)) < 240, "the drain finished before the restart; nothing was tested"
+    await eventually(lambda: len(set(received)) == 240, within=90)
     stop.set()
     await task
     consumer.cancel()
-    assert sorted(set(received)) == [f"batch-{i:03d}" for i in range(600)]
+    assert sorted(set(received)) == [f"batch-{i:03d}" for i in range(240)]
