@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from .effects import Labels
+
+log = logging.getLogger(__name__)
 
 CountRow = tuple[str, Labels, float]
 SensorRow = tuple[Labels, float, float, float, int]  # labels, min, sum, max, n
@@ -73,7 +78,8 @@ def open_starts(conn: sqlite3.Connection, before: float) -> list[float]:
         "SELECT bucket_start FROM open_counts WHERE bucket_start < ?1 UNION "
         "SELECT bucket_start FROM open_support WHERE bucket_start < ?1 UNION "
         "SELECT bucket_start FROM open_visitors WHERE bucket_start < ?1 UNION "
-        "SELECT bucket_start FROM open_sensors WHERE bucket_start < ?1 ORDER BY 1",
+        "SELECT bucket_start FROM open_sensors WHERE bucket_start < ?1 "
+        "EXCEPT SELECT bucket_start FROM quarantined_buckets ORDER BY 1",
         (before,),
     )
     return [r[0] for r in rows]
@@ -89,7 +95,11 @@ class CloseBuckets:
 
     def apply(self, conn: sqlite3.Connection) -> None:
         for start in open_starts(conn, self.before):
-            batch = self.render(read_bucket(conn, start))
+            try:
+                batch = self.render(read_bucket(conn, start))
+            except Exception as exc:  # noqa: BLE001 -- a bucket that cannot render must not stop the ones after it
+                quarantine(conn, start, exc)
+                continue
             conn.executemany(
                 "INSERT OR REPLACE INTO aggregates(bucket_start, bucket_end, name, labels, value) VALUES (?,?,?,?,?)",
                 [(start, batch.end, *m) for m in batch.metrics],
@@ -101,3 +111,17 @@ class CloseBuckets:
             for table in ("open_counts", "open_visitors", "open_sensors", "open_support"):
                 conn.execute(f"DELETE FROM {table} WHERE bucket_start = ?", (start,))
             self.closed.extend(batch_id for batch_id, _ in batch.messages)
+
+
+def quarantine(conn: sqlite3.Connection, start: float, exc: BaseException) -> None:
+    """Set a bucket that cannot be rendered aside with the reason; its open rows stay for inspection."""
+    reason = f"{type(exc).__name__}: {str(exc)[:300]}"
+    conn.execute(
+        "INSERT OR REPLACE INTO quarantined_buckets(bucket_start, reason, at) VALUES (?, ?, ?)",
+        (start, reason, time.time()),
+    )
+    log.error("aggregate bucket starting %s quarantined, the next buckets close as usual: %s", iso_utc(start), reason)
+
+
+def iso_utc(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")

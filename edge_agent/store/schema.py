@@ -320,6 +320,15 @@ MIGRATIONS: tuple[str, ...] = (
         DELETE FROM offer_skus WHERE offer_id = old.offer_id;
     END;
     """,
+    # 16: a bucket that cannot be rendered (a bug, a poison value) is set aside with the reason,
+    # its open rows kept for inspection, so that the buckets after it still close
+    """
+    CREATE TABLE quarantined_buckets (
+        bucket_start REAL PRIMARY KEY,
+        reason TEXT NOT NULL,
+        at REAL NOT NULL
+    ) WITHOUT ROWID;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

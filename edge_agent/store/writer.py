@@ -23,7 +23,7 @@ from ..core.component import OK, Component, Health, Sample, Status
 from . import space
 from .db import connect
 from .effects import Effects, apply_all
-from .rows import Write
+from .rows import Write, dead_letter_count, dead_letter_sample
 
 log = logging.getLogger(__name__)
 
@@ -212,14 +212,18 @@ class StoreWriter(Component):
                         await self._one_by_one(batch, exc)
                         return
                     self._held(f"{why}: {exc}" if why not in str(exc) else str(exc), disk=why)
+                except Exception as exc:  # noqa: BLE001 -- domain code inside the transaction raised: one input's failure
+                    await self._one_by_one(batch, exc)
+                    return
                 else:
                     self._resumed()
                     return
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
 
-    async def _one_by_one(self, batch: list[_Pending], exc: sqlite3.Error) -> None:
-        """A bad statement must not poison the rest: retry one by one, failing only its owner."""
+    async def _one_by_one(self, batch: list[_Pending], exc: Exception) -> None:
+        """A bad statement or a raising operation must not poison the rest: retry one by one,
+        failing only its owner."""
         log.error("batch of %d inputs failed (%s); retrying them one by one", len(batch), exc)
         while batch:
             try:
@@ -228,11 +232,31 @@ class StoreWriter(Component):
                 if unwritable(error) is not None:
                     await self._commit(batch)  # the store went away meanwhile: hold the rest like any other
                     return
-                self.failed += 1
-                log.error("input dropped, its effects were not stored: %s", error)
-                future = batch.pop(0).done
-                if future is not None and not future.done():
-                    future.set_exception(error)
+                self._failed(batch.pop(0), error)
+            except Exception as error:  # noqa: BLE001 -- see _commit: this input's failure, not the writer's
+                self._failed(batch.pop(0), error)
+
+    def _failed(self, pending: _Pending, error: Exception) -> None:
+        """The input's effects cannot be stored: say so, keep a dead letter, and acknowledge it as
+        nothing new (no alert, no emit) so that one poison input cannot hold every later ack."""
+        self.failed += 1
+        log.error("input dropped, its effects were not stored: %s: %s", type(error).__name__, error)
+        detail = f"{type(error).__name__}: {str(error)[:300]}"
+        now = time.time()
+        try:
+            assert self._conn is not None
+            with self._conn:
+                for w in (
+                    dead_letter_sample(now, "store", "unstorable", detail, b""),
+                    dead_letter_count(now, "store", "unstorable"),
+                ):
+                    self._conn.execute(w.sql, w.params)
+        except sqlite3.Error as exc:
+            log.warning("store: the dead letter of a dropped input was not kept either: %s", exc)
+        if pending.done is not None and not pending.done.done():
+            pending.done.set_exception(error)
+        elif pending.effects.on_commit is not None:
+            _resolve(pending, False)
 
     def _held(self, problem: str, *, disk: str) -> None:
         if self.problem is None:
