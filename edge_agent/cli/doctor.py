@@ -250,6 +250,18 @@ def check_config_file(path: Path) -> Check:
     return Check("config", "ok", f"{path} (mode {mode & 0o777:o})")
 
 
+def check_webhooks(cfg: AgentConfig) -> Check:
+    """Webhooks are opt-in because a customer's display name leaves the box through them: say which."""
+    hooks = cfg.sinks.webhooks
+    if not hooks:
+        return Check("webhooks", "ok", "none: alerts stay on the store broker and the tablets")
+    where = ", ".join(f"{urlsplit(h.url).hostname} ({', '.join(h.kinds)})" for h in hooks)
+    return Check(
+        "webhooks", "warn", f"{len(hooks)} configured, alerts with customers' display names go to: {where}",
+        "keep only the staff tools the store has agreed to (sinks.webhooks)",
+    )  # fmt: skip
+
+
 CHECKS: tuple[Callable[[AgentConfig], Check], ...] = (
     check_data_dir,
     check_database,
@@ -259,6 +271,7 @@ CHECKS: tuple[Callable[[AgentConfig], Check], ...] = (
     check_serial,
     check_model,
     check_uplink,
+    check_webhooks,
 )
 
 

@@ -214,6 +214,31 @@ class AggregatesConfig(_Model):
     bucket_s: Annotated[int, Field(ge=1)] = 3600
 
 
+AlertKind = Literal["entry", "size_request", "offers_updated"]
+ALERT_KINDS: tuple[AlertKind, ...] = ("entry", "size_request", "offers_updated")
+
+
+class WebhookConfig(_Model):
+    """A staff messaging tool's webhook: every alert POSTed as JSON, signed, at least once."""
+
+    url: str
+    secret: Annotated[str, Field(min_length=16)]
+    kinds: list[AlertKind] = list(ALERT_KINDS)
+    timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http:// or https:// URL")
+        return value
+
+
+class SinksConfig(_Model):
+    webhooks: list[WebhookConfig] = []
+
+
 class DevicesConfig(_Model):
     auto_register: bool = False
     max_auto_registered: Annotated[int, Field(ge=0, le=100_000)] = 256  # beyond: unknown_device
@@ -251,6 +276,7 @@ class AgentConfig(_Model):
     store: StoreConfig = StoreConfig()
     aggregates: AggregatesConfig = AggregatesConfig()
     devices: DevicesConfig = DevicesConfig()
+    sinks: SinksConfig = SinksConfig()
     outcomes: OutcomesConfig = OutcomesConfig()
     learning: LearningConfig = LearningConfig()
 
@@ -437,6 +463,13 @@ devices:
   auto_register: false
   rate_per_s: 20                   # per-device budget for mirror and till events (beyond: counted)
   burst: 200
+
+sinks:
+  # Staff messaging tools (opt-in: a customer's display name leaves the box this way). Each alert is
+  # POSTed as JSON with X-Edge-Agent-Signature: sha256=<HMAC of the body> and Idempotency-Key.
+  webhooks: []
+  # - {{url: "https://chat.example/hooks/store-0042", secret: "<at least 16 characters>",
+  #    kinds: [entry, size_request], timeout_s: 10}}
 
 outcomes:
   attribution_window_s: 7200       # a sale up to 2 h after an entry belongs to that visit

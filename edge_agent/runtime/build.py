@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..aggregation.rollup import Aggregator
-from ..config.agent import AgentConfig
+from ..config.agent import AgentConfig, WebhookConfig
 from ..core.component import Component
 from ..core.events import Alert, OffersUpdated
 from ..core.stats import AgentStats
@@ -24,10 +24,11 @@ from ..scoring.onnx import ModelScorer, model_candidates
 from ..scoring.policy import AlertPolicy
 from ..sinks.alerts import AlertSink, MqttAlerts, MqttSuggestions
 from ..sinks.tablets import AlertHub
+from ..sinks.webhook import WebhookSink
 from ..sinks.worker import Fanout, SinkWorker
 from ..sources.base import Source
 from ..sources.inbox import InboxSource
-from ..store import StoreWriter, connect, rows, sessions
+from ..store import Effects, StoreWriter, connect, rows, sessions
 from ..uplink.downlink import Downlink
 from ..uplink.outbox import NoUplink, Uplink
 from ..uplink.transports import Transport, transport_for
@@ -147,10 +148,11 @@ class Sinks:
     mqtt: SinkWorker[Alert | OffersUpdated]
     alerts: tuple[SinkWorker[Alert], ...]  # tablets and extra channels
     suggestions: SinkWorker[Suggestion]
+    webhooks: tuple[SinkWorker[Alert | OffersUpdated], ...] = ()
 
     @property
     def all(self) -> tuple[Component, ...]:
-        return (self.mqtt, *self.alerts, self.suggestions)
+        return (self.mqtt, *self.alerts, *self.webhooks, self.suggestions)
 
 
 def _sinks(
@@ -171,7 +173,23 @@ def _sinks(
         *(SinkWorker(f"extra-{i}", s.deliver) for i, s in enumerate(options.extra_sinks)),
     )
     suggestions = MqttSuggestions(publisher, config.topic_prefix)
-    return Sinks(mqtt, alerts, SinkWorker("mirror-suggestions", suggestions.deliver))
+    webhooks = tuple(_webhook(hook, reader, writer) for hook in config.sinks.webhooks)
+    return Sinks(mqtt, alerts, SinkWorker("mirror-suggestions", suggestions.deliver), webhooks)
+
+
+def _webhook(hook: WebhookConfig, reader: sqlite3.Connection, writer: StoreWriter) -> SinkWorker[Alert | OffersUpdated]:
+    """A webhook's worker, offered again what was committed since the sink was added and never confirmed."""
+    sink = WebhookSink(hook, writer)
+    worker: SinkWorker[Alert | OffersUpdated] = SinkWorker(sink.name, sink.deliver)
+    added = rows.sink_added_at(reader, sink.name)
+    if added is None:  # a new sink starts now: it is not sent the past
+        writer.enqueue(Effects(writes=(rows.sink_delivered(sink.name, "", time.time()),)))
+        return worker
+    for card in rows.undelivered_alerts(reader, sink.name, max(added, time.time() - REPUBLISH_WINDOW_S)):
+        alert = Alert.from_card(card)
+        if sink.wants(alert):
+            worker.offer(alert)
+    return worker
 
 
 def _cloud(config: AgentConfig, options: Options, writer: StoreWriter) -> tuple[Uplink | None, Downlink | None]:
@@ -210,10 +228,10 @@ def _pipeline(
         writer,
         stats,
         aggregator,
-        alerts=Fanout([sinks.mqtt.offer, *(worker.offer for worker in sinks.alerts)]),
+        alerts=Fanout([sinks.mqtt.offer, *(w.offer for w in sinks.alerts), *(w.offer for w in sinks.webhooks)]),
         suggestions=sinks.suggestions.offer,
         updates=hub.update,
-        offers_updated=sinks.mqtt.offer,
+        offers_updated=Fanout([sinks.mqtt.offer, *(hook.offer for hook in sinks.webhooks)]),
         bought=hub.bought,
     )
     return Pipeline(

@@ -79,6 +79,26 @@ def alert(alert_id: str, ts: float, customer_id: str | None, zone: str, card: di
     )
 
 
+def sink_delivered(sink: str, alert_id: str, at: float) -> Write:
+    return Write("INSERT OR IGNORE INTO sink_deliveries(sink, alert_id, at) VALUES (?, ?, ?)", (sink, alert_id, at))
+
+
+def sink_added_at(reader: sqlite3.Connection, sink: str) -> float | None:
+    """When the sink was first started (its marker record, alert id '')."""
+    row = reader.execute("SELECT at FROM sink_deliveries WHERE sink = ? AND alert_id = ''", (sink,)).fetchone()
+    return None if row is None else float(row[0])
+
+
+def undelivered_alerts(reader: sqlite3.Connection, sink: str, since: float) -> list[dict[str, Any]]:
+    """Alerts (cards) committed since `since` that `sink` has not confirmed, oldest first."""
+    rows = reader.execute(
+        "SELECT payload FROM alerts a WHERE ts >= ? AND NOT EXISTS "
+        "(SELECT 1 FROM sink_deliveries d WHERE d.sink = ? AND d.alert_id = a.alert_id) ORDER BY ts",
+        (since, sink),
+    ).fetchall()
+    return [json.loads(r[0]) for r in rows]
+
+
 def alert_published(alert_id: str) -> Write:
     return Write("UPDATE alerts SET published = 1 WHERE alert_id = ?", (alert_id,))
 

@@ -329,6 +329,16 @@ MIGRATIONS: tuple[str, ...] = (
         at REAL NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 17: a delivery record per sink (webhooks): what was committed and not yet delivered to a
+    # sink is delivered after a crash
+    """
+    CREATE TABLE sink_deliveries (
+        sink TEXT NOT NULL,
+        alert_id TEXT NOT NULL,
+        at REAL NOT NULL,
+        PRIMARY KEY (sink, alert_id)
+    ) WITHOUT ROWID;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -132,6 +132,10 @@ class StoreWriter(Component):
         except asyncio.QueueFull:
             await self._queue.put(item)
 
+    def enqueue(self, effects: Effects) -> None:
+        """Queue effects without waiting (before the writer runs, e.g. while the runtime is built)."""
+        self._queue.put_nowait(_Pending(effects))
+
     async def commit(self, effects: Effects, bucket: float = 0.0) -> bool:
         """Queue effects and wait until committed; False when their guard found a redelivery."""
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
