@@ -261,6 +261,36 @@ class LearningConfig(_Model):
         return self.half_life_days * 86400
 
 
+class SocialConfig(_Model):
+    """Friends' advice in the dressing room (SPEC §16)."""
+
+    max_seats: Annotated[int, Field(ge=1, le=64)] = 8
+    ttl_after_session_s: Annotated[float, Field(gt=0)] = 1800
+    max_ttl_s: Annotated[float, Field(gt=0, le=7 * 86400)] = 7200
+    looks_topic: str = "retail/{store_id}/social/looks"
+    votes_topic: str = "retail/{store_id}/social/votes"
+    # The companions' link for the QR code: the box's address as phones in the store reach it
+    # (null: http://<this box's LAN address>:<http.port>).
+    public_url: str | None = None
+    # The chain relay's base URL for friends elsewhere (null: remote sharing is off).
+    remote_url: str | None = None
+
+    @field_validator("looks_topic", "votes_topic")
+    @classmethod
+    def _topic(cls, value: str) -> str:
+        return _check_template(value)
+
+    @field_validator("public_url", "remote_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http:// or https:// URL")
+        return value.rstrip("/")
+
+
 class AgentConfig(_Model):
     store_id: str
     data_dir: Path = Path("/var/lib/edge-agent")
@@ -279,6 +309,7 @@ class AgentConfig(_Model):
     sinks: SinksConfig = SinksConfig()
     outcomes: OutcomesConfig = OutcomesConfig()
     learning: LearningConfig = LearningConfig()
+    social: SocialConfig = SocialConfig()
 
     @field_validator("store_id")
     @classmethod
@@ -477,6 +508,15 @@ outcomes:
 learning:
   half_life_days: 30               # learned tastes fade by half in this time
   min_support: 3                   # an "also liked" pair needs this many sessions or sales
+
+social:                            # friends' advice at the mirror (shared looks, votes)
+  max_seats: 8                     # browsers that may vote on one look
+  ttl_after_session_s: 1800        # a look's link works this long after the mirror session ends
+  max_ttl_s: 7200                  # and never longer than this after it was shared
+  looks_topic: "retail/{{store_id}}/social/looks"   # on the uplink broker: look cards for the relay
+  votes_topic: "retail/{{store_id}}/social/votes"   # on the uplink broker: signed votes back
+  public_url: null                 # companions' link base, e.g. "http://192.168.1.20:8080" (null: guessed)
+  remote_url: null                 # the chain relay's base URL (null: friends elsewhere are off)
 """
 
 

@@ -73,6 +73,9 @@ class MirrorEvent:
     sku: str | None = None
     customer_ref: str | None = None
     size: str | None = None  # on size_request: the size asked for
+    circle: str | None = None  # on share_start: companions | remote | both
+    nickname: str | None = None  # on share_start: what friends see instead of a name (≤ 20 characters)
+    value: str | None = None  # on friend_vote: up | down | other_size | other_colour
     # The payload as received: stored in its row, and a redelivery has the same bytes (dedup key).
     raw: str = field(default="", compare=False, repr=False)
 
@@ -277,7 +280,52 @@ class OffersUpdated:
         }
 
 
-Event = Advertisement | SensorReading | MirrorEvent | DeadLetter | CheckIn | AlertAction | Sale | ConsentChange
+@dataclass(frozen=True, slots=True)
+class FriendVote:
+    """A friend's vote on one SKU of a shared look: from the phone page (a companion in the store),
+    from the mirror's guest buttons, or through the chain's relay (verified by its `mac`)."""
+
+    look_id: str
+    vote_id: str  # de-duplicates a redelivered vote
+    seat: str
+    sku: str
+    value: str
+    ts: float
+    channel: str  # companion | mirror | remote
+    mac: str = ""  # remote votes: hex HMAC-SHA256 under the look's key
+
+
+@dataclass(frozen=True, slots=True)
+class SeatTaken:
+    """A browser took a free seat of a look (its cookie names it from now on)."""
+
+    look_id: str
+    seat: str
+    ts: float
+
+
+@dataclass(frozen=True, slots=True)
+class FriendRemembered:
+    """A friend ticked "remember me": their seat is bound to the keyed hash of a key their browser keeps."""
+
+    look_id: str
+    seat: str
+    friend: str  # keyed hash of the browser's key; the key itself never reaches the store
+    ts: float
+
+
+@dataclass(frozen=True, slots=True)
+class FriendForgotten:
+    """A friend's "forget me": every record of their key's hash goes, for every shopper."""
+
+    friend: str
+    ts: float
+
+
+Event = (
+    Advertisement | SensorReading | MirrorEvent | DeadLetter | CheckIn | AlertAction | Sale | ConsentChange
+    | FriendVote | SeatTaken | FriendRemembered | FriendForgotten
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from ..core.errors import DecodeError
 from ..core.events import MirrorEvent
 from .jsonsafe import get_str, loads_text, text_of
 
-EVENTS = frozenset({"session_start", "try_on", "like", "dislike", "size_request", "session_end"})
-SKU_EVENTS = frozenset({"try_on", "like", "dislike", "size_request"})
+EVENTS = frozenset({
+    "session_start", "try_on", "like", "dislike", "size_request", "session_end",
+    "share_start", "share_stop", "friend_vote",
+})  # fmt: skip
+SKU_EVENTS = frozenset({"try_on", "like", "dislike", "size_request", "friend_vote"})
+CIRCLES = frozenset({"companions", "remote", "both"})
+VOTES = frozenset({"up", "down", "other_size", "other_colour"})
+MAX_NICKNAME = 20
 # Mirror clocks drift; anything further than this from ours is a broken clock, not an event time.
 MAX_SKEW_S = 7 * 86400
 
 
-FIELDS = frozenset({"event", "session_id", "sku", "ts", "customer_ref", "size"})
+FIELDS = frozenset({"event", "session_id", "sku", "ts", "customer_ref", "size", "circle", "nickname", "value"})
 
 
 def parse_ts(value: object, now: float) -> float:
@@ -56,4 +63,17 @@ def decode_mirror(device_id: str, payload: bytes, now: float | None = None) -> M
     size = get_str(data, "size", required=False, max_len=32)
     ts = parse_ts(data["ts"], now) if "ts" in data else now
     assert event is not None and session_id is not None
-    return MirrorEvent(device_id, event, session_id, ts, sku, customer_ref, size, raw=raw)
+    circle, nickname, value = _sharing(event, data)
+    return MirrorEvent(device_id, event, session_id, ts, sku, customer_ref, size, circle, nickname, value, raw=raw)
+
+
+def _sharing(event: str, data: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """`share_start`'s circle and nickname, `friend_vote`'s value (SPEC §16)."""
+    circle = get_str(data, "circle", required=event == "share_start", max_len=16)
+    if circle is not None and circle not in CIRCLES:
+        raise DecodeError("bad_value", "circle must be companions, remote or both")
+    nickname = get_str(data, "nickname", required=False, max_len=MAX_NICKNAME)
+    value = get_str(data, "value", required=event == "friend_vote", max_len=16)
+    if value is not None and value not in VOTES:
+        raise DecodeError("bad_value", "value must be up, down, other_size or other_colour")
+    return circle, nickname, value

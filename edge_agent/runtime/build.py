@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -16,6 +17,7 @@ from ..core.component import Component
 from ..core.events import Alert, OffersUpdated
 from ..core.stats import AgentStats
 from ..field.insights import Lens
+from ..links.link import LinkState
 from ..links.mqtt import MqttPublisher
 from ..links.presence import Box
 from ..presence.checkin import CheckinVerifier
@@ -23,11 +25,14 @@ from ..presence.engine import PresenceEngine
 from ..scoring.onnx import ModelScorer, model_candidates
 from ..scoring.policy import AlertPolicy
 from ..sinks.alerts import AlertSink, MqttAlerts, MqttSuggestions
+from ..sinks.social import LookCards, MirrorSocial
 from ..sinks.tablets import AlertHub
 from ..sinks.webhook import WebhookSink
 from ..sinks.worker import Fanout, SinkWorker
 from ..sources.base import Source
+from ..sources.build import remote_sharing
 from ..sources.inbox import InboxSource
+from ..sources.mqtt import uplink_broker
 from ..store import Effects, StoreWriter, connect, rows, sessions
 from ..uplink.downlink import Downlink
 from ..uplink.outbox import NoUplink, Uplink
@@ -35,6 +40,7 @@ from ..uplink.transports import Transport, transport_for
 from ..web.app import WebApi, WebServer
 from ..web.metrics import render as render_metrics
 from ..web.sessions import Sessions
+from ..web.vote import VotePages
 from . import report
 from .control import StatusServer
 from .engine import PipelineRunner, Ticker
@@ -44,6 +50,7 @@ from .notify import Watchdog, watchdog_interval
 from .pipeline import Pipeline
 from .ports import Ports, Suggestion
 from .report import samples
+from .social import Links
 
 REPUBLISH_WINDOW_S = 86400.0
 
@@ -125,7 +132,7 @@ def _runtime(
     queue = EventQueue(options.queue_size)
     header = lambda: report.batch_header(hooks.statuses(), stats)  # noqa: E731 -- read when a bucket closes
     pipeline = _pipeline(config, reader, writer, scorer, stats, hub, uplink, sinks, header)
-    web = _web(config, reader, writer, hub, inbox, hooks)
+    web = _web(config, reader, writer, hub, inbox, hooks, pipeline)
     commands = {"sync": _sync_now(uplink), "refresh": _refresh(pipeline)}
     watchdog = watchdog_interval()
     components: list[Component] = [
@@ -149,10 +156,22 @@ class Sinks:
     alerts: tuple[SinkWorker[Alert], ...]  # tablets and extra channels
     suggestions: SinkWorker[Suggestion]
     webhooks: tuple[SinkWorker[Alert | OffersUpdated], ...] = ()
+    social: SinkWorker[tuple[str, dict[str, Any]]] = field(default_factory=lambda: SinkWorker("mirror-social", _no))
+    # look cards for the chain's relay, with their own link to the uplink broker
+    cards: tuple[MqttPublisher, SinkWorker[tuple[str, dict[str, Any] | None]]] | None = None
 
     @property
     def all(self) -> tuple[Component, ...]:
-        return (self.mqtt, *self.alerts, *self.webhooks, self.suggestions)
+        return (self.mqtt, *self.alerts, *self.webhooks, self.suggestions, self.social, *(self.cards or ()))
+
+    def links(self, config: AgentConfig) -> Links:
+        """Where a look's links point, and whether friends elsewhere can be reached right now."""
+        publisher = self.cards[0] if self.cards else None
+        return Links(
+            config.social.public_url or _box_url(config.http.host, config.http.port),
+            config.social.remote_url if publisher is not None else None,
+            (lambda: publisher.link.state is LinkState.CONNECTED) if publisher is not None else (lambda: False),
+        )
 
 
 def _sinks(
@@ -174,7 +193,32 @@ def _sinks(
     )
     suggestions = MqttSuggestions(publisher, config.topic_prefix)
     webhooks = tuple(_webhook(hook, reader, writer) for hook in config.sinks.webhooks)
-    return Sinks(mqtt, alerts, SinkWorker("mirror-suggestions", suggestions.deliver), webhooks)
+    social = SinkWorker("mirror-social", MirrorSocial(publisher, config.topic_prefix).deliver)
+    return Sinks(mqtt, alerts, SinkWorker("mirror-suggestions", suggestions.deliver), webhooks, social, _cards(config))
+
+
+async def _no(item: object) -> None:
+    """A sink for a Sinks built without a mirror broker (tests)."""
+
+
+def _cards(config: AgentConfig) -> tuple[MqttPublisher, SinkWorker[tuple[str, dict[str, Any] | None]]] | None:
+    if not remote_sharing(config):
+        return None
+    publisher = MqttPublisher(
+        uplink_broker(config), client_id=f"edge-agent-{config.store_id}-looks", name="uplink-looks"
+    )
+    cards = LookCards(publisher, config.social.looks_topic.format(store_id=config.store_id))
+    return publisher, SinkWorker("look-cards", cards.deliver)
+
+
+def _box_url(host: str, port: int) -> str:
+    """The companions' link when `social.public_url` is not set: this box's LAN address."""
+    if host not in ("0.0.0.0", "::", ""):
+        return f"http://{host}:{port}"
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.1", 9))  # TEST-NET: nothing is sent; the kernel picks the LAN interface
+        return f"http://{probe.getsockname()[0]}:{port}"
+    return f"http://127.0.0.1:{port}"
 
 
 def _webhook(hook: WebhookConfig, reader: sqlite3.Connection, writer: StoreWriter) -> SinkWorker[Alert | OffersUpdated]:
@@ -223,6 +267,8 @@ def _pipeline(
         max_message_bytes=config.uplink.max_message_bytes,
         header=header,
     )
+    social = sinks.social
+    cards = sinks.cards[1] if sinks.cards else None
     ports = Ports(
         config,
         writer,
@@ -233,6 +279,8 @@ def _pipeline(
         updates=hub.update,
         offers_updated=Fanout([sinks.mqtt.offer, *(hook.offer for hook in sinks.webhooks)]),
         bought=hub.bought,
+        social=lambda device, state: social.offer((device, state)),
+        look_cards=lambda look_id, card: cards.offer((look_id, card)) if cards is not None else None,
     )
     return Pipeline(
         ports,
@@ -241,6 +289,7 @@ def _pipeline(
         policy=policy,
         on_batch=(lambda _: uplink.wake()) if uplink is not None else None,
         on_catalog=hub.retain,
+        links=sinks.links(config),
     )
 
 
@@ -251,6 +300,7 @@ def _web(
     hub: AlertHub,
     inbox: InboxSource,
     hooks: Hooks,
+    pipeline: Pipeline,
 ) -> WebServer:
     async def signed_out(sid: str, expires: float) -> None:
         await writer.write(sessions.revoke(sid, expires))
@@ -268,6 +318,7 @@ def _web(
         store_id=config.store_id,
         sessions=Sessions(config.http.staff_token, secret, revoked, signed_out),
         lens=Lens.of(config),
+        votes=VotePages(pipeline.social.board, inbox, config.privacy.salt, pipeline.title),
     )
     return WebServer(api, config.http.host, config.http.port)
 

@@ -15,6 +15,7 @@ from ..aggregation.rollup import count
 from ..core.events import Alert, AlertAction, Customer, DeadLetter, MirrorEvent, SensorReading
 from ..learning.profile import SIGNALS
 from ..presence.identity import IdentityResolver
+from ..scoring.advice import advised
 from ..scoring.catalog import OfferCatalog
 from ..scoring.mirror import MirrorAdvisor
 from ..store import Count, Effects, Operation, Sample, Write, labels_of, outcomes, rows
@@ -22,11 +23,10 @@ from .directory import BurstLog, DeviceDirectory, Sampler
 from .learned import Learned
 from .moment import Moment
 from .outcomes import source_key
-from .ports import Ports, after_commit
+from .ports import Ack, Ports, after_commit
+from .social import SocialHandler
 
 log = logging.getLogger(__name__)
-
-Ack = Callable[[bool], None]
 
 PAIR_WITH = 24  # SKUs of a session that a new try-on or like is paired with
 MIRROR_COUNTS = {
@@ -81,9 +81,11 @@ class MirrorHandler:
         catalog: OfferCatalog,
         learned: Learned,
         moment: Moment,
+        social: SocialHandler,
     ) -> None:
         self._ports = ports
         self._moment = moment
+        self._social = social
         self._advisor = advisor
         self._identity = identity
         self._devices = devices
@@ -98,12 +100,17 @@ class MirrorHandler:
         counts = _mirror_counts(event, self._ports.subject)
         zone = self._devices.zone_of(event.device_id) or "fitting-rooms"
         customer = self._identity.customer_by_id(event.customer_ref)
+        plan = self._social.mirror(event, customer, *self._seen(event))  # before the session may close
         often: list[str] = []
         if event.sku is not None and event.event in ("try_on", "like"):
             often = [s for s, _, _ in self._learned.also_liked(event.sku, event.ts, frozenset())]
         suggestions = self._advisor.observe(
             event, customer, self._catalog, zone, self._learned.categories(), also_liked=often
         )
+        if suggestions:
+            session = self._advisor.session(event.device_id, event.session_id)
+            advice = self._social.advice_for(event.device_id, event.session_id)
+            suggestions = advised(suggestions, self._catalog, advice, session.dislikes if session else ())
         also = self._also_liked(event) if often else []
 
         staff_alert = self._size_request(event, zone, customer) if event.event == "size_request" else None
@@ -113,6 +120,7 @@ class MirrorHandler:
         paired = [event.sku, *others] if event.sku and others else []  # cached also-liked to read afresh
 
         def after() -> None:
+            plan.after()
             self._learned.invalidate(paired)
             if suggestions is not None and (suggestions or also):
                 self._ports.suggestions((event, suggestions, also))
@@ -129,13 +137,20 @@ class MirrorHandler:
         await self._ports.apply(
             Effects(
                 guard=rows.event(event.ts, event.device_id, "mirror", body, event.customer_ref, key),
-                writes=writes,
+                writes=writes + plan.writes,
                 ops=teach,
-                counts=counts,
+                counts=counts + plan.counts,
                 on_commit=after_commit(ack, after),
                 urgent=staff_alert is not None,
             )
         )
+
+    def _seen(self, event: MirrorEvent) -> tuple[list[str], list[str]]:
+        """What this session tried or liked, and what it disliked, so far."""
+        session = self._advisor.session(event.device_id, event.session_id)
+        if session is None:
+            return [], []
+        return list(dict.fromkeys([*session.try_ons, *session.likes])), list(session.dislikes)
 
     def _size_request(self, event: MirrorEvent, zone: str, customer: Customer | None) -> Alert:
         """A shopper in a fitting room asks for another size: a staff alert of its own (docs/interface.md)."""

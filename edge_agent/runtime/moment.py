@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..core.events import Alert, Customer, MirrorEvent, OffersUpdated, ScoredOffer
+from ..scoring.advice import advised
 from ..scoring.catalog import OfferCatalog
 from ..scoring.mirror import MirrorAdvisor
 from ..scoring.policy import AlertPolicy
@@ -39,6 +40,7 @@ class _Card:
     pending: tuple[Customer, MirrorEvent, str] | None = None
     evidence_at: float = -math.inf
     pending_since: float = math.inf
+    last: tuple[Customer, MirrorEvent, str] | None = None  # the newest evidence, for friends' advice
 
 
 @dataclass(slots=True)
@@ -52,6 +54,8 @@ class Moment:
     catalog: OfferCatalog
     publish: Callable[[OffersUpdated], None]
     min_gap_s: float = MIN_GAP_S
+    # friends' advice per SKU for a mirror session: (device_id, session_id) → {sku: A}
+    advice: Callable[[str, str], dict[str, float]] = lambda device, session: {}
     _cards: dict[str, _Card] = field(default_factory=dict)
     updates_sent: int = 0
 
@@ -69,6 +73,16 @@ class Moment:
         if card.pending is None:
             card.pending_since = now
         card.pending, card.evidence_at = (customer, event, zone), now
+        card.last = card.pending
+
+    def advised(self, customer_id: str, now: float) -> None:
+        """Friends voted: the card re-ranks with the advice, as it does with the shopper's own evidence."""
+        card = self._cards.get(customer_id)
+        if card is None or card.last is None:
+            return
+        if card.pending is None:
+            card.pending_since = now
+        card.pending, card.evidence_at = card.last, now
 
     def tick(self, now: float) -> None:
         for card in self._cards.values():
@@ -102,6 +116,9 @@ class Moment:
             affinities=taste.affinities, owned=tuple(s for s, _, _ in self.learned.owned(customer, now)),
             also_liked=also,
         )  # fmt: skip
-        return self.policy.rank(
-            personal, self.catalog, context, now, rerank=lambda r: keep_away(r, self.catalog, taste)
-        )
+        advice = self.advice(event.device_id, event.session_id)
+
+        def rerank(ranked: list[ScoredOffer]) -> list[ScoredOffer]:
+            return advised(keep_away(ranked, self.catalog, taste), self.catalog, advice, context.dislikes)
+
+        return self.policy.rank(personal, self.catalog, context, now, rerank=rerank)

@@ -19,8 +19,12 @@ from ..core.events import (
     CheckIn,
     ConsentChange,
     DeadLetter,
+    FriendForgotten,
+    FriendRemembered,
+    FriendVote,
     MirrorEvent,
     Sale,
+    SeatTaken,
     SensorReading,
     SourceEvent,
 )
@@ -30,6 +34,7 @@ from ..scoring.catalog import OfferCatalog
 from ..scoring.mirror import MirrorAdvisor
 from ..scoring.policy import AlertPolicy
 from ..store import rows
+from ..store.social import SqliteFriends
 from .directory import DeviceDirectory, RateLimiter
 from .inputs import DeadLetters, MirrorHandler, sensor_reading, staff_action
 from .learned import Learned
@@ -37,6 +42,7 @@ from .moment import Moment
 from .outcomes import SaleHandler, consent_change
 from .ports import Ports
 from .presence import PresenceHandler
+from .social import Links, SocialHandler
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +66,7 @@ class Pipeline:
         policy: AlertPolicy,
         on_batch: Callable[[list[str]], None] | None = None,
         on_catalog: Callable[[Callable[[str], bool]], None] | None = None,
+        links: Links | None = None,
     ) -> None:
         config = ports.config
         self._ports = ports
@@ -76,18 +83,28 @@ class Pipeline:
         self._last_purge = 0.0
         self._learned = Learned(reader, config.learning)
         advisor = MirrorAdvisor(policy.scorer, top_k=config.scoring.top_k)
-        self.moment = Moment(ports, policy, self._learned, advisor, self.catalog, ports.offers_updated)
+        friends = SqliteFriends(reader, config.social.max_seats)
+        self.social = SocialHandler(ports, friends, links or Links("http://127.0.0.1", None, lambda: False),
+                                    self._learned.categories)  # fmt: skip
+        self.moment = Moment(ports, policy, self._learned, advisor, self.catalog, ports.offers_updated,
+                             advice=self.social.advice_for)  # fmt: skip
+        self.social.on_advice = lambda customer_id: self.moment.advised(customer_id, ports.clock())
         self.presence = PresenceHandler(
             ports, presence, self._identity, policy, self.catalog, lambda n: rows.nonce_used(reader, n), self._learned,
             self.moment,
         )  # fmt: skip
         self._mirror = MirrorHandler(
-            ports, advisor, self._identity, self._devices, self.catalog, self._learned, self.moment
+            ports, advisor, self._identity, self._devices, self.catalog, self._learned, self.moment, self.social
         )
         self._sales = SaleHandler(ports, self._identity, config, self._learned.categories)
         self._dead_letters = DeadLetters(ports, self._devices)
         self._limiter = RateLimiter(config.devices.rate_per_s, config.devices.burst)
         self.refresh()
+        self.social.restore(ports.clock())
+
+    def title(self, sku: str) -> str:
+        """A product's title from the catalog (the SKU when it has none)."""
+        return (self._learned.categories().get(sku) or (sku, ""))[0] or sku
 
     def refresh(self) -> None:
         """Pick up customers, offers and devices changed (e.g. by the CLI) while running."""
@@ -148,6 +165,14 @@ class Pipeline:
                     await self._sales.handle(event, ack)
             case ConsentChange():
                 await consent_change(self._ports, event, ack, self.refresh)
+            case FriendVote():
+                await self.social.vote(event, ack)
+            case SeatTaken():
+                await self.social.seat(event, ack)
+            case FriendRemembered():
+                await self.social.remembered(event, ack)
+            case FriendForgotten():
+                await self.social.forgotten(event, ack)
             case _:
                 raise TypeError(f"no handler for {type(event).__name__}")  # dead-lettered and acknowledged
 
@@ -159,6 +184,7 @@ class Pipeline:
             await self.purge(now)
         await self.presence.tick(now)
         self.moment.tick(now)
+        await self.social.tick(now)
         self._ports.stats.present = self.presence.present_per_zone(now)
         await self.roll(now)
 

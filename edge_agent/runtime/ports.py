@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,8 @@ from ..config.agent import AgentConfig
 from ..core.events import Alert, MirrorEvent, OffersUpdated, ScoredOffer
 from ..core.stats import AgentStats
 from ..store import Effects, StoreWriter
+
+Ack = Callable[[bool], None]  # an input's acknowledgement, once its effects are committed (fresh or not)
 
 # (the mirror event, scored accessory offers, also-liked (sku, title, support))
 Suggestion = tuple[MirrorEvent, list[ScoredOffer] | tuple[ScoredOffer, ...], list[tuple[str, str, int]]]
@@ -41,6 +44,11 @@ class Ports:
     offers_updated: Callable[[OffersUpdated], None] = lambda update: None  # to `{topic_prefix}/alerts`
     # a sale closes the customer's open size requests for what they bought: (customer_id, SKUs)
     bought: Callable[[str, Sequence[str]], None] = lambda customer, skus: None
+    # a look's state for its mirror: (device_id, payload) to `{topic_prefix}/mirror/{device_id}/social`
+    social: Callable[[str, dict[str, Any]], None] = lambda device, state: None
+    # a look card for the chain's relay, or None once the look is over: (look_id, card)
+    look_cards: Callable[[str, dict[str, Any] | None], None] = lambda look_id, card: None
+    clock: Callable[[], float] = time.time
 
     def subject(self, who: str) -> str:
         """Who stands behind a count, for k-anonymity: the same key for the same person (or

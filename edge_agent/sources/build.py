@@ -10,9 +10,14 @@ from ..config.profiles import ProfileRegistry
 from ..core.errors import ProfileError
 from ..store.devices import list_devices
 from .base import Source
-from .mqtt import mirror_source, pos_source, remote_scanner_source
+from .mqtt import mirror_source, pos_source, remote_scanner_source, remote_votes_source
 
 log = logging.getLogger(__name__)
+
+
+def remote_sharing(config: AgentConfig) -> bool:
+    """Friends elsewhere need the chain's relay and an MQTT uplink to reach it."""
+    return config.social.remote_url is not None and config.uplink.kind == "mqtt"
 
 
 def build_sources(
@@ -29,6 +34,8 @@ def build_sources(
         sources.append(pos_source(config))
         if config.ble.remote_scanners:
             sources.append(remote_scanner_source(config))
+        if remote_sharing(config):
+            sources.append(remote_votes_source(config))
     if radio and config.ble.mode != "off":
         from .ble.bleak import BleakSource
 

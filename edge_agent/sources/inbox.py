@@ -6,9 +6,22 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from ..core.events import Acked, AlertAction, CheckIn, ConsentChange, Sale, SourceEvent
+from ..core.events import (
+    Acked,
+    AlertAction,
+    CheckIn,
+    ConsentChange,
+    FriendForgotten,
+    FriendRemembered,
+    FriendVote,
+    Sale,
+    SeatTaken,
+    SourceEvent,
+)
 from ..links import Link
 from .base import SourceInfo
+
+Submitted = CheckIn | AlertAction | Sale | ConsentChange | FriendVote | SeatTaken | FriendRemembered | FriendForgotten
 
 SUBMIT_TIMEOUT_S = 5.0
 
@@ -25,7 +38,7 @@ class InboxSource:
     def info(self) -> SourceInfo:
         return SourceInfo()
 
-    async def submit(self, event: CheckIn | AlertAction | Sale | ConsentChange) -> bool:
+    async def submit(self, event: Submitted) -> bool:
         """Hand an event to the pipeline and wait until its effects are committed (TimeoutError after 5 s).
 
         False when it changed nothing: a replayed nonce, an action already recorded.

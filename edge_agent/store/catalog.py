@@ -120,6 +120,7 @@ def offers(conn: sqlite3.Connection) -> list[dict[str, Any]]:
 
 PERSONAL_TABLES = (
     "alerts", "visits", "events", "customer_identifiers", "affinities", "owned", "visit_days", "sales",
+    "social_friends", "social_looks",
 )  # fmt: skip
 
 

@@ -175,7 +175,7 @@ class SetConsent:
             suppression.lift(conn, self.customer_id)
             return
         suppression.suppress(conn, self.customer_id, "withdrawn")
-        for table in ("affinities", "owned", "visit_days", "visits", "alerts"):
+        for table in ("affinities", "owned", "visit_days", "visits", "alerts", "social_friends"):
             conn.execute(f"DELETE FROM {table} WHERE customer_id = ?", (self.customer_id,))
         conn.execute("UPDATE sales SET customer_id = NULL, visit_id = NULL WHERE customer_id = ?", (self.customer_id,))
         conn.execute("UPDATE events SET customer_id = NULL WHERE customer_id = ?", (self.customer_id,))

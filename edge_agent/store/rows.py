@@ -127,6 +127,7 @@ def purge_before(cutoff: float, now: float) -> tuple[Write, ...]:
         Write("DELETE FROM dead_letters WHERE ts < ?", (cutoff,)),
         Write("DELETE FROM checkin_nonces WHERE exp < ?", (now - 3600,)),
         Write("DELETE FROM seen_inputs WHERE ts < ?", (cutoff,)),
+        Write("DELETE FROM social_looks WHERE expires_at < ?", (cutoff,)),
     )
 
 

@@ -339,6 +339,61 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (sink, alert_id)
     ) WITHOUT ROWID;
     """,
+    # 18: friends' advice (SPEC §16): shared looks, their seats and votes, and the trust each
+    # remembered friend earned with one shopper (a keyed hash of the friend's browser key)
+    """
+    CREATE TABLE social_looks (
+        look_id TEXT PRIMARY KEY,
+        token TEXT NOT NULL UNIQUE,
+        device_id TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        customer_id TEXT,
+        circle TEXT NOT NULL,
+        nickname TEXT NOT NULL DEFAULT '',
+        skus TEXT NOT NULL DEFAULT '[]',
+        key TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        stopped_at REAL,
+        ended_at REAL,
+        disliked TEXT NOT NULL DEFAULT '[]',
+        settled INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX social_looks_session ON social_looks(device_id, session_id);
+    CREATE INDEX social_looks_customer ON social_looks(customer_id) WHERE customer_id IS NOT NULL;
+    CREATE TABLE social_seats (
+        look_id TEXT NOT NULL,
+        seat TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        friend TEXT,
+        taken_at REAL NOT NULL,
+        PRIMARY KEY (look_id, seat)
+    ) WITHOUT ROWID;
+    CREATE TABLE social_votes (
+        vote_id TEXT PRIMARY KEY,
+        look_id TEXT NOT NULL,
+        seat TEXT NOT NULL,
+        sku TEXT NOT NULL,
+        value TEXT NOT NULL,
+        ts REAL NOT NULL,
+        channel TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX social_votes_look ON social_votes(look_id, seat, sku, ts);
+    CREATE TABLE social_friends (
+        customer_id TEXT NOT NULL,
+        friend TEXT NOT NULL,
+        alpha REAL NOT NULL,
+        beta REAL NOT NULL,
+        visits INTEGER NOT NULL DEFAULT 0,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (customer_id, friend)
+    ) WITHOUT ROWID;
+    CREATE INDEX social_friends_friend ON social_friends(friend);
+    CREATE TRIGGER social_looks_erase AFTER DELETE ON social_looks BEGIN
+        DELETE FROM social_seats WHERE look_id = old.look_id;
+        DELETE FROM social_votes WHERE look_id = old.look_id;
+    END;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -18,7 +18,6 @@ from aiohttp import web
 from ..core.component import Component, Sample, Status
 from ..core.errors import DecodeError
 from ..core.events import HTTP_API, AlertAction, CheckIn, ConsentChange
-from ..decoders.jsonsafe import loads_object
 from ..decoders.pos import decode_sale_object
 from ..field.insights import DEFAULT_LENS, Lens
 from ..field.insights import insights as compute_insights
@@ -26,13 +25,16 @@ from ..presence.checkin import CheckinRefused, CheckinVerifier
 from ..sinks.tablets import AlertHub
 from ..sources.inbox import InboxSource
 from ..store import rows
+from .bodies import read_json
 from .sessions import SESSION_S, AttemptLimiter, Sessions
+from .vote import VotePages
 
 log = logging.getLogger(__name__)
 
 COOKIE = "edge_agent_session"
 OPEN_PATHS = frozenset({"/healthz", "/metrics", "/api/checkin", "/api/consent", "/login", "/logout", "/favicon.ico",
-                        "/assets/login.css"})  # fmt: skip
+                        "/assets/login.css", "/assets/vote.css", "/assets/vote.js"})  # fmt: skip
+OPEN_PREFIX = "/v/"  # a shared look's vote page: its unguessable token is the capability (web/vote.py)
 FAVICON = (
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><circle cx="8" cy="8" r="7" fill="#2f6fed"/></svg>'
 )
@@ -55,23 +57,14 @@ ASSETS = {  # what /assets/{name} serves, and as what
     "insights.js": "application/javascript",
     "insights.css": "text/css",
     "login.css": "text/css",
+    "vote.js": "application/javascript",
+    "vote.css": "text/css",
     "chart.umd.min.js": "application/javascript",
 }
 
 
 def bad_request(reason: str, status: int = 400) -> web.Response:
     return web.json_response({"error": reason}, status=status)
-
-
-async def read_json(request: web.Request) -> dict[str, Any]:
-    """The one bounded JSON reader: size, encoding, depth and number limits; a 400 with a reason otherwise."""
-    body = await request.read()  # bounded by the app's client_max_size (413 beyond it)
-    try:
-        return loads_object(body)
-    except DecodeError as exc:
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": f"{exc.reason}: {exc.detail}"[:200]}), content_type="application/json"
-        ) from None
 
 
 def _too_many(wait: int) -> web.Response:
@@ -107,6 +100,7 @@ class WebApi:
         store_id: str,
         sessions: Sessions,
         lens: Lens = DEFAULT_LENS,
+        votes: VotePages | None = None,
     ) -> None:
         self._token = staff_token
         self._hub = hub
@@ -120,6 +114,7 @@ class WebApi:
         self._sessions = sessions
         self._limiter = AttemptLimiter()
         self._lens = lens
+        self._votes = votes
 
     @property
     def tablets(self) -> int:
@@ -152,6 +147,7 @@ class WebApi:
                 web.get("/healthz", self.healthz),
                 web.get("/favicon.ico", self.favicon),
                 web.get("/metrics", self.metrics),
+                *(self._votes.routes() if self._votes is not None else ()),
             ]
         )
         return app
@@ -183,7 +179,7 @@ class WebApi:
                 return bad_request("cross-origin request refused", 403)
             if request.path not in ("/login", "/logout") and request.content_type != "application/json":
                 return bad_request("expected Content-Type: application/json", 415)
-        if request.path in OPEN_PATHS:
+        if request.path in OPEN_PATHS or request.path.startswith(OPEN_PREFIX):
             return await handler(request)
         wait = self._limiter.retry_after(request.remote or "?", time.time())
         if wait is not None and "Authorization" in request.headers:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from ...config.agent import AgentConfig
+from ...config.agent import AgentConfig, MqttConfig
 from ...core.events import Advertisement, Event
 from ...decoders.espresense import decode_espresense
 from ...decoders.mirror import decode_mirror
 from ...decoders.pos import decode_sale
 from ...decoders.theengs import decode_theengs, redact_ble
 from ...links.wire import topic_filter_pattern
+from ...social.remote import decode_vote
 from .subscriber import MqttSubscriber
 
 
@@ -81,3 +82,23 @@ def remote_scanner_source(config: AgentConfig) -> MqttSubscriber:
 
 
 __all__ = ["MqttSubscriber", "mirror_source", "pos_source", "remote_scanner_source"]
+
+
+def uplink_broker(config: AgentConfig) -> MqttConfig:
+    """The chain's broker (`uplink.url`), as a broker the box subscribes to or publishes on."""
+    return MqttConfig(url=config.uplink.url, tls=config.uplink.tls)
+
+
+def remote_votes_source(config: AgentConfig) -> MqttSubscriber:
+    """Friends' votes relayed by the chain: `{social.votes_topic}/{look_id}` on the uplink broker,
+    QoS 1, persistent, acknowledged after commit (SPEC §16)."""
+    topic = config.social.votes_topic.format(store_id=config.store_id)
+    return MqttSubscriber(
+        "mqtt-social-votes",
+        uplink_broker(config),
+        [f"{topic}/+"],
+        client_id=f"edge-agent-{config.store_id}-votes",
+        decode=lambda topic, payload: decode_vote(topic_level(topic, -1), payload),
+        device_of=lambda topic: "relay",
+        persistent=True,
+    )

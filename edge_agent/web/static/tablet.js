@@ -91,6 +91,13 @@ function showActivity(card, mirror) {
     .filter(Boolean).join(" · ");
 }
 
+function showFriends(card, friends) {  // counts and the weighted advice only: never who voted
+  let box = card.querySelector(".friends");
+  if (!box) { box = el("div", "friends facts"); (card.querySelector(".activity") || card.querySelector(".facts")).after(box); }
+  const advice = Number(friends.advice || 0);
+  box.textContent = `Friends: ${friends.up} up, ${friends.down} down (advice ${advice >= 0 ? "+" : ""}${advice.toFixed(1)})`;
+}
+
 function showBought(card, bought) {
   let box = card.querySelector(".bought");
   if (!box) { box = el("div", "bought"); (card.querySelector(".offers") || card.querySelector(".facts")).before(box); }
@@ -102,6 +109,7 @@ function update(change) {  // the card follows the visit: zone, mirror, offers, 
   if (!card) return;
   if (change.zone) card.querySelector(".zone").textContent = place(change.zone);
   if (change.mirror && card.querySelector(".offers")) showActivity(card, change.mirror);
+  if (change.friends && card.querySelector(".offers")) showFriends(card, change.friends);
   if (change.offers) renderOffers(card, { alert_id: change.alert_id }, change.offers);
   if (change.bought) showBought(card, change.bought);
   if (change.action) markDone(card, change.action);
@@ -154,6 +162,7 @@ function renderEntry(alert, card) {
   });
   renderOffers(card, alert, alert.offers || []);
   if (alert.mirror) showActivity(card, alert.mirror);
+  if (alert.friends) showFriends(card, alert.friends);
   if (alert.bought) showBought(card, alert.bought);
 }
 
