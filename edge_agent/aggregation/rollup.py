@@ -32,6 +32,7 @@ PERSON_METRICS = frozenset(
         "visits_decided", "visits_converted", "sales_amount", "sales", "offers_redeemed", "mirror_size_requests",
         "footfall_visitors", "dwell_seconds_bucket", "alerts_sent", "alert_actions", "offers_shown",
         "offers_accepted", "mirror_sessions", "mirror_try_ons", "mirror_likes",
+        "social_looks", "social_votes", "social_votes_refused", "social_assisted_sales",
     }
 )  # fmt: skip
 
