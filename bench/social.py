@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edge_agent.social.trust import Trust, advice, agrees  # noqa: E402
+from edge_agent.social.trust import Trust, advice, agrees
 
 AGREE = {"reliable": 0.9, "random": 0.5, "contrarian": 0.2}
 VISITS = 30

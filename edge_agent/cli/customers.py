@@ -15,7 +15,7 @@ from ..core.errors import EdgeAgentError
 from ..field.imports import ImportReport, count_rows, forget_customer, import_customers, import_offers, import_products
 from ..runtime.control import query_status
 from ..store import catalog as catalog_table
-from ..store import outcomes
+from ..store import outcomes, social
 from .common import (
     ConfigOpt,
     JsonOpt,
@@ -160,7 +160,11 @@ def customer_show(customer_id: str, config: ConfigOpt = None, as_json: JsonOpt =
         row = catalog_table.customer(conn, customer_id)
         if row is None:
             raise EdgeAgentError(f"no customer {customer_id!r} (see `edge-agent customer list`)")
-        data = {"customer": row, **outcomes.export_customer(conn, customer_id)}
+        data = {
+            "customer": row,
+            **outcomes.export_customer(conn, customer_id),
+            "friends": social.friends_of(conn, customer_id),  # remembered friends: pseudonyms and weights
+        }
     if as_json:
         print_json(data)
         return

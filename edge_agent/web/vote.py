@@ -174,9 +174,7 @@ class VotePages:
         return _answer({"remembered": kept})  # false for a shopper who is not a consenting customer
 
     async def forget(self, request: web.Request) -> web.Response:
-        look = self._look(request)
-        if isinstance(look, web.Response):
-            return look
+        """Works from any look's page, even one that is over: the browser's key is the capability."""
         friend = await self._friend(request)
         if isinstance(friend, web.Response):
             return friend

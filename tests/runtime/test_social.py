@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ from edge_agent.config.agent import AgentConfig
 from edge_agent.runtime import Agent
 from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.social.trust import UNKNOWN_WEIGHT
-from edge_agent.sources.mqtt import mirror_source
+from edge_agent.sources.mqtt import mirror_source, pos_source
 from edge_agent.store import connect
 from edge_agent.testing.store import running_agent
 from edge_agent.testing.wait import eventually
@@ -104,3 +106,92 @@ async def test_guessing_tokens_is_rate_limited_per_client(tmp_path: Path, mqtt_b
 
 def _config(tmp_path: Path, broker: MosquittoBroker) -> AgentConfig:
     return setup(tmp_path, broker)
+
+
+async def test_a_remembered_friend_earns_trust_is_listed_as_a_pseudonym_and_is_erased(
+    tmp_path: Path, mqtt_broker: MosquittoBroker, cli: Any
+) -> None:
+    config = _config(tmp_path, mqtt_broker)
+    config = config.model_copy(
+        update={
+            "outcomes": config.outcomes.model_copy(update={"attribution_window_s": 1}),
+            "social": config.social.model_copy(update={"ttl_after_session_s": 1}),
+        }
+    )
+    prefix, key = config.topic_prefix, "ab" * 32
+    async with (
+        running_agent(Agent(config, [mirror_source(config), pos_source(config)])) as agent,
+        aiomqtt.Client("127.0.0.1", mqtt_broker.port) as client,
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as phone,
+    ):
+        await eventually(lambda: agent.snapshot()["sources"]["mqtt-pos"]["link"] == "connected")
+        await client.subscribe(f"{prefix}/mirror/mirror-1/social", qos=1)
+        for payload in (mirror("v1", "try_on", "COAT-1"), mirror("v1", "try_on", "COAT-2"),
+                        mirror("v1", "share_start", circle="both")):  # fmt: skip
+            await client.publish(f"{prefix}/mirror/mirror-1/events", payload, qos=1)
+        state = await next_social(client.messages)
+        base = f"{agent.http_url}/v/{state['urls']['companions'].rsplit('/', 1)[1]}"
+        async with phone.get(base) as page:
+            assert page.status == 200
+        async with phone.post(f"{base}/remember", json={"key": key}) as r:
+            assert (await r.json()) == {"remembered": True}
+        async with phone.post(f"{base}/votes", json={"sku": "COAT-1", "value": "up"}) as r:
+            assert r.status == 200
+        await asyncio.sleep(1.05)  # the next vote of this seat, a second later
+        async with phone.post(f"{base}/votes", json={"sku": "COAT-2", "value": "up"}) as r:
+            assert r.status == 200
+        sale = {"sale_id": "T-1", "customer_ref": "c-ada", "lines": [{"sku": "COAT-1", "qty": 1, "amount": 189.0}]}
+        await client.publish(f"{prefix}/pos/till-1/sales", json.dumps(sale), qos=1)
+        await eventually(lambda: agent.stats.device_events["till-1"] == 1)
+        await client.publish(f"{prefix}/mirror/mirror-1/events", mirror("v1", "session_end"), qos=1)
+        await eventually(lambda: _friends(config) != [])
+    alpha, beta, visits = _friends(config)[0]
+    assert (alpha, beta, visits) == (4.0, 3.0, 1)  # COAT-1 bought (agreed), COAT-2 tried and not bought (disagreed)
+    shown = json.loads(cli("customer", "show", "c-ada", "--json", "--config", tmp_path / "agent.yaml").out)
+    [friend] = shown["friends"]
+    assert friend["friend"].startswith("friend-") and key not in json.dumps(shown)
+    assert friend["weight"] == round(math.log(4 / 3), 3)
+    hashed = connect(config.db_path).execute("SELECT friend FROM social_friends").fetchone()[0]
+    forgotten = cli("customer", "forget", "c-ada", "--yes", "--config", tmp_path / "agent.yaml")
+    assert forgotten.code == 0
+    on_disk = b"".join(p.read_bytes() for p in config.db_path.parent.glob("edge-agent.db*") if p.is_file())
+    assert hashed.encode() not in on_disk and state["look_id"].encode() not in on_disk
+
+
+async def test_a_friends_forget_me_erases_their_record_for_every_shopper(
+    tmp_path: Path, mqtt_broker: MosquittoBroker
+) -> None:
+    config = _config(tmp_path, mqtt_broker)
+    prefix, key = config.topic_prefix, "cd" * 32
+    async with (
+        running_agent(Agent(config, [mirror_source(config)])) as agent,
+        aiomqtt.Client("127.0.0.1", mqtt_broker.port) as client,
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as phone,
+    ):
+        await eventually(lambda: agent.snapshot()["sources"]["mqtt-mirror"]["link"] == "connected")
+        await client.subscribe(f"{prefix}/mirror/mirror-1/social", qos=1)
+        for payload in (mirror("f1", "try_on", "COAT-1"), mirror("f1", "share_start", circle="companions")):
+            await client.publish(f"{prefix}/mirror/mirror-1/events", payload, qos=1)
+        state = await next_social(client.messages)
+        base = f"{agent.http_url}/v/{state['urls']['companions'].rsplit('/', 1)[1]}"
+        async with phone.get(base):
+            pass
+        async with phone.post(f"{base}/remember", json={"key": key}) as r:
+            assert (await r.json()) == {"remembered": True}
+        conn = connect(config.db_path)
+        conn.execute("INSERT INTO social_friends VALUES ('c-bob', (SELECT friend FROM social_seats), 5, 2, 3, 0)")
+        conn.commit()
+        async with phone.post(f"{base}/forget", json={"key": key}) as r:
+            assert r.status == 200
+        assert conn.execute("SELECT count(*) FROM social_friends").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM social_seats WHERE friend IS NOT NULL").fetchone() == (0,)
+        async with phone.post(f"{base}/forget", json={"key": "not hex"}) as r:
+            assert r.status == 400
+
+
+def _friends(config: AgentConfig) -> list[tuple[float, float, int]]:
+    conn = connect(config.db_path)
+    try:
+        return conn.execute("SELECT alpha, beta, visits FROM social_friends").fetchall()
+    finally:
+        conn.close()
