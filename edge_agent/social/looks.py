@@ -107,7 +107,7 @@ class Look:
             return Refusal.BAD_VALUE
         if sku not in self.skus:
             return Refusal.NOT_IN_LOOK
-        if seat is None or (seat not in self.seats and not self.may_seat()):
+        if seat is None or (seat not in self.seats and seat != MIRROR_SEAT and not self.may_seat()):
             return Refusal.SEATS_FULL
         if now - self.last_vote_at.get(seat, -VOTE_GAP_S) < VOTE_GAP_S:
             return Refusal.TOO_FAST
