@@ -34,6 +34,7 @@ COMMANDS = {
     "demo": ("daemon", "demo"),
     "doctor": ("doctor", "doctor"),
     "insights": ("insights", "insights"),
+    "relay": ("relay", "relay"),
 }
 
 

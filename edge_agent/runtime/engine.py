@@ -64,6 +64,7 @@ class PipelineRunner(Component):
         body = {
             **self._stats.snapshot(),
             "queue": {"depth": queue.qsize(), "coalesced_adverts": queue.coalesced, "dropped_adverts": queue.dropped},
+            "social": self._pipeline.social.status(),
         }
         return Status(self.name, "pipeline", samples=tuple(self._samples()), body=body, merge=True)
 

@@ -140,7 +140,7 @@ class MirrorHandler:
                 writes=writes + plan.writes,
                 ops=teach,
                 counts=counts + plan.counts,
-                on_commit=after_commit(ack, after),
+                on_commit=after_commit(ack, after, plan.undo),
                 urgent=staff_alert is not None,
             )
         )

@@ -72,15 +72,20 @@ class Ports:
 
 
 def after_commit(
-    ack: Callable[[bool], None] | None, then: Callable[[], None] | None = None
+    ack: Callable[[bool], None] | None,
+    then: Callable[[], None] | None = None,
+    otherwise: Callable[[], None] | None = None,
 ) -> Callable[[bool], None] | None:
-    """An `on_commit` that runs `then` only for a fresh input, and always acknowledges."""
-    if ack is None and then is None:
+    """An `on_commit` that runs `then` only for a fresh input (`otherwise` for a redelivered
+    one), and always acknowledges."""
+    if ack is None and then is None and otherwise is None:
         return None
 
     def done(fresh: bool) -> None:
         if fresh and then is not None:
             then()
+        elif not fresh and otherwise is not None:
+            otherwise()
         if ack is not None:
             ack(fresh)
 

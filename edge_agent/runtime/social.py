@@ -44,7 +44,8 @@ class Plan:
 
     writes: tuple[Write, ...] = ()
     counts: tuple[Count, ...] = ()
-    after: Callable[[], None] = lambda: None
+    after: Callable[[], None] = lambda: None  # once committed
+    undo: Callable[[], None] = lambda: None  # the event was a redelivery: it changed nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,18 +110,19 @@ class SocialHandler:
     def _share(self, event: MirrorEvent, customer: Customer | None, tried: list[str]) -> Plan:
         circle = Circle(event.circle or "companions")
         who = customer.customer_id if customer is not None and customer.consent else None
+        # On the board at once: the session's next events (committed after this one) grow the look.
         look = self.board.open(event.device_id, event.session_id, who, circle, event.nickname or "", tried, event.ts)
-        self.board.drop(look)  # held only once the share is committed
         if who is not None:
             look.trust = self._friends.trusts(who)
         subject = self._ports.subject(f"mirror|{event.device_id}|{event.session_id}")
 
         def after() -> None:
-            self.board.add(look)
             self._tell([look])
             self._card_up(look)
 
-        return Plan((social.look(look),), (count("social_looks", subject=subject),), after)
+        return Plan(
+            (social.look(look),), (count("social_looks", subject=subject),), after, lambda: self.board.drop(look)
+        )
 
     def _changed(self, looks: list[Look], change: Callable[[Look], object], disliked: list[str] | None = None) -> Plan:
         if not looks:

@@ -16,12 +16,12 @@ import time
 import uuid
 from collections.abc import Callable
 from importlib import resources
+from typing import Protocol
 
 from aiohttp import web
 
 from ..core.events import FriendForgotten, FriendRemembered, FriendVote, SeatTaken
 from ..social.looks import Board, Look, Refusal
-from ..sources.inbox import InboxSource
 from .bodies import read_json
 from .sessions import AttemptLimiter
 
@@ -30,6 +30,12 @@ HEADERS = {"Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex, nofollow"
 VOTE_FIELDS = frozenset({"sku", "value"})
 KEY_RE = re.compile(r"[0-9a-f]{32,128}")
 ANSWERS = (("up", "👍 Yes"), ("down", "👎 No"), ("other_size", "Other size"), ("other_colour", "Other colour"))
+
+
+class Votes(Protocol):
+    """Where the page's seats and votes go: the box's pipeline (committed first), or the relay's broker."""
+
+    async def submit(self, event: FriendVote | SeatTaken | FriendRemembered | FriendForgotten) -> bool: ...
 
 
 def _answer(body: dict[str, object], status: int = 200) -> web.Response:
@@ -43,7 +49,7 @@ def _page() -> str:
 class VotePages:
     """The routes under `/v/`; the looks are the social handler's board, votes go through the inbox."""
 
-    def __init__(self, looks: Board, inbox: InboxSource, salt: str, titles: Callable[[str], str]) -> None:
+    def __init__(self, looks: Board, inbox: Votes, salt: str, titles: Callable[[str], str]) -> None:
         self._looks = looks
         self._inbox = inbox
         self._salt = salt.encode()
