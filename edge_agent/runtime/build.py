@@ -131,8 +131,9 @@ def _runtime(
     uplink, downlink = _cloud(config, options, writer)
     queue = EventQueue(options.queue_size)
     header = lambda: report.batch_header(hooks.statuses(), stats)  # noqa: E731 -- read when a bucket closes
-    pipeline = _pipeline(config, reader, writer, scorer, stats, hub, uplink, sinks, header)
-    web = _web(config, reader, writer, hub, inbox, hooks, pipeline)
+    address = BoxAddress(config)
+    pipeline = _pipeline(config, reader, writer, scorer, stats, hub, uplink, sinks, header, address)
+    web = address.web = _web(config, reader, writer, hub, inbox, hooks, pipeline)
     commands = {"sync": _sync_now(uplink), "refresh": _refresh(pipeline)}
     watchdog = watchdog_interval()
     components: list[Component] = [
@@ -164,11 +165,11 @@ class Sinks:
     def all(self) -> tuple[Component, ...]:
         return (self.mqtt, *self.alerts, *self.webhooks, self.suggestions, self.social, *(self.cards or ()))
 
-    def links(self, config: AgentConfig) -> Links:
+    def links(self, config: AgentConfig, address: BoxAddress) -> Links:
         """Where a look's links point, and whether friends elsewhere can be reached right now."""
         publisher = self.cards[0] if self.cards else None
         return Links(
-            config.social.public_url or _box_url(config.http.host, config.http.port),
+            address,
             config.social.remote_url if publisher is not None else None,
             (lambda: publisher.link.state is LinkState.CONNECTED) if publisher is not None else (lambda: False),
         )
@@ -209,6 +210,21 @@ def _cards(config: AgentConfig) -> tuple[MqttPublisher, SinkWorker[tuple[str, di
     )
     cards = LookCards(publisher, config.social.looks_topic.format(store_id=config.store_id))
     return publisher, SinkWorker("look-cards", cards.deliver)
+
+
+@dataclass(slots=True)
+class BoxAddress:
+    """The companions' link base: `social.public_url`, else this box's LAN address and bound port."""
+
+    config: AgentConfig
+    web: WebServer | None = None
+
+    def __call__(self) -> str:
+        if self.config.social.public_url is not None:
+            return self.config.social.public_url
+        bound = self.web.url.rsplit(":", 1)[-1] if self.web is not None and self.web.url else ""
+        port = int(bound) if bound.isdigit() else self.config.http.port
+        return _box_url(self.config.http.host, port)
 
 
 def _box_url(host: str, port: int) -> str:
@@ -256,6 +272,7 @@ def _pipeline(
     uplink: Uplink | None,
     sinks: Sinks,
     header: Callable[[], dict[str, Any]],
+    address: BoxAddress,
 ) -> Pipeline:
     policy = AlertPolicy(config.scoring, scorer)
     for customer_id, ts in rows.alert_times(reader, time.time() - config.scoring.cooldown_s):
@@ -289,7 +306,7 @@ def _pipeline(
         policy=policy,
         on_batch=(lambda _: uplink.wake()) if uplink is not None else None,
         on_catalog=hub.retain,
-        links=sinks.links(config),
+        links=sinks.links(config, address),
     )
 
 

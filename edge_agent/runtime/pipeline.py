@@ -84,7 +84,7 @@ class Pipeline:
         self._learned = Learned(reader, config.learning)
         advisor = MirrorAdvisor(policy.scorer, top_k=config.scoring.top_k)
         friends = SqliteFriends(reader, config.social.max_seats)
-        self.social = SocialHandler(ports, friends, links or Links("http://127.0.0.1", None, lambda: False),
+        self.social = SocialHandler(ports, friends, links or Links(lambda: "http://127.0.0.1", None, lambda: False),
                                     self._learned.categories)  # fmt: skip
         self.moment = Moment(ports, policy, self._learned, advisor, self.catalog, ports.offers_updated,
                              advice=self.social.advice_for)  # fmt: skip

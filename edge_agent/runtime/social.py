@@ -52,7 +52,7 @@ class Plan:
 class Links:
     """Where the look's links point: the box for companions, the chain's relay for friends elsewhere."""
 
-    public_url: str
+    public_url: Callable[[], str]
     remote_url: str | None
     remote_available: Callable[[], bool]
 
@@ -249,7 +249,7 @@ class SocialHandler:
             "look_id": look.look_id,
             "session_id": look.session_id,
             "urls": {
-                "companions": f"{self._links.public_url}/v/{look.token}" if look.circle.companions and live else None,
+                "companions": f"{self._links.public_url()}/v/{look.token}" if look.circle.companions and live else None,
                 "remote": f"{self._links.remote_url}/v/{look.look_id}" if remote and live else None,
             },
             "remote_available": bool(remote),

@@ -53,6 +53,7 @@ async def test_a_shared_look_is_voted_on_from_a_phone_and_the_mirror_and_the_car
         token = url.rsplit("/", 1)[1]
         assert len(token) >= 22  # ≥ 128 bits
         base = f"{agent.http_url}/v/{token}"
+        assert url == base  # the companions' link is the box's own address and port
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as phone:
             async with phone.get(base) as page:
                 assert page.status == 200
