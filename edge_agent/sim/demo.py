@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import aiomqtt
 from rich.console import Console
@@ -293,6 +294,7 @@ def ada_session(customer_ref: str | None) -> list[dict[str, object]]:
         {"event": "like", "session_id": sid, "sku": "SKU-COAT-7"},
         {"event": "try_on", "session_id": sid, "sku": "SKU-SCARF-3"},
         {"event": "like", "session_id": sid, "sku": "SKU-SCARF-3"},
+        {"event": "share_start", "session_id": sid, "circle": "companions", "nickname": "Ada"},
         {"event": "size_request", "session_id": sid, "sku": "SKU-COAT-7", "size": "M"},
         {"event": "session_end", "session_id": sid},
     ]
@@ -306,7 +308,7 @@ async def story(mqtt_url: str, config: AgentConfig, beats: ConsoleAlerts, speed:
     mirror = MirrorSimulator(mqtt_url, config.topic_prefix)
     till = TillSimulator(mqtt_url, config.topic_prefix)
     await asyncio.sleep(40 / speed)
-    beats.beat("MIRROR  Ada tries on the wool coat and a cashmere scarf at mirror-1, likes both")
+    beats.beat("MIRROR  Ada tries on the wool coat and a cashmere scarf at mirror-1, likes both, and shares the look")
     await mirror.play(ada_session(FIRST_CUSTOMER), step_s=2 / speed)
     await asyncio.sleep(6 / speed)
     beats.beat("MIRROR  another shopper tries on the same wool coat")
@@ -322,11 +324,14 @@ async def listen(mqtt_url: str, config: AgentConfig, beats: ConsoleAlerts) -> No
     host, port = mqtt_url.removeprefix("mqtt://").split(":")
     cloud = config.uplink.topic.format(store_id=config.store_id)
     async with connected(aiomqtt.Client(host, int(port), identifier="demo-listener")) as client:
-        await client.subscribe([(f"{config.topic_prefix}/mirror/+/suggestions", 1), (cloud, 1)])
-        batches = 0
+        social = f"{config.topic_prefix}/mirror/+/social"
+        await client.subscribe([(f"{config.topic_prefix}/mirror/+/suggestions", 1), (cloud, 1), (social, 1)])
+        batches, voted = 0, False
         async for message in client.messages:
             body = json.loads(message.payload) if isinstance(message.payload, bytes) else {}
-            if message.topic.value == cloud:
+            if message.topic.value.endswith("/social"):
+                voted = told_social(body, beats, voted)
+            elif message.topic.value == cloud:
                 batches += 1
                 metrics = sum(len(b["metrics"]) for b in body.get("buckets", []))
                 if batches == 1:  # later batches are the same news; `edge-agent status` counts them
@@ -336,6 +341,39 @@ async def listen(mqtt_url: str, config: AgentConfig, beats: ConsoleAlerts) -> No
                 liked = ", ".join(f"{a['title']} (seen together {a['support']}x)" for a in body["also_liked"])
                 same = "|".join([trigger, *(a["title"] for a in body["also_liked"])])
                 beats.beat(f"MIRROR  suggests to go with the {trigger}: {liked}", once=same)
+
+
+_companions: set[asyncio.Task[None]] = set()  # held until done (the loop keeps only weak references)
+
+
+def told_social(state: dict[str, Any], beats: ConsoleAlerts, voted: bool) -> bool:
+    """The mirror's social message: the link for the QR code, then the votes as they come."""
+    url = (state.get("urls") or {}).get("companions")
+    if url and not voted:
+        beats.beat(f"SHARE  Ada's look is open for her companions: {url} (a phone in the store opens it)")
+        task = asyncio.get_running_loop().create_task(companion(url, beats), name="demo-companion")
+        _companions.add(task)
+        task.add_done_callback(_companions.discard)
+        return True
+    up = sum(t["up"] for t in state.get("tally", {}).values())
+    down = sum(t["down"] for t in state.get("tally", {}).values())
+    advice = max(state.get("advice", {}).values(), key=abs, default=0.0)
+    if up or down:
+        beats.beat(f"MIRROR  friends: {up} up, {down} down (advice {advice:+.2f})", once=f"social|{up}|{down}")
+    return voted
+
+
+async def companion(url: str, beats: ConsoleAlerts) -> None:
+    """A companion's phone (a stand-in): opens the vote page and says yes to the coat."""
+    import aiohttp
+
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as phone:
+        async with phone.get(url) as page:
+            if page.status != 200:
+                return
+        async with phone.post(f"{url}/votes", json={"sku": "SKU-COAT-7", "value": "up"}) as answer:
+            if answer.status == 200:
+                beats.beat("VOTE  a companion taps 👍 on the wool coat; Ada's card on the tablet shows it")
 
 
 async def follow(agent: Agent, beats: ConsoleAlerts, speed: float) -> None:
