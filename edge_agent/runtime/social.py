@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from ..aggregation.rollup import count
 from ..core.events import Customer, FriendForgotten, FriendRemembered, FriendVote, MirrorEvent, SeatTaken
-from ..social.looks import MIRROR_SEAT, Board, Channel, Circle, Look, Seat, summary
+from ..social.looks import GONE_S, MIRROR_SEAT, Board, Channel, Circle, Look, Seat, summary
 from ..social.remote import Item, look_card, verified
 from ..social.trust import Trust
 from ..store import Count, Effects, Operation, rows, social
@@ -293,7 +293,11 @@ class SocialHandler:
 
     async def _settle_one(self, now: float) -> None:
         for look in self.board.all():
-            if look.live(now) or look.look_id in self._settling:
+            if look.settled and now > look.expires_at + GONE_S:
+                self.board.drop(look)  # its link has said "gone" long enough; now it is unknown
+                self._over.discard(look.look_id)
+                continue
+            if look.live(now) or look.settled or look.look_id in self._settling:
                 continue
             over = (look.ended_at or look.stopped_at or look.expires_at) + self._window_s
             if look.customer_id is not None and now < over:
@@ -314,8 +318,7 @@ class SocialHandler:
 
         def done(fresh: bool) -> None:
             self._settling.discard(look.look_id)
-            self._over.discard(look.look_id)
-            self.board.drop(look)
+            look.settled = True
 
         await self._ports.apply(Effects(guard=social.settled(look.look_id), ops=ops, counts=counts, on_commit=done))
 

@@ -20,6 +20,7 @@ MIRROR_SEAT = "mirror"  # the mirror's own guest buttons: a seat that is always 
 VOTE_GAP_S = 1.0  # at most one vote per second per seat
 MAX_LOOKS = 2000  # looks held in memory; a mirror stuck sharing cannot grow this without bound
 MAX_SKUS = 24
+GONE_S = 86400.0  # an expired or stopped look's link answers 410 this long, then 404
 
 
 class Circle(StrEnum):
@@ -78,6 +79,7 @@ class Look:
     skus: list[str] = field(default_factory=list)
     stopped_at: float | None = None
     ended_at: float | None = None
+    settled: bool = False  # what its votes taught is committed; the look still answers 410 for a while
     seats: dict[str, Seat] = field(default_factory=dict)
     votes: dict[tuple[str, str], str] = field(default_factory=dict)  # (seat, sku) → the seat's last vote
     last_vote_at: dict[str, float] = field(default_factory=dict)

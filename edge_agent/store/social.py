@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..social.looks import Channel, Circle, Look, Seat
+from ..social.looks import GONE_S, Channel, Circle, Look, Seat
 from ..social.trust import Trust, agrees
 from .rows import Write
 
@@ -147,24 +147,24 @@ def open_looks(conn: sqlite3.Connection, now: float, max_seats: int) -> list[Loo
     looks: dict[str, Look] = {}
     for row in conn.execute(
         "SELECT look_id, token, key, device_id, session_id, customer_id, circle, nickname, created_at, expires_at, "
-        "skus, stopped_at, ended_at FROM social_looks WHERE settled = 0 OR expires_at > ? ORDER BY created_at",
-        (now,),
+        "skus, stopped_at, ended_at, settled FROM social_looks WHERE settled = 0 OR expires_at > ? ORDER BY created_at",
+        (now - GONE_S,),
     ):
         look_id, token, key, device_id, session_id, customer_id, circle, nickname, created, expires = row[:10]
         lk = Look(look_id, token, key, device_id, session_id, customer_id, Circle(circle), nickname, created, expires,
-                  max_seats, json.loads(row[10]), row[11], row[12])  # fmt: skip
+                  max_seats, json.loads(row[10]), row[11], row[12], bool(row[13]))  # fmt: skip
         looks[lk.look_id] = lk
     for look_id, seat_id, channel, friend in conn.execute(
         "SELECT s.look_id, s.seat, s.channel, s.friend FROM social_seats s JOIN social_looks l USING (look_id) "
         "WHERE l.settled = 0 OR l.expires_at > ? ORDER BY s.taken_at",
-        (now,),
+        (now - GONE_S,),
     ):
         if look_id in looks:
             looks[look_id].seats[seat_id] = Seat(Channel(channel), friend)
     for look_id, seat_id, sku, value, ts in conn.execute(
         "SELECT v.look_id, v.seat, v.sku, v.value, v.ts FROM social_votes v JOIN social_looks l USING (look_id) "
         "WHERE l.settled = 0 OR l.expires_at > ? ORDER BY v.ts, v.vote_id",
-        (now,),
+        (now - GONE_S,),
     ):
         if look_id in looks:
             looks[look_id].votes[(seat_id, sku)] = value
