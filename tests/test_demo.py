@@ -32,7 +32,7 @@ def test_demo_tells_the_whole_story_without_log_noise() -> None:
         "suggests to go with the SKU-COAT-7: Cashmere scarf",
         "TILL  Ada buys the wool coat",
         "SHARE  Ada's look is open for her companions: http://",
-        "VOTE  a companion taps 👍 on the wool coat",
+        "VOTE  a companion taps Yes on the wool coat",
         "MIRROR  friends: 1 up, 0 down (advice +0.29)",
         "CLOUD  first batch arrived",
     )

@@ -373,7 +373,7 @@ async def companion(url: str, beats: ConsoleAlerts) -> None:
                 return
         async with phone.post(f"{url}/votes", json={"sku": "SKU-COAT-7", "value": "up"}) as answer:
             if answer.status == 200:
-                beats.beat("VOTE  a companion taps 👍 on the wool coat; Ada's card on the tablet shows it")
+                beats.beat("VOTE  a companion taps Yes on the wool coat; Ada's card on the tablet shows it")
 
 
 async def follow(agent: Agent, beats: ConsoleAlerts, speed: float) -> None:

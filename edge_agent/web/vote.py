@@ -29,7 +29,7 @@ SEAT_COOKIE = "seat"
 HEADERS = {"Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex, nofollow"}
 VOTE_FIELDS = frozenset({"sku", "value"})
 KEY_RE = re.compile(r"[0-9a-f]{32,128}")
-ANSWERS = (("up", "👍 Yes"), ("down", "👎 No"), ("other_size", "Other size"), ("other_colour", "Other colour"))
+ANSWERS = (("up", "Yes"), ("down", "No"), ("other_size", "Other size"), ("other_colour", "Other colour"))
 
 
 class Votes(Protocol):

@@ -191,6 +191,14 @@ bodies = st.one_of(
             "customer_ref": st.text(max_size=10) | st.none(),
         },
     ).map(lambda d: json.dumps(d).encode()),
+    st.fixed_dictionaries(  # a friend's vote page: votes, "remember me" and "forget me"
+        {},
+        optional={
+            "sku": st.text(max_size=5) | st.integers(),
+            "value": st.sampled_from(["up", "down", "sideways"]) | st.none(),
+            "key": st.text(alphabet="0123456789abcdefXYZ", max_size=130) | st.integers(),
+        },
+    ).map(lambda d: json.dumps(d).encode()),
 )
 paths = st.sampled_from(
     [
@@ -202,6 +210,9 @@ paths = st.sampled_from(
         "/login",
         "/logout",
         "/api/status",
+        "/v/guess/votes",
+        "/v/guess/remember",
+        "/v/guess/forget",
     ]
 )
 content_types = st.sampled_from(["application/json", "text/plain", "application/x-www-form-urlencoded", ""])

@@ -63,7 +63,7 @@ async def test_a_companion_votes_sees_the_tally_only_then_and_a_revoked_link_say
         assert await page.locator(".tally").count() == 0  # hidden until this phone voted
         await page.locator(".answers button[data-value=up]").click()
         await page.locator(".tally").wait_for(timeout=10_000)
-        assert "👍 1" in await page.locator(".tally").inner_text()
+        assert "Yes 1" in await page.locator(".tally").inner_text()
         assert "chosen" in (await page.locator(".answers button[data-value=up]").get_attribute("class") or "")
         await page.screenshot(path=str(tmp_path / "vote-390.png"), full_page=True)
         width = await page.evaluate("document.documentElement.scrollWidth")

@@ -5,7 +5,7 @@ const look = document.getElementById("look");
 const base = look.dataset.base;
 const banner = document.getElementById("banner");
 const KEY = "edge-agent-friend-key";
-const LABELS = { up: "👍", down: "👎", other_size: "other size", other_colour: "other colour" };
+const LABELS = { up: "Yes", down: "No", other_size: "other size", other_colour: "other colour" };
 
 function say(text) { banner.textContent = text; banner.hidden = !text; }
 
