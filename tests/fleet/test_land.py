@@ -118,7 +118,11 @@ def run_kill_and_restart(source: str, broker_port: int, restart_broker: object, 
         publish(broker_port, messages[len(messages) // 2 :])
         restart_broker()  # type: ignore[operator]
         worker = start_land(source, pg.url, tmp / "land.log", "--workers", "2")
-        wait_until(lambda: landed(pg.url)[0] >= len(produced) and landed(pg.url)[3] >= 1, within=120)
+        try:
+            wait_until(lambda: landed(pg.url)[0] >= len(produced) and landed(pg.url)[3] >= 1, within=150)
+        except TimeoutError:  # say why: the workers' own account of what they were doing
+            log = (tmp / "land.log").read_text(errors="replace")[-4000:]
+            raise AssertionError(f"landed {landed(pg.url)} of {len(produced)}; land.log:\n{log}") from None
         time.sleep(1)  # a late redelivery would show now
     finally:
         worker.send_signal(signal.SIGTERM)
@@ -129,6 +133,7 @@ def run_kill_and_restart(source: str, broker_port: int, restart_broker: object, 
     assert rejected == 1
 
 
+@pytest.mark.timeout(300)
 def test_batches_land_exactly_once_from_mosquitto_across_a_kill_and_a_broker_restart(
     pg: PostgresServer, mqtt_broker: MosquittoBroker, tmp_path: Path
 ) -> None:
@@ -136,6 +141,7 @@ def test_batches_land_exactly_once_from_mosquitto_across_a_kill_and_a_broker_res
 
 
 @pytest.mark.skipif(nats_binary() is None, reason="nats-server missing")
+@pytest.mark.timeout(300)  # a redelivery after the kill waits out the consumer's 30 s ack_wait
 def test_batches_land_exactly_once_from_nats_jetstream_across_a_kill_and_a_broker_restart(
     pg: PostgresServer, tmp_path: Path
 ) -> None:
