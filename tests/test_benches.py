@@ -1,8 +1,9 @@
 """Every benchmark runs (`--quick`) and prints the keys docs/interface.md promises for it.
 
 A benchmark nobody runs rots: a refactor breaks it and the README's figures can no longer be
-reproduced. Each script starts what it needs on free loopback ports, so they run beside the rest
-of the suite; only their shape is checked here, never a figure (figures belong to the README).
+reproduced. Each script starts what it needs on free loopback ports, so they run two at a time
+(the machine's two cores; the first test to ask starts them all); only their shape is checked
+here, never a figure (figures belong to the README).
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -19,6 +23,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted(p.name for p in (ROOT / "bench").glob("*.py"))
 QUICK_LIMIT_S = 300  # `--quick` is a few seconds to a minute; this only stops a hung one
+AT_ONCE = 2
 
 
 def documented_keys() -> dict[str, list[str]]:
@@ -40,13 +45,30 @@ def test_every_script_is_documented_with_its_keys() -> None:
     assert all(KEYS[script] for script in SCRIPTS), "a row without keys checks nothing"
 
 
-@pytest.mark.parametrize("script", SCRIPTS)
-def test_quick_run_prints_its_documented_keys(script: str, tmp_path: Path) -> None:
+def quick_run(script: str, workdir: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    run = subprocess.run(
+    return subprocess.run(
         [sys.executable, str(ROOT / "bench" / script), "--quick"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=QUICK_LIMIT_S,
+        cwd=workdir, env=env, capture_output=True, text=True, timeout=QUICK_LIMIT_S,
     )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def quick_runs() -> Iterator[dict[str, Future[subprocess.CompletedProcess[str]]]]:
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(AT_ONCE, thread_name_prefix="bench") as pool:
+        runs = {}
+        for script in SCRIPTS:
+            (Path(tmp) / script).mkdir()
+            runs[script] = pool.submit(quick_run, script, Path(tmp) / script)
+        yield runs
+
+
+@pytest.mark.timeout(QUICK_LIMIT_S * len(SCRIPTS) // AT_ONCE)  # the first one waits for its turn in the pool
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_quick_run_prints_its_documented_keys(
+    script: str, quick_runs: dict[str, Future[subprocess.CompletedProcess[str]]]
+) -> None:
+    run = quick_runs[script].result()
     assert run.returncode == 0, run.stderr[-4000:]
     last = run.stdout.strip().splitlines()[-1]
     figures = json.loads(last)

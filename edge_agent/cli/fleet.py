@@ -114,19 +114,26 @@ async def _land(
     if port:
         _serve_metrics(tally, port)
     shared = (group_name or None) if group_name is not None else ("fleet-land" if workers > 1 else None)
-    runs = []
+    runs, ready = [], [asyncio.Event() for _ in range(workers)]
     for n in range(workers):
         if source.startswith("nats://"):
             consumer = consumers.nats_consumer(source, topic)
         else:
             consumer = consumers.mqtt_consumer(source, topic, f"{client_id}-{n}", shared)
-        runs.append(landing.worker(url, consumer, tally, str(n)))
-    typer.echo(f"landing {topic} from {source} with {workers} worker(s)", err=True)
+        runs.append(landing.worker(url, consumer, tally, str(n), ready[n]))
     async with asyncio.TaskGroup() as tg:
         for run in runs:
             tg.create_task(run())
+        # Said once every subscription stands: what boxes publish from now on is landed.
+        tg.create_task(_say_landing(ready, f"landing {topic} from {source} with {workers} worker(s)"))
         if every > 0:
             tg.create_task(landing.progress(tally, every, lambda line: print(line, file=sys.stderr, flush=True)))
+
+
+async def _say_landing(ready: list[asyncio.Event], line: str) -> None:
+    for event in ready:
+        await event.wait()
+    typer.echo(line, err=True)
 
 
 def _serve_metrics(tally: Any, port: int) -> None:

@@ -57,8 +57,11 @@ async def handle(conn: psycopg.AsyncConnection[Any], delivery: Delivery, tally: 
     tally.note_latency((time.monotonic() - received) * 1000)
 
 
-def worker(db_url: str, consumer: Consumer, tally: Tally, name: str) -> Callable[[], Any]:
-    """One worker: (re)connects database and consumer under one `Link`, lands until cancelled."""
+def worker(
+    db_url: str, consumer: Consumer, tally: Tally, name: str, ready: asyncio.Event | None = None
+) -> Callable[[], Any]:
+    """One worker: (re)connects database and consumer under one `Link`, lands until cancelled;
+    `ready` is set once its subscription stands (from then on nothing published is missed)."""
     link = Link(f"fleet worker {name}", initial=0.5, cap=15.0, long_cap=60.0)
 
     @asynccontextmanager
@@ -66,6 +69,8 @@ def worker(db_url: str, consumer: Consumer, tally: Tally, name: str) -> Callable
         conn = await database.connect(db_url)
         try:
             async with consumer() as deliveries:
+                if ready is not None:
+                    ready.set()
                 yield conn, deliveries
         finally:
             await conn.close()
