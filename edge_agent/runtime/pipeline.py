@@ -118,6 +118,7 @@ class Pipeline:
         self._learned.reload()
         self._policy.retain(self._identity.may_recognise)
         self.presence.retain(self._identity.may_recognise)
+        self.social.retain(self._identity.may_recognise)
         if self._on_catalog is not None:  # a forgotten customer's cards leave the tablets at once
             self._on_catalog(self._identity.may_recognise)
 

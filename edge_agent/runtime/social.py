@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from ..aggregation.rollup import count
 from ..core.events import Customer, FriendForgotten, FriendRemembered, FriendVote, MirrorEvent, SeatTaken
-from ..social.looks import GONE_S, MIRROR_SEAT, Board, Channel, Circle, Look, Seat, summary
+from ..social.looks import GONE_S, MIRROR_SEAT, Board, Channel, Circle, Look, Refusal, Seat, summary
 from ..social.remote import Item, look_card, verified
 from ..social.trust import Trust
 from ..store import Count, Effects, Operation, rows, social
@@ -84,6 +84,11 @@ class SocialHandler:
     def restore(self, now: float) -> None:
         for look in self._friends.open_looks(now):
             self.board.add(look)
+
+    def retain(self, may_recognise: Callable[[str], bool]) -> None:
+        """A forgotten customer's looks leave the board with their rows (`customer forget`)."""
+        for look in self.board.find(lambda lk: lk.customer_id is not None and not may_recognise(lk.customer_id)):
+            self.board.drop(look)
 
     # --- mirror events ------------------------------------------------------------------------
 
@@ -155,11 +160,9 @@ class SocialHandler:
         """A vote from the phone page or the relay: verified, de-duplicated, committed, then told."""
         look = self.board.get(vote.look_id)
         seat = f"remote:{vote.seat}" if vote.channel == Channel.REMOTE else vote.seat
-        if look is not None and vote.channel == Channel.REMOTE and not verified(vote, look.key):
-            look = None  # a forged or stale vote is refused like an unknown look
-        refusal = look.refusal(seat, vote.sku, vote.value, vote.ts) if look is not None else None
+        refusal = self._refusal(look, vote, seat)
         if look is None or refusal is not None:
-            self.late_votes += look is not None and not look.live(vote.ts)
+            self.late_votes += look is not None and refusal is Refusal.GONE
             self.refused_votes += 1
             guard = rows.seen(f"vote-refused:{vote.channel}:{vote.vote_id}", vote.ts)
             refused = (count("social_votes_refused", channel=vote.channel),)
@@ -173,6 +176,18 @@ class SocialHandler:
                 on_commit=after_commit(ack, lambda: self._voted(look, vote, seat)),
             )
         )  # fmt: skip
+
+    def _refusal(self, look: Look | None, vote: FriendVote, seat: str) -> Refusal | None:
+        """Why this vote changes nothing (None: it counts). A relayed vote must carry the look's MAC,
+        and is late by this box's clock, not the relay's."""
+        if look is None:
+            return Refusal.GONE
+        if vote.channel == Channel.REMOTE:
+            if not verified(vote, look.key):
+                return Refusal.BAD_VALUE
+            if not look.live(self._ports.clock()):
+                return Refusal.GONE
+        return look.refusal(seat, vote.sku, vote.value, vote.ts)
 
     def _vote_effects(self, look: Look, vote: FriendVote, seat: str) -> tuple[tuple[Write, ...], tuple[Count, ...]]:
         channel = Channel(vote.channel)

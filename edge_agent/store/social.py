@@ -78,9 +78,10 @@ class SettleLook:
     ts: float
 
     def apply(self, conn: sqlite3.Connection) -> None:
-        skus_text, disliked_text = conn.execute(
-            "SELECT skus, disliked FROM social_looks WHERE look_id = ?", (self.look_id,)
-        ).fetchone()
+        row = conn.execute("SELECT skus, disliked FROM social_looks WHERE look_id = ?", (self.look_id,)).fetchone()
+        if row is None:  # erased with its customer meanwhile: nothing to learn, nobody to learn for
+            return
+        skus_text, disliked_text = row
         bought = _bought(conn, self.customer_id, self.bought_from, self.bought_until)
         outcome = {sku: 1 if sku in bought else -1 for sku in json.loads(skus_text)}
         outcome |= {sku: -1 for sku in json.loads(disliked_text) if sku in outcome}

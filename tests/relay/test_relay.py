@@ -95,6 +95,9 @@ async def test_a_friend_elsewhere_votes_through_the_relay_and_the_box_counts_it_
             async with friend.get(f"{relay.url}/v/{look_id}") as page:
                 assert page.status == 404
             assert agent.snapshot()["social"]["votes_refused"] >= 1
+            late = signed_vote(look_id, key, "v-late", "s3", "COAT-1", "up", 1.0)  # the look is over by now
+            await client.publish(f"{votes_topic}/{look_id}", json.dumps(late), qos=1)
+            await eventually(lambda: agent.snapshot()["social"]["votes_late"] == 1)
     rows = connect(config.db_path).execute("SELECT channel, value FROM social_votes ORDER BY value").fetchall()
     assert rows == [("remote", "down"), ("remote", "up")]  # the replay once, the forgery never
 

@@ -196,3 +196,29 @@ def _friends(config: AgentConfig) -> list[tuple[float, float, int]]:
         return conn.execute("SELECT alpha, beta, visits FROM social_friends").fetchall()
     finally:
         conn.close()
+
+
+async def test_a_forgotten_shoppers_look_leaves_the_running_box_at_once(
+    tmp_path: Path, mqtt_broker: MosquittoBroker, cli: Any
+) -> None:
+    config = _config(tmp_path, mqtt_broker)
+    prefix = config.topic_prefix
+    async with (
+        running_agent(Agent(config, [mirror_source(config)])) as agent,
+        aiomqtt.Client("127.0.0.1", mqtt_broker.port) as client,
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as phone,
+    ):
+        await eventually(lambda: agent.snapshot()["sources"]["mqtt-mirror"]["link"] == "connected")
+        await client.subscribe(f"{prefix}/mirror/mirror-1/social", qos=1)
+        for payload in (mirror("g1", "try_on", "COAT-1"), mirror("g1", "share_start", circle="companions")):
+            await client.publish(f"{prefix}/mirror/mirror-1/events", payload, qos=1)
+        base = (await next_social(client.messages))["urls"]["companions"]
+        async with phone.get(base) as page:
+            assert page.status == 200
+        forgotten = await asyncio.to_thread(
+            cli, "customer", "forget", "c-ada", "--yes", "--config", tmp_path / "agent.yaml"
+        )
+        assert forgotten.code == 0
+        await eventually(lambda: agent.snapshot()["social"]["looks_held"] == 0)
+        async with phone.get(base) as page:
+            assert page.status == 404
