@@ -50,7 +50,7 @@ def test_the_agents_log_names_nobody() -> None:
     from edge_agent.sim.demo import CUSTOMERS
 
     proc = subprocess.run(
-        [sys.executable, "-m", "edge_agent", "demo", "--speed", "10", "--duration", "15", "--verbose"],
+        [sys.executable, "-m", "edge_agent", "demo", "--speed", "10", "--duration", "10", "--verbose"],
         capture_output=True,
         text=True,
         timeout=120,
