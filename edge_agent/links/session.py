@@ -27,6 +27,16 @@ class Phase(StrEnum):
     CLOSED = "closed"
 
 
+# What a broker may send in each phase of the session (everything else ends the connection).
+KNOWN = frozenset({wire.CONNACK, wire.PUBLISH, wire.PUBREL, wire.SUBACK, wire.PINGRESP})
+LEGAL: dict[Phase, frozenset[int]] = {
+    Phase.NEW: frozenset(),  # we have not even said CONNECT
+    Phase.CONNECTING: frozenset({wire.CONNACK}),
+    Phase.CONNECTED: KNOWN - {wire.CONNACK},
+    Phase.CLOSED: frozenset(),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class ConnAck:
     session_present: bool
@@ -172,11 +182,11 @@ class SubscriberSession:
 
     def _packet(self, frame: wire.Frame) -> Event | None:
         kind = frame.first & 0xF0
-        if kind == wire.PUBLISH and self.phase is Phase.CONNECTED:
-            return self._publish(wire.publish(frame))
-        if self.phase is Phase.CONNECTING:
-            if kind != wire.CONNACK:  # MQTT-3.2.0-1
-                raise ProtocolError(f"packet type {kind >> 4} before CONNACK")
+        if kind not in LEGAL[self.phase]:  # MQTT-3.2.0-1: nothing before CONNACK, and CONNACK once
+            said = "before CONNACK" if self.phase is not Phase.CONNECTED else "after CONNACK"
+            raise ProtocolError(f"packet type {kind >> 4} {said}" if kind in KNOWN else
+                                f"unexpected packet type {kind >> 4} (flags {frame.first & 0x0F:#x})")  # fmt: skip
+        if kind == wire.CONNACK:
             present = wire.connack(frame.body)
             self.phase = Phase.CONNECTED
             return ConnAck(present)

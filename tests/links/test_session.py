@@ -149,3 +149,43 @@ def test_acks_of_a_closed_connection_send_nothing() -> None:
     assert session.data_to_send() == wire.DISCONNECT_BYTES
     session.ack(message.slot)
     assert session.data_to_send() == b"" and session.phase is Phase.CLOSED
+
+
+PACKETS = {
+    "CONNACK": wire.connack_packet(session_present=False),
+    "PUBLISH": wire.publish_packet("t", b"x", 1, 1),
+    "PUBREL": wire.pubrel_packet(1),
+    "SUBACK": bytes([0x90, 3, 0, 1, 1]),
+    "PINGRESP": bytes([0xD0, 0]),
+    "PUBACK": bytes([0x40, 2, 0, 1]),
+    "UNSUBACK": bytes([0xB0, 2, 0, 1]),
+}
+# The transition table, written out: which packet a broker may send in which phase.
+ALLOWED = {
+    Phase.NEW: set(),
+    Phase.CONNECTING: {"CONNACK"},
+    Phase.CONNECTED: {"PUBLISH", "PUBREL", "SUBACK", "PINGRESP"},
+}
+
+
+def in_phase(phase: Phase) -> SubscriberSession:
+    session = SubscriberSession("edge-test", clean=False)
+    if phase is not Phase.NEW:
+        session.connect()
+    if phase is Phase.CONNECTED:
+        session.receive(wire.connack_packet(session_present=False))
+        session.subscribe([("t/#", 1)])  # so that a SUBACK for packet id 1 is one we asked for
+    assert session.phase is phase
+    return session
+
+
+@pytest.mark.parametrize("phase", list(ALLOWED))
+@pytest.mark.parametrize("name", list(PACKETS))
+def test_every_packet_in_every_phase_is_taken_or_refused_as_the_table_says(phase: Phase, name: str) -> None:
+    session = in_phase(phase)
+    session.receive(PACKETS[name])
+    if name in ALLOWED[phase]:
+        assert session.error is None, session.error
+    else:
+        assert session.error is not None  # the connection ends: nothing is delivered or acknowledged
+        assert session.receive(wire.publish_packet("t", b"y", 1, 9)) == []
