@@ -262,6 +262,20 @@ def check_webhooks(cfg: AgentConfig) -> Check:
     )  # fmt: skip
 
 
+def check_sharing(cfg: AgentConfig) -> Check:
+    """Friends' advice: where the companions' links point, and whether friends elsewhere can be reached."""
+    social = cfg.social
+    box = social.public_url or f"this box's LAN address, port {cfg.http.port}"
+    if social.remote_url is None:
+        return Check("sharing", "ok", f"companions vote at {box}; friends elsewhere are off (social.remote_url)")
+    if cfg.uplink.kind != "mqtt":
+        return Check(
+            "sharing", "warn", f"social.remote_url is set, uplink.kind is {cfg.uplink.kind!r}: only companions vote",
+            "friends elsewhere need the chain's broker: uplink.kind: mqtt",
+        )  # fmt: skip
+    return Check("sharing", "ok", f"companions vote at {box}; friends elsewhere through {social.remote_url}")
+
+
 CHECKS: tuple[Callable[[AgentConfig], Check], ...] = (
     check_data_dir,
     check_database,
@@ -272,6 +286,7 @@ CHECKS: tuple[Callable[[AgentConfig], Check], ...] = (
     check_model,
     check_uplink,
     check_webhooks,
+    check_sharing,
 )
 
 
