@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from .mirror import MirrorKind
+
 HTTP_API = "http-api"  # the device id of inputs through the agent's own authenticated HTTP API
 
 # a registered beacon format (`beacons/`), or "rotating" / "checkin" (already resolved to a customer id)
@@ -67,7 +69,7 @@ class MirrorEvent:
     """An event from a smart mirror."""
 
     device_id: str
-    event: str
+    event: MirrorKind
     session_id: str
     ts: float
     sku: str | None = None

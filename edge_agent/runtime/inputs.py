@@ -13,6 +13,7 @@ from typing import Any
 
 from ..aggregation.rollup import count
 from ..core.events import Alert, AlertAction, Customer, DeadLetter, MirrorEvent, SensorReading
+from ..core.mirror import MirrorKind, rules
 from ..learning.profile import SIGNALS
 from ..presence.identity import IdentityResolver
 from ..scoring.advice import advised
@@ -29,12 +30,6 @@ from .social import SocialHandler
 log = logging.getLogger(__name__)
 
 PAIR_WITH = 24  # SKUs of a session that a new try-on or like is paired with
-MIRROR_COUNTS = {
-    "session_start": "mirror_sessions",
-    "try_on": "mirror_try_ons",
-    "like": "mirror_likes",
-    "size_request": "mirror_size_requests",
-}
 
 
 def _normalised(event: MirrorEvent) -> str:
@@ -47,7 +42,7 @@ def _normalised(event: MirrorEvent) -> str:
 
 @functools.lru_cache(maxsize=4096)  # a few metrics x bounded SKUs and devices
 def _mirror_labels(kind: str, device_id: str, sku: str | None) -> tuple[str, tuple[tuple[str, str], ...]] | None:
-    metric = MIRROR_COUNTS.get(kind)
+    metric = rules(kind).metric
     if metric == "mirror_sessions":
         return metric, labels_of(device=device_id)
     if metric is not None and sku:
@@ -102,7 +97,8 @@ class MirrorHandler:
         customer = self._identity.customer_by_id(event.customer_ref)
         plan = self._social.mirror(event, customer, *self._seen(event))  # before the session may close
         often: list[str] = []
-        if event.sku is not None and event.event in ("try_on", "like"):
+        kind = rules(event.event)
+        if event.sku is not None and kind.wears:
             often = [s for s, _, _ in self._learned.also_liked(event.sku, event.ts, frozenset())]
         suggestions = self._advisor.observe(
             event, customer, self._catalog, zone, self._learned.categories(), also_liked=often
@@ -113,7 +109,7 @@ class MirrorHandler:
             suggestions = advised(suggestions, self._catalog, advice, session.dislikes if session else ())
         also = self._also_liked(event) if often else []
 
-        staff_alert = self._size_request(event, zone, customer) if event.event == "size_request" else None
+        staff_alert = self._size_request(event, zone, customer) if event.event == MirrorKind.SIZE_REQUEST else None
 
         others = self._paired_with(event)
         writes, teach = self._teach(event, customer.customer_id if customer else None, others)
@@ -126,7 +122,7 @@ class MirrorHandler:
                 self._ports.suggestions((event, suggestions, also))
             if staff_alert is not None:
                 self._ports.alerts(staff_alert)
-            if customer is not None and event.sku and event.event in ("try_on", "like", "dislike"):
+            if customer is not None and event.sku and kind.activity:
                 self._ports.updates(None, customer.customer_id, self._activity(event))
             if customer is not None:
                 self._moment.evidence(customer, event, zone, time.time())
@@ -164,7 +160,7 @@ class MirrorHandler:
             tier=customer.tier if customer else "",
             zone=zone,
             offers=(),
-            kind="size_request",
+            kind=MirrorKind.SIZE_REQUEST,
             details=(*details.items(), ("session_id", event.session_id)),
         )
 
@@ -206,7 +202,7 @@ class MirrorHandler:
         or like pairs with each (bounded, so that a session of a thousand try-ons costs no more
         per event than one of thirty)."""
         session = self._advisor.session(event.device_id, event.session_id)
-        if event.event not in ("try_on", "like") or session is None or event.sku is None:
+        if not rules(event.event).wears or session is None or event.sku is None:
             return []
         skip = {event.sku, *session.dislikes}
         newest = [s for s in reversed([*session.try_ons, *session.likes]) if s not in skip]

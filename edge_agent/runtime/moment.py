@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..core.events import Alert, Customer, MirrorEvent, OffersUpdated, ScoredOffer
+from ..core.mirror import rules
 from ..scoring.advice import advised
 from ..scoring.catalog import OfferCatalog
 from ..scoring.mirror import MirrorAdvisor
@@ -29,7 +30,6 @@ from .ports import Ports
 MIN_GAP_S = 30.0
 SETTLE_S = 1.0
 SETTLE_MAX_S = 5.0  # a mirror that never goes quiet still moves the card
-EVIDENCE = frozenset({"try_on", "like", "dislike", "size_request"})
 
 
 @dataclass(slots=True)
@@ -68,7 +68,7 @@ class Moment:
 
     def evidence(self, customer: Customer, event: MirrorEvent, zone: str, now: float) -> None:
         card = self._cards.get(customer.customer_id)
-        if card is None or event.event not in EVIDENCE:
+        if card is None or not rules(event.event).evidence:
             return
         if card.pending is None:
             card.pending_since = now

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from ..aggregation.rollup import count
 from ..core.events import Customer, FriendForgotten, FriendRemembered, FriendVote, MirrorEvent, SeatTaken
+from ..core.mirror import MirrorKind, rules
 from ..social.looks import GONE_S, MIRROR_SEAT, Board, Channel, Circle, Look, Refusal, Seat, summary
 from ..social.remote import Item, look_card, verified
 from ..social.trust import Trust
@@ -24,8 +25,6 @@ from ..store.rows import Write
 from .ports import Ack, Ports, after_commit
 
 log = logging.getLogger(__name__)
-
-SHARING = frozenset({"share_start", "share_stop", "friend_vote"})
 
 
 class Friends(Protocol):
@@ -97,17 +96,17 @@ class SocialHandler:
         looks = [lk for lk in self.board.of_session(event.device_id, event.session_id)]
         live = [lk for lk in looks if lk.live(event.ts)]
         match event.event:
-            case "share_start":
+            case MirrorKind.SHARE_START:
                 return self._share(event, customer, tried) if not live else Plan(after=lambda: self._tell(live))
-            case "share_stop":
+            case MirrorKind.SHARE_STOP:
                 return self._changed(live, lambda lk: setattr(lk, "stopped_at", event.ts))
-            case "friend_vote":
+            case MirrorKind.FRIEND_VOTE:
                 return self._mirror_vote(event, live)
-            case "try_on" | "like" if event.sku is not None:
+            case _ if rules(event.event).wears and event.sku is not None:
                 sku = event.sku
                 grows = [lk for lk in live if sku not in lk.skus]
                 return self._changed(grows, lambda lk: lk.add_sku(sku))
-            case "session_end":
+            case MirrorKind.SESSION_END:
                 plan = self._changed(looks, lambda lk: self.board.session_ended(lk, event.ts), disliked)
                 return plan
         return Plan()

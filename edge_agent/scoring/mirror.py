@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..core.events import Customer, MirrorEvent, ScoredOffer
+from ..core.mirror import MirrorKind, rules
 from .catalog import OfferCatalog
 from .rules import Context, Scorer
 
@@ -22,8 +23,9 @@ class _Session:
     likes: list[str] = field(default_factory=list)
     dislikes: list[str] = field(default_factory=list)
 
-    def note(self, event: str, sku: str) -> None:
-        target = {"try_on": self.try_ons, "like": self.likes, "dislike": self.dislikes}.get(event)
+    def note(self, event: MirrorKind, sku: str) -> None:
+        mapping = {MirrorKind.TRY_ON: self.try_ons, MirrorKind.LIKE: self.likes, MirrorKind.DISLIKE: self.dislikes}
+        target = mapping.get(event)
         if target is None or sku in target:
             return
         target.append(sku)
@@ -55,7 +57,7 @@ class MirrorAdvisor:
     ) -> list[ScoredOffer] | None:
         """Update the session; the suggestions to publish, or None when the event asks for none."""
         key = f"{event.device_id}/{event.session_id}"
-        if event.event == "session_end":
+        if event.event == MirrorKind.SESSION_END:
             self._sessions.pop(key, None)
             return None
         session = self._sessions.get(key)
@@ -66,7 +68,7 @@ class MirrorAdvisor:
         self._sessions.move_to_end(key)
         if event.sku is not None:
             session.note(event.event, event.sku)
-        if event.event not in ("try_on", "like"):
+        if not rules(event.event).wears:
             return None
         if not catalog.has("accessory"):
             return []
