@@ -95,7 +95,7 @@ class MirrorHandler:
         counts = _mirror_counts(event, self._ports.subject)
         zone = self._devices.zone_of(event.device_id) or "fitting-rooms"
         customer = self._identity.customer_by_id(event.customer_ref)
-        plan = self._social.mirror(event, customer, *self._seen(event))  # before the session may close
+        plan = self._social.mirror(event, customer, lambda: self._seen(event))  # before the session may close
         often: list[str] = []
         kind = rules(event.event)
         if event.sku is not None and kind.wears:

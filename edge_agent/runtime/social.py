@@ -47,6 +47,9 @@ class Plan:
     undo: Callable[[], None] = lambda: None  # the event was a redelivery: it changed nothing
 
 
+NO_PLAN = Plan()
+
+
 @dataclass(frozen=True, slots=True)
 class Links:
     """Where the look's links point: the box for companions, the chain's relay for friends elsewhere."""
@@ -91,13 +94,18 @@ class SocialHandler:
 
     # --- mirror events ------------------------------------------------------------------------
 
-    def mirror(self, event: MirrorEvent, customer: Customer | None, tried: list[str], disliked: list[str]) -> Plan:
-        """What a mirror event does to the session's looks (nothing for most events)."""
-        looks = [lk for lk in self.board.of_session(event.device_id, event.session_id)]
+    def mirror(
+        self, event: MirrorEvent, customer: Customer | None, seen: Callable[[], tuple[list[str], list[str]]]
+    ) -> Plan:
+        """What a mirror event does to the session's looks (nothing for most events). `seen()` is what
+        the session tried or liked, and disliked, so far (asked only when a look needs it)."""
+        looks = self.board.of_session(event.device_id, event.session_id)
+        if not looks and event.event != MirrorKind.SHARE_START:
+            return NO_PLAN
         live = [lk for lk in looks if lk.live(event.ts)]
         match event.event:
             case MirrorKind.SHARE_START:
-                return self._share(event, customer, tried) if not live else Plan(after=lambda: self._tell(live))
+                return self._share(event, customer, seen()[0]) if not live else Plan(after=lambda: self._tell(live))
             case MirrorKind.SHARE_STOP:
                 return self._changed(live, lambda lk: setattr(lk, "stopped_at", event.ts))
             case MirrorKind.FRIEND_VOTE:
@@ -107,9 +115,8 @@ class SocialHandler:
                 grows = [lk for lk in live if sku not in lk.skus]
                 return self._changed(grows, lambda lk: lk.add_sku(sku))
             case MirrorKind.SESSION_END:
-                plan = self._changed(looks, lambda lk: self.board.session_ended(lk, event.ts), disliked)
-                return plan
-        return Plan()
+                return self._changed(looks, lambda lk: self.board.session_ended(lk, event.ts), seen()[1])
+        return NO_PLAN
 
     def _share(self, event: MirrorEvent, customer: Customer | None, tried: list[str]) -> Plan:
         circle = Circle(event.circle or "companions")

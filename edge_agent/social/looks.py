@@ -168,6 +168,7 @@ class Board:
         self._max_ttl_s = max_ttl_s
         self._looks: OrderedDict[str, Look] = OrderedDict()
         self._tokens: dict[str, str] = {}
+        self._sessions: dict[tuple[str, str], list[str]] = {}  # every mirror event asks: no scan of all looks
 
     def __len__(self) -> int:
         return len(self._looks)
@@ -203,13 +204,21 @@ class Board:
     def add(self, look: Look) -> None:
         self._looks[look.look_id] = look
         self._tokens[look.token] = look.look_id
+        session = self._sessions.setdefault((look.device_id, look.session_id), [])
+        if look.look_id not in session:
+            session.append(look.look_id)
         while len(self._looks) > MAX_LOOKS:
-            _, oldest = self._looks.popitem(last=False)
-            self._tokens.pop(oldest.token, None)
+            self.drop(next(iter(self._looks.values())))
 
     def drop(self, look: Look) -> None:
         self._looks.pop(look.look_id, None)
         self._tokens.pop(look.token, None)
+        key = (look.device_id, look.session_id)
+        session = [i for i in self._sessions.get(key, ()) if i != look.look_id]
+        if session:
+            self._sessions[key] = session
+        else:
+            self._sessions.pop(key, None)
 
     def get(self, look_id: str) -> Look | None:
         return self._looks.get(look_id)
@@ -219,7 +228,8 @@ class Board:
         return self._looks.get(look_id) if look_id is not None else None
 
     def of_session(self, device_id: str, session_id: str) -> list[Look]:
-        return [lk for lk in self._looks.values() if lk.device_id == device_id and lk.session_id == session_id]
+        ids = self._sessions.get((device_id, session_id))
+        return [self._looks[i] for i in ids if i in self._looks] if ids else []
 
     def of_customer(self, customer_id: str, now: float) -> list[Look]:
         return [lk for lk in self._looks.values() if lk.customer_id == customer_id and lk.live(now)]

@@ -121,3 +121,11 @@ def test_the_board_holds_a_bounded_number_of_looks() -> None:
     for _ in range(module.MAX_LOOKS):
         opened(b)
     assert len(b) == module.MAX_LOOKS and b.by_token(first.token) is None
+
+
+def test_looks_are_found_by_their_mirror_session_and_leave_that_index_with_the_board() -> None:
+    b = board()
+    first, second = opened(b), b.open("mirror-2", "s1", None, Circle.REMOTE, "", [], NOW)
+    assert b.of_session("mirror-1", "s1") == [first] and b.of_session("mirror-2", "s1") == [second]
+    b.drop(first)
+    assert b.of_session("mirror-1", "s1") == [] and b.of_session("nobody", "x") == []
