@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..core.errors import ConfigError
+from ..core.events import AlertKind
 from .yamlio import validate_file
 
 DEFAULT_CONFIG_PATH = Path("/etc/edge-agent/agent.yaml")
@@ -214,8 +215,7 @@ class AggregatesConfig(_Model):
     bucket_s: Annotated[int, Field(ge=1)] = 3600
 
 
-AlertKind = Literal["entry", "size_request", "offers_updated"]
-ALERT_KINDS: tuple[AlertKind, ...] = ("entry", "size_request", "offers_updated")
+ALERT_KINDS: tuple[AlertKind, ...] = tuple(AlertKind)
 
 
 class WebhookConfig(_Model):

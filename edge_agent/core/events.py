@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, Literal
 
 from .mirror import MirrorKind
@@ -210,6 +211,14 @@ class ScoredOffer:
 DETAIL_KEYS = ("sku", "title", "size", "device_id", "session_id")
 
 
+class AlertKind(StrEnum):
+    """What reaches staff (docs/interface.md § Alert, § Size request, § Offers updated)."""
+
+    ENTRY = "entry"
+    SIZE_REQUEST = "size_request"
+    OFFERS_UPDATED = "offers_updated"
+
+
 @dataclass(frozen=True, slots=True)
 class Alert:
     """A staff alert about a known customer's entry."""
@@ -223,7 +232,7 @@ class Alert:
     offers: tuple[ScoredOffer, ...]
     visits_90d: int | None = None  # for the tablet's customer card; not part of the MQTT payload
     hints: tuple[dict[str, str], ...] = ()  # [{"kind", "text"}] for staff (docs/interface.md)
-    kind: str = "entry"  # or "size_request" (docs/interface.md): then `details` says what is asked for
+    kind: AlertKind = AlertKind.ENTRY  # a size request's `details` say what is asked for
     details: tuple[tuple[str, str | None], ...] = ()
 
     def card(self) -> dict[str, Any]:
@@ -243,7 +252,7 @@ class Alert:
             offers=tuple(ScoredOffer(o["offer_id"], o["title"], o["score"], o["reason"]) for o in card["offers"]),
             visits_90d=card.get("visits_90d"),
             hints=tuple(card.get("hints", ())),
-            kind=card.get("kind", "entry"),
+            kind=AlertKind(card.get("kind", AlertKind.ENTRY)),
             details=tuple((k, card.get(k)) for k in DETAIL_KEYS if k in card),
         )
 
@@ -260,7 +269,7 @@ class Alert:
                 for o in self.offers
             ],
             "hints": [dict(h) for h in self.hints],
-            **({"kind": self.kind, **dict(self.details)} if self.kind != "entry" else {}),
+            **({"kind": str(self.kind), **dict(self.details)} if self.kind != AlertKind.ENTRY else {}),
         }
 
 
@@ -273,7 +282,7 @@ class OffersUpdated:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "kind": "offers_updated",
+            "kind": str(AlertKind.OFFERS_UPDATED),
             "alert_id": self.alert_id,
             "offers": [
                 {"offer_id": o.offer_id, "title": o.title, "score": round(o.score, 4), "reason": o.reason}

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..aggregation.rollup import count
-from ..core.events import Alert, AlertAction, Customer, DeadLetter, MirrorEvent, SensorReading
+from ..core.events import Alert, AlertAction, AlertKind, Customer, DeadLetter, MirrorEvent, SensorReading
 from ..core.mirror import MirrorKind, rules
 from ..learning.profile import SIGNALS
 from ..presence.identity import IdentityResolver
@@ -160,7 +160,7 @@ class MirrorHandler:
             tier=customer.tier if customer else "",
             zone=zone,
             offers=(),
-            kind=MirrorKind.SIZE_REQUEST,
+            kind=AlertKind.SIZE_REQUEST,
             details=(*details.items(), ("session_id", event.session_id)),
         )
 

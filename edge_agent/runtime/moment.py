@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ..core.events import Alert, Customer, MirrorEvent, OffersUpdated, ScoredOffer
+from ..core.events import Alert, AlertKind, Customer, MirrorEvent, OffersUpdated, ScoredOffer
 from ..core.mirror import rules
 from ..scoring.advice import advised
 from ..scoring.catalog import OfferCatalog
@@ -60,7 +60,7 @@ class Moment:
     updates_sent: int = 0
 
     def entered(self, alert: Alert) -> None:
-        if alert.kind == "entry":
+        if alert.kind == AlertKind.ENTRY:
             self._cards[alert.customer_id] = _Card(alert.alert_id, tuple(o.offer_id for o in alert.offers))
 
     def left(self, customer_id: str) -> None:

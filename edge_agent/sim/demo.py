@@ -19,7 +19,7 @@ from rich.console import Console
 
 from ..config.agent import AgentConfig, AggregatesConfig, DevicesConfig, MqttConfig, ZoneConfig, default_config
 from ..config.profiles import ProfileRegistry
-from ..core.events import Alert, BeaconId
+from ..core.events import Alert, AlertKind, BeaconId
 from ..core.tasks import cancel_and_wait
 from ..decoders.line import with_checksum
 from ..field.devices import add_device, build_device
@@ -152,7 +152,7 @@ class ConsoleAlerts:
         self._console.print(f"{time.strftime('%H:%M:%S')}  {text}", markup=False, highlight=False)
 
     async def deliver(self, alert: Alert) -> None:
-        if alert.kind == "size_request":
+        if alert.kind == AlertKind.SIZE_REQUEST:
             d = dict(alert.details)
             who = f" for {alert.display_name}" if alert.display_name else ""
             self.beat(f"SIZE REQUEST  size {d.get('size')} of the {d.get('title')}{who} in {alert.zone} → tablets")

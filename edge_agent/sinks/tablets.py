@@ -7,7 +7,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..core.events import Alert
+from ..core.events import Alert, AlertKind
 
 
 class AlertHub:
@@ -56,7 +56,7 @@ class AlertHub:
         """A sale: the customer's open size requests for what they bought are done (docs/interface.md)."""
         wanted = set(skus)
         for i, (event_id, card) in enumerate(self._recent):
-            open_request = card.get("kind") == "size_request" and not card.get("action")
+            open_request = card.get("kind") == AlertKind.SIZE_REQUEST and not card.get("action")
             if open_request and card.get("customer_id") == customer_id and card.get("sku") in wanted:
                 self._recent[i] = (event_id, {**card, "action": "bought"})
                 self._push((event_id, {"alert_id": card["alert_id"], "action": "bought", "update": True}))

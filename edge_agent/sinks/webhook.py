@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from ..config.agent import WebhookConfig
 from ..core.errors import LinkError
-from ..core.events import Alert, OffersUpdated
+from ..core.events import Alert, AlertKind, OffersUpdated
 from ..store import StoreWriter, rows
 
 ATTEMPTS = 8  # about four minutes of backoff; then the record stays unwritten and a restart retries
@@ -46,7 +46,7 @@ class WebhookSink:
         self.name = sink_name(config)
 
     def wants(self, item: Alert | OffersUpdated) -> bool:
-        kind = "offers_updated" if isinstance(item, OffersUpdated) else item.kind
+        kind = AlertKind.OFFERS_UPDATED if isinstance(item, OffersUpdated) else item.kind
         return kind in self._config.kinds
 
     async def deliver(self, item: Alert | OffersUpdated) -> None:
