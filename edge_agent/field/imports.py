@@ -5,52 +5,40 @@ from __future__ import annotations
 import csv
 import functools
 import json
-import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationError, create_model
 
 from .. import beacons
+from ..config.rows import (
+    Amount,
+    Blank,
+    OfferRow,
+    ProductRow,
+    Raw,
+    Row,
+    SemiList,
+    cells,
+    offer_values,
+    reason,
+    split_cell,
+)
 from ..core.errors import CatalogError, EdgeAgentError
 from ..store import catalog as table
 from ..store import suppression
 
 T = TypeVar("T", bound=BaseModel)
+_cells = cells
+_reason = reason
 
 
-def _split(value: Any) -> Any:
-    if isinstance(value, str):
-        return [p.strip() for p in value.split(";") if p.strip()]
-    return value
-
-
-def _none_if_blank(value: Any) -> Any:
-    return None if isinstance(value, str) and not value.strip() else value
-
-
-def _decimal_comma(value: Any) -> Any:
-    """`640,5` as European spreadsheets write it (only with no other separator, so `1,234` is refused)."""
-    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+,\d{1,2}\s*", value):
-        return value.replace(",", ".")
-    return value
-
-
-SemiList = Annotated[list[str], BeforeValidator(_split)]
-Blank = BeforeValidator(_none_if_blank)
-Amount = Annotated[float, BeforeValidator(_decimal_comma), Field(ge=0)]
-
-
-class _Row(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class CustomerFields(_Row):
+class CustomerFields(Row):
     """A customer row; `customer_model()` adds one identifier column per beacon format."""
 
     customer_id: Annotated[str, Field(min_length=1, max_length=128)]
@@ -58,7 +46,7 @@ class CustomerFields(_Row):
     tier: Literal["bronze", "silver", "gold", "platinum"] = "bronze"
     consent: bool = False
     rotating_key: Annotated[str | None, Blank, Field(pattern=r"^[0-9a-fA-F]{32,128}$")] = None
-    preferred_categories: SemiList = []
+    preferred_categories: SemiList = Field(default_factory=list)
     visits_90d: Annotated[int, Blank, Field(ge=0)] = 0
     spend_90d: Amount = 0.0
 
@@ -72,7 +60,7 @@ def _identifiers(kind: str) -> Any:
         fmt = beacons.get(kind)
         return [fmt.check(v) for v in values]
 
-    return Annotated[list[str], BeforeValidator(_split), AfterValidator(check)]
+    return Annotated[list[str], BeforeValidator(split_cell), AfterValidator(check)]
 
 
 @functools.cache
@@ -84,27 +72,6 @@ def _customer_model(kinds: tuple[str, ...]) -> type[CustomerFields]:
 def customer_model() -> type[CustomerFields]:
     """The customer row with a `;`-separated identifier column for each registered beacon format."""
     return _customer_model(beacons.kinds())
-
-
-class OfferRow(_Row):
-    offer_id: Annotated[str, Field(min_length=1, max_length=128)]
-    title: Annotated[str, Field(min_length=1)]
-    category: str = ""
-    kind: Literal["discount", "accessory", "service", "event"] = "discount"
-    min_tier: Literal["bronze", "silver", "gold", "platinum"] = "bronze"
-    starts: Annotated[date | None, Blank] = None
-    ends: Annotated[date | None, Blank] = None
-    in_stock: bool = True
-    skus: SemiList = []
-    value: str = ""
-
-
-class ProductRow(_Row):
-    sku: Annotated[str, Field(min_length=1, max_length=64)]
-    title: str = ""
-    category: str = ""
-    price: Annotated[float | None, BeforeValidator(_decimal_comma), Field(ge=0)] = None
-    accessory_of: SemiList = []
 
 
 @dataclass(slots=True)
@@ -122,7 +89,6 @@ class ImportReport:
 MAX_FIELD = 64 * 1024
 CHUNK = 500
 BATCH_ROWS = 10_000  # rows per transaction: a running agent's writer waits at most one batch
-Raw = dict[str | None, Any]
 
 
 def read_rows(path: Path) -> Iterator[tuple[int, Raw]]:
@@ -175,17 +141,6 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, Raw]]:
         raise _refuse_encoding(path) from None
     except csv.Error as exc:
         raise CatalogError(f"{path}: not a CSV file the importer can read ({exc})") from None
-
-
-def _cells(row: Raw, columns: Sequence[str]) -> dict[str, Any]:
-    """An empty cell or a JSON null means absent (the column's default); extra cells are an error."""
-    if None in row:
-        raise ValueError(f"row has {len(row[None])} more cell(s) than the header has columns")
-    return {
-        str(k): v
-        for k, v in row.items()
-        if k in columns and v is not None and not (isinstance(v, str) and not v.strip())
-    }
 
 
 def _check_columns(path: Path, row: Raw, model: type[BaseModel]) -> None:
@@ -247,14 +202,6 @@ def _first_pass(path: Path, model: type[T], columns: list[str], strict: bool) ->
                 ) from None
 
 
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        err = exc.errors()[0]
-        col = ".".join(str(p) for p in err["loc"]) or "row"
-        return f"{col}: {err['msg'].removeprefix('Value error, ')}"
-    return str(exc)
-
-
 def import_customers(
     conn: sqlite3.Connection, path: Path, *, strict: bool = False, progress: Callable[[int], None] | None = None
 ) -> ImportReport:
@@ -309,42 +256,9 @@ def import_offers(
     return import_file(conn, path, OfferRow, _store_offer, strict=strict, progress=progress)
 
 
-def offer_values(o: OfferRow) -> tuple[Any, ...]:
-    """An offer row in the store's column order."""
-    return (
-        o.offer_id,
-        o.title,
-        o.category,
-        o.kind,
-        o.min_tier,
-        int(o.in_stock),
-        o.skus,
-        o.value,
-        o.starts.isoformat() if o.starts else None,
-        o.ends.isoformat() if o.ends else None,
-    )
-
-
 def _store_offer(conn: sqlite3.Connection, o: OfferRow, report: ImportReport) -> None:
     table.upsert_offer(conn, offer_values(o))
     report.imported += 1
-
-
-def validated_offers(rows: list[Any]) -> list[tuple[Any, ...]]:
-    """Offer objects (e.g. from a downlink document) validated like an import with --strict."""
-    out: list[tuple[Any, ...]] = []
-    columns = list(OfferRow.model_fields)
-    for number, row in enumerate(rows, start=1):
-        if not isinstance(row, dict):
-            raise CatalogError(f"row {number}: expected an object")
-        unknown = sorted(str(k) for k in row if k not in OfferRow.model_fields)
-        if unknown:
-            raise CatalogError(f"unknown column {unknown[0]!r} (expected: {', '.join(columns)})")
-        try:
-            out.append(offer_values(OfferRow.model_validate(_cells(row, columns))))
-        except (ValidationError, ValueError) as exc:
-            raise CatalogError(f"bad row, nothing imported; row {number}: {_reason(exc)}") from None
-    return out
 
 
 def import_products(

@@ -25,9 +25,9 @@ from typing import Any
 import aiomqtt
 
 from ..config.agent import AgentConfig
+from ..config.rows import validated_offers
 from ..core.component import Component, Status
 from ..core.errors import CatalogError, EdgeAgentError
-from ..field.imports import validated_offers
 from ..links import Link, identity_on
 from ..links.mqtt import connected, make_client
 from ..scoring.onnx import Manifest, ModelError, OnnxScorer
