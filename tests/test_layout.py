@@ -86,3 +86,16 @@ def test_components_are_read_through_their_status_only() -> None:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr"
     ]
     assert offenders == [], "read a component through status(), a protocol, or a typed field instead"
+
+
+def test_data_flows_one_way_nothing_in_the_agent_imports_the_simulators() -> None:
+    """`sim/` (the demo and the simulators the tests share) sits above the agent, never below it."""
+    below = ("core", "config", "beacons", "links", "sources", "decoders", "presence", "scoring", "learning",
+             "aggregation", "social", "store", "sinks", "uplink", "web", "runtime")  # fmt: skip
+    offenders = [
+        str(p.relative_to(PACKAGE))
+        for p in modules()
+        if any(p.is_relative_to(PACKAGE / layer) for layer in below)
+        and any(n == "edge_agent.sim" or n.startswith("edge_agent.sim.") for n in imported_modules(p))
+    ]
+    assert offenders == []

@@ -100,7 +100,7 @@ def run(
     options = RunOptions(path, _log_format(log_format), simulate, speed)
     load_config(path)  # a bad config or scenario is the CLI's usage error, before the process changes
     if simulate is not None:
-        from ..sim.ble import load_scenario
+        from ..sources.ble.scenario import load_scenario
 
         load_scenario(simulate)
     if State.owns_process:

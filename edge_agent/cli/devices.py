@@ -14,8 +14,8 @@ from ..core.errors import DeviceError
 from ..field.credentials import grant, revoke
 from ..field.devices import add_device, build_device, parse_settings, remove_device
 from ..field.scan import as_rows, probe_modbus, scan_ble, serial_ports
-from ..sim.ble import load_scenario
 from ..sources.ble.bleak import ScannerFactory
+from ..sources.ble.scenario import load_scenario
 from ..store.devices import get_device, list_devices
 from .common import (
     ConfigOpt,

@@ -55,7 +55,7 @@ def serve(options: RunOptions) -> None:
     """Run the agent in this process until SIGTERM or Ctrl-C."""
     from ..config.agent import load_config
     from ..core.logs import setup_logging
-    from ..sim.ble import SimulatedBleSource, load_scenario
+    from ..sources.ble.scenario import SimulatedBleSource, load_scenario
     from ..sources.build import build_sources
     from ..store import connect
     from .agent import Agent
