@@ -7,10 +7,10 @@ import json
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from edge_agent.cli import main
+from edge_agent.cli import common, main
 from edge_agent.store import connect
 from edge_agent.testing.config import write_config
 
@@ -28,8 +28,11 @@ def run(capsys, *args: str) -> tuple[int, str, str]:  # type: ignore[no-untyped-
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=HOSTILE, title=HOSTILE, sku=HOSTILE)
+@example(name="[/x]000000000\u2e80\U0001f300", title="x", sku="x")  # wide glyphs: once wrapped at 80 columns
 def test_markup_in_data_is_printed_as_typed(capsys, monkeypatch, name: str, title: str, sku: str) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("COLUMNS", "1000")  # wide enough that no cell wraps: each value on one line
+    # Wide enough that no cell wraps: each value on one line. The console is built at import,
+    # before any test could set COLUMNS, so its width is set on it.
+    monkeypatch.setattr(common.console, "width", 1000)
     sku = sku.replace(";", "").strip() or "x"  # `;` separates SKUs in a list; imports strip cells
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)

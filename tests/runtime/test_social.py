@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -159,22 +161,30 @@ async def test_a_remembered_friend_earns_trust_is_listed_as_a_pseudonym_and_is_e
     assert hashed.encode() not in on_disk and state["look_id"].encode() not in on_disk
 
 
-async def test_a_friends_forget_me_erases_their_record_for_every_shopper(
-    tmp_path: Path, mqtt_broker: MosquittoBroker
-) -> None:
-    config = _config(tmp_path, mqtt_broker)
-    prefix, key = config.topic_prefix, "cd" * 32
+@asynccontextmanager
+async def a_shared_look(
+    config: AgentConfig, session: str
+) -> AsyncIterator[tuple[Agent, aiomqtt.Client, aiohttp.ClientSession, str]]:
+    """The agent running; Ada tries the wool coat on at mirror-1 and shares it with her companions.
+    Yields the agent, a client on the store broker, a companion's phone and the companions' link."""
+    prefix = config.topic_prefix
     async with (
         running_agent(Agent(config, [mirror_source(config)])) as agent,
-        aiomqtt.Client("127.0.0.1", mqtt_broker.port) as client,
+        aiomqtt.Client("127.0.0.1", int(config.mqtt.url.rsplit(":", 1)[1])) as client,
         aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as phone,
     ):
         await eventually(lambda: agent.snapshot()["sources"]["mqtt-mirror"]["link"] == "connected")
         await client.subscribe(f"{prefix}/mirror/mirror-1/social", qos=1)
-        for payload in (mirror("f1", "try_on", "COAT-1"), mirror("f1", "share_start", circle="companions")):
+        for payload in (mirror(session, "try_on", "COAT-1"), mirror(session, "share_start", circle="companions")):
             await client.publish(f"{prefix}/mirror/mirror-1/events", payload, qos=1)
-        state = await next_social(client.messages)
-        base = f"{agent.http_url}/v/{state['urls']['companions'].rsplit('/', 1)[1]}"
+        yield agent, client, phone, (await next_social(client.messages))["urls"]["companions"]
+
+
+async def test_a_friends_forget_me_erases_their_record_for_every_shopper(
+    tmp_path: Path, mqtt_broker: MosquittoBroker
+) -> None:
+    config, key = _config(tmp_path, mqtt_broker), "cd" * 32
+    async with a_shared_look(config, "f1") as (_, _, phone, base):
         async with phone.get(base):
             pass
         async with phone.post(f"{base}/remember", json={"key": key}) as r:
@@ -202,17 +212,7 @@ async def test_a_forgotten_shoppers_look_leaves_the_running_box_at_once(
     tmp_path: Path, mqtt_broker: MosquittoBroker, cli: Any
 ) -> None:
     config = _config(tmp_path, mqtt_broker)
-    prefix = config.topic_prefix
-    async with (
-        running_agent(Agent(config, [mirror_source(config)])) as agent,
-        aiomqtt.Client("127.0.0.1", mqtt_broker.port) as client,
-        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as phone,
-    ):
-        await eventually(lambda: agent.snapshot()["sources"]["mqtt-mirror"]["link"] == "connected")
-        await client.subscribe(f"{prefix}/mirror/mirror-1/social", qos=1)
-        for payload in (mirror("g1", "try_on", "COAT-1"), mirror("g1", "share_start", circle="companions")):
-            await client.publish(f"{prefix}/mirror/mirror-1/events", payload, qos=1)
-        base = (await next_social(client.messages))["urls"]["companions"]
+    async with a_shared_look(config, "g1") as (agent, _, phone, base):
         async with phone.get(base) as page:
             assert page.status == 200
         forgotten = await asyncio.to_thread(
