@@ -28,6 +28,8 @@ system-deps:
 $(BIN)/python:
 	python3 -m venv $(VENV)
 
+# pytest runs two workers, a test module each at a time (module fixtures and their private brokers
+# stay together): the suite mostly waits on brokers, browsers and subprocesses, so two halve it.
 test: system-deps $(BIN)/python
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q --upgrade --upgrade-strategy eager -e '.[test,train,fleet]'
@@ -35,7 +37,7 @@ test: system-deps $(BIN)/python
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(BIN)/python
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
