@@ -17,7 +17,7 @@ from ..core.tasks import cancel_and_wait
 from ..sinks.alerts import AlertSink
 from ..sources.base import Source
 from ..uplink.transports import Transport
-from . import report
+from . import heap, report
 from .build import Hooks, Options, Runtime, assemble
 from .notify import notify
 
@@ -43,23 +43,25 @@ class Agent:
         async with assemble(self.config, self.options, hooks) as rt:
             self.runtime = rt
             try:
-                async with asyncio.TaskGroup() as tg:
-                    self._tasks = {c: tg.create_task(self._guarded(c), name=c.name) for c in rt.components}
-                    self.ready.set()
-                    notify("READY=1\nSTATUS=running")
-                    log.info(
-                        "edge-agent running for store %s with %d component(s)", rt.config.store_id, len(self._tasks)
-                    )
-                    await stop.wait()
-                    log.info("stopping")
-                    notify("STOPPING=1")
-                    for component in reversed(rt.components):  # upstream first: nothing new reaches what drains
-                        await cancel_and_wait([self._tasks[component]])
-                        await component.drain()
+                with heap.settled():
+                    await self._serve(rt, stop)
             finally:
                 self.ready.clear()
                 self.runtime = None
         log.info("stopped")
+
+    async def _serve(self, rt: Runtime, stop: asyncio.Event) -> None:
+        async with asyncio.TaskGroup() as tg:
+            self._tasks = {c: tg.create_task(self._guarded(c), name=c.name) for c in rt.components}
+            self.ready.set()
+            notify("READY=1\nSTATUS=running")
+            log.info("edge-agent running for store %s with %d component(s)", rt.config.store_id, len(self._tasks))
+            await stop.wait()
+            log.info("stopping")
+            notify("STOPPING=1")
+            for component in reversed(rt.components):  # upstream first: nothing new reaches what drains
+                await cancel_and_wait([self._tasks[component]])
+                await component.drain()
 
     async def _guarded(self, component: Component) -> None:
         """A component that fails is logged and reported; it never takes the others down."""

@@ -4,6 +4,7 @@ status as a fold, and a stop that drains upstream first."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import time
 from collections.abc import AsyncIterator
@@ -106,3 +107,11 @@ async def test_stopping_drains_what_was_taken_in(tmp_path: Path) -> None:
     with connect(config.db_path) as db:  # every event taken from the source before the stop is stored
         stored = db.execute("SELECT COUNT(*) FROM events WHERE kind = 'mirror'").fetchone()[0]
     assert stored == agent.stats.device_events["mirror-1"]
+
+
+async def test_the_heap_it_started_with_is_out_of_full_collections_while_it_runs(tmp_path: Path) -> None:
+    config = seeded_config(tmp_path)
+    frozen_before = gc.get_freeze_count()
+    async with running_agent(Agent(config)):
+        assert gc.get_freeze_count() > frozen_before + 10_000  # modules, config, model, components
+    assert gc.get_freeze_count() == 0  # handed back to the collector once it stopped
