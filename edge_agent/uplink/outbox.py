@@ -106,21 +106,25 @@ class Uplink(Component):
         """Until the next poll, a wake-up (`sync now`, a new batch), or the connection going away."""
         self._wake.clear()
         watch = asyncio.ensure_future(connection.closed())
+        woken = asyncio.ensure_future(self._wake.wait())
         try:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._config.interval_s):
-                    await asyncio.wait([watch, asyncio.ensure_future(self._wake.wait())], return_when="FIRST_COMPLETED")
+                    await asyncio.wait([watch, woken], return_when="FIRST_COMPLETED")
         finally:
             watch.cancel()
+            woken.cancel()  # else every quiet poll leaves a task waiting for the next wake-up
         if watch.done() and not watch.cancelled():
             raise UplinkError("connection closed while idle", lost=True)
 
     async def _pace(self) -> None:
         """At most `uplink.max_publish_per_s`: a backlog after an outage leaves at the broker's pace."""
-        now = time.monotonic()
-        if self._next_send > now:
-            await asyncio.sleep(self._next_send - now)
-        self._next_send = max(now, self._next_send) + self._gap_s
+        wait = self._next_send - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        # Counted from when this one actually leaves: after a late wake-up (a busy loop) the next
+        # must not follow closer than the broker allows.
+        self._next_send = max(time.monotonic(), self._next_send) + self._gap_s
 
     async def _send_one(
         self, reader: sqlite3.Connection, connection: Connection, seq: int, batch_id: str, payload: str, attempts: int
