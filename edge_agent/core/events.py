@@ -208,6 +208,10 @@ class ScoredOffer:
     reason: str
 
 
+def offer_json(offer: ScoredOffer) -> dict[str, Any]:
+    return {"offer_id": offer.offer_id, "title": offer.title, "score": round(offer.score, 4), "reason": offer.reason}
+
+
 DETAIL_KEYS = ("sku", "title", "size", "device_id", "session_id")
 
 
@@ -264,10 +268,7 @@ class Alert:
             "display_name": self.display_name,
             "tier": self.tier,
             "zone": self.zone,
-            "offers": [
-                {"offer_id": o.offer_id, "title": o.title, "score": round(o.score, 4), "reason": o.reason}
-                for o in self.offers
-            ],
+            "offers": [offer_json(o) for o in self.offers],
             "hints": [dict(h) for h in self.hints],
             **({"kind": str(self.kind), **dict(self.details)} if self.kind != AlertKind.ENTRY else {}),
         }
@@ -284,10 +285,7 @@ class OffersUpdated:
         return {
             "kind": str(AlertKind.OFFERS_UPDATED),
             "alert_id": self.alert_id,
-            "offers": [
-                {"offer_id": o.offer_id, "title": o.title, "score": round(o.score, 4), "reason": o.reason}
-                for o in self.offers
-            ],
+            "offers": [offer_json(o) for o in self.offers],
         }
 
 

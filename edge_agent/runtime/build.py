@@ -13,6 +13,7 @@ from typing import Any
 
 from ..aggregation.rollup import Aggregator
 from ..config.agent import AgentConfig, WebhookConfig
+from ..core.cards import Card
 from ..core.component import Component
 from ..core.events import Alert, OffersUpdated
 from ..core.stats import AgentStats
@@ -114,7 +115,7 @@ def _runtime(
     config: AgentConfig, options: Options, hooks: Hooks, reader: sqlite3.Connection, scorer: ModelScorer
 ) -> Runtime:
     stats, hub, inbox = options.stats, AlertHub(), InboxSource()
-    hub.seed(rows.recent_cards(reader))
+    hub.seed(Card.stored(payload, event_id) for payload, event_id in rows.recent_cards(reader))
     writer = StoreWriter(
         config.db_path,
         min_free_mb=config.store.min_free_mb,
@@ -295,7 +296,6 @@ def _pipeline(
         suggestions=sinks.suggestions.offer,
         updates=hub.update,
         offers_updated=Fanout([sinks.mqtt.offer, *(hook.offer for hook in sinks.webhooks)]),
-        bought=hub.bought,
         social=lambda device, state: social.offer((device, state)),
         look_cards=lambda look_id, card: cards.offer((look_id, card)) if cards is not None else None,
     )

@@ -9,9 +9,9 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from ..aggregation.rollup import count
+from ..core.cards import Activity, Change, Item
 from ..core.events import Alert, AlertAction, AlertKind, Customer, DeadLetter, MirrorEvent, SensorReading
 from ..core.mirror import MirrorKind, rules
 from ..learning.profile import SIGNALS
@@ -123,7 +123,7 @@ class MirrorHandler:
             if staff_alert is not None:
                 self._ports.alerts(staff_alert)
             if customer is not None and event.sku and kind.activity:
-                self._ports.updates(None, customer.customer_id, self._activity(event))
+                self._ports.updates(Change(customer_id=customer.customer_id, mirror=self._activity(event)))
             if customer is not None:
                 self._moment.evidence(customer, event, zone, time.time())
 
@@ -164,23 +164,17 @@ class MirrorHandler:
             details=(*details.items(), ("session_id", event.session_id)),
         )
 
-    def _activity(self, event: MirrorEvent) -> dict[str, Any]:
+    def _activity(self, event: MirrorEvent) -> Activity | None:
         """What this visit tried, liked and disliked, with titles, for the live card."""
         session = self._advisor.session(event.device_id, event.session_id)
         titles = self._learned.categories()
 
-        def named(skus: Sequence[str]) -> list[dict[str, str]]:
-            return [{"sku": s, "title": titles.get(s, (s, ""))[0] or s} for s in skus]
+        def named(skus: Sequence[str]) -> tuple[Item, ...]:
+            return tuple(Item(s, titles.get(s, (s, ""))[0] or s) for s in skus)
 
         if session is None:
-            return {}
-        return {
-            "mirror": {
-                "tried": named(session.try_ons),
-                "liked": named(session.likes),
-                "disliked": named(session.dislikes),
-            }
-        }
+            return None
+        return Activity(named(session.try_ons), named(session.likes), named(session.dislikes))
 
     def _teach(
         self, event: MirrorEvent, customer_id: str | None, others: list[str]
@@ -243,7 +237,7 @@ async def staff_action(ports: Ports, event: AlertAction, ack: Ack | None) -> Non
             ops=teach,
             counts=tuple(counts),
             # Every tablet sees the card taken (e.g. a size request: one "on my way" is enough).
-            on_commit=after_commit(ack, lambda: ports.updates(event.alert_id, None, {"action": event.action})),
+            on_commit=after_commit(ack, lambda: ports.updates(Change(alert_id=event.alert_id, action=event.action))),
             urgent=True,
         )
     )

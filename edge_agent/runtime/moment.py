@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ..core.cards import Change
 from ..core.events import Alert, AlertKind, Customer, MirrorEvent, OffersUpdated, ScoredOffer
 from ..core.mirror import rules
 from ..scoring.advice import advised
@@ -99,7 +100,7 @@ class Moment:
             return
         card.offers, card.pushed = tuple(o.offer_id for o in ranked), now
         update = OffersUpdated(card.alert_id, tuple(ranked))
-        self.ports.updates(card.alert_id, None, {"offers": update.to_json()["offers"]})
+        self.ports.updates(Change(alert_id=card.alert_id, offers=update.offers))
         self.publish(update)
         self.updates_sent += 1
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 
 from ..aggregation.rollup import count
 from ..config.agent import AgentConfig
+from ..core.cards import Change, Item
 from ..core.events import ConsentChange, Sale
 from ..learning.profile import SIGNALS
 from ..presence.identity import IdentityResolver
@@ -76,12 +77,13 @@ class SaleHandler:
         if customer_id is None:
             return None
         titles = self._titles()
-        bought = [{"sku": x.sku, "title": titles.get(x.sku, (x.sku, ""))[0] or x.sku, "amount": x.amount}
-                  for x in sale.lines]  # fmt: skip
+        bought = tuple(Item(x.sku, titles.get(x.sku, (x.sku, ""))[0] or x.sku, x.amount) for x in sale.lines)
 
         def show() -> None:
-            self._ports.updates(None, customer_id, {"bought": bought})
-            self._ports.bought(customer_id, [x.sku for x in sale.lines])
+            self._ports.updates(Change(customer_id=customer_id, bought=bought))
+            # A dressing-room rule: a sale closes the customer's open size requests for what they bought.
+            skus = frozenset(x.sku for x in sale.lines)
+            self._ports.updates(Change(customer_id=customer_id, requests_for=skus, action="bought"))
 
         return show
 

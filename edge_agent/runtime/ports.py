@@ -6,12 +6,13 @@ import functools
 import hashlib
 import hmac
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ..aggregation.rollup import Aggregator
 from ..config.agent import AgentConfig
+from ..core.cards import Change
 from ..core.events import Alert, MirrorEvent, OffersUpdated, ScoredOffer
 from ..core.stats import AgentStats
 from ..store import Effects, StoreWriter
@@ -39,11 +40,8 @@ class Ports:
     aggregator: Aggregator
     alerts: Callable[[Alert], None]
     suggestions: Callable[[Suggestion], None]
-    # live card updates for tablets: (alert_id or None, customer_id or None, fields)
-    updates: Callable[[str | None, str | None, dict[str, Any]], None] = lambda alert, customer, fields: None
+    updates: Callable[[Change], None] = lambda change: None  # live changes to the tablets' cards
     offers_updated: Callable[[OffersUpdated], None] = lambda update: None  # to `{topic_prefix}/alerts`
-    # a sale closes the customer's open size requests for what they bought: (customer_id, SKUs)
-    bought: Callable[[str, Sequence[str]], None] = lambda customer, skus: None
     # a look's state for its mirror: (device_id, payload) to `{topic_prefix}/mirror/{device_id}/social`
     social: Callable[[str, dict[str, Any]], None] = lambda device, state: None
     # a look card for the chain's relay, or None once the look is over: (look_id, card)

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from ..aggregation.rollup import count, dwell
 from ..beacons import beacon_of
+from ..core.cards import Change
 from ..core.events import Advertisement, Alert, BeaconId, BeaconSighting, CheckIn, Customer, PresenceChange
 from ..presence.engine import PresenceEngine
 from ..presence.identity import IdentityResolver
@@ -159,8 +160,9 @@ class PresenceHandler:
                 if change.state == "away":
                     self._visits.leave(customer.customer_id)
                     self._moment.left(customer.customer_id)
+                moved = change.state == "moved"
                 self._ports.updates(
-                    None, customer.customer_id, {"zone": zone} if change.state == "moved" else {"left": True}
+                    Change(customer_id=customer.customer_id, zone=zone if moved else None, left=not moved)
                 )
             return
         if customer is None:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from ..aggregation.rollup import count
+from ..core.cards import Change
 from ..core.events import Customer, FriendForgotten, FriendRemembered, FriendVote, MirrorEvent, SeatTaken
 from ..core.mirror import MirrorKind, rules
 from ..social.looks import GONE_S, MIRROR_SEAT, Board, Channel, Circle, Look, Refusal, Seat, summary
@@ -209,7 +210,7 @@ class SocialHandler:
         self._tell([look])
         if look.customer_id is not None:
             friends = summary(self.board.of_customer(look.customer_id, vote.ts))
-            self._ports.updates(None, look.customer_id, {"friends": friends})
+            self._ports.updates(Change(customer_id=look.customer_id, friends=friends))
             self.on_advice(look.customer_id)
 
     async def seat(self, taken: SeatTaken, ack: Ack | None) -> None:

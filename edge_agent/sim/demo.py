@@ -19,6 +19,7 @@ from rich.console import Console
 
 from ..config.agent import AgentConfig, AggregatesConfig, DevicesConfig, MqttConfig, ZoneConfig, default_config
 from ..config.profiles import ProfileRegistry
+from ..core.cards import Card
 from ..core.events import Alert, AlertKind, BeaconId
 from ..core.tasks import cancel_and_wait
 from ..decoders.line import with_checksum
@@ -378,16 +379,21 @@ async def companion(url: str, beats: ConsoleAlerts) -> None:
 
 async def follow(agent: Agent, beats: ConsoleAlerts, speed: float) -> None:
     """The tablet card follows Ada: the zone she is in, and when she leaves."""
-    last: dict[str, object] = {}
+    last: Card | None = None
     while True:
         await asyncio.sleep(0.5 / speed)
         cards = agent.runtime.hub.recent() if agent.runtime is not None else []
-        card = next((c for c in reversed(cards) if c.get("customer_id") == FIRST_CUSTOMER and "kind" not in c), None)
+        card = next(
+            (c for c in reversed(cards) if c.alert.customer_id == FIRST_CUSTOMER and c.alert.kind == AlertKind.ENTRY),
+            None,
+        )
         if card is None:
             continue
-        for key, text in (("zone", "ZONE  Ada's card follows her: {}"), ("left", "LEFT  Ada left the store{}")):
-            if card.get(key) and card.get(key) != last.get(key) and (key != "zone" or last):
-                beats.beat(text.format(str(card[key]).replace("-", " ") if key == "zone" else ""))
+        zone = card.zone or card.alert.zone
+        if last is not None and zone != (last.zone or last.alert.zone):
+            beats.beat(f"ZONE  Ada's card follows her: {zone.replace('-', ' ')}")
+        if card.left and not (last is not None and last.left):
+            beats.beat("LEFT  Ada left the store")
         last = card
 
 

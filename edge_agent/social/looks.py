@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from ..core.cards import Friends
 from .trust import UNKNOWN_WEIGHT, Trust, advice
 
 VALUES = ("up", "down", "other_size", "other_colour")
@@ -146,7 +147,7 @@ class Look:
         return any(s == seat for s, _ in self.votes)
 
 
-def summary(looks: Iterable[Look]) -> dict[str, float | int]:
+def summary(looks: Iterable[Look]) -> Friends:
     """What the staff card shows: votes up and down and the weighted advice — never who voted."""
     up = down = 0
     advised: list[float] = []
@@ -156,7 +157,7 @@ def summary(looks: Iterable[Look]) -> dict[str, float | int]:
             down += value == "down"
         advised += [a for a in look.advice().values() if a]
     strongest: float = max(advised, key=abs) if advised else 0.0
-    return {"up": up, "down": down, "advice": round(strongest, 2)}
+    return Friends(up, down, round(strongest, 2))
 
 
 class Board:

@@ -156,10 +156,10 @@ def alert_times(reader: sqlite3.Connection, since: float) -> list[tuple[str, flo
     return [(c, t) for c, t in reader.execute("SELECT customer_id, ts FROM alerts WHERE ts >= ?", (since,))]
 
 
-def recent_cards(reader: sqlite3.Connection, limit: int = 500) -> list[dict[str, Any]]:
-    """The last alerts as tablet cards, oldest first."""
+def recent_cards(reader: sqlite3.Connection, limit: int = 500) -> list[tuple[dict[str, Any], int]]:
+    """The last alerts as stored for the tablets, with their place in the stream, oldest first."""
     rows = reader.execute("SELECT ts, payload FROM alerts ORDER BY ts DESC LIMIT ?", (limit,)).fetchall()
-    return [{**json.loads(payload), "event_id": int(ts * 1000)} for ts, payload in reversed(rows)]
+    return [(json.loads(payload), int(ts * 1000)) for ts, payload in reversed(rows)]
 
 
 def unpublished_alerts(reader: sqlite3.Connection, since: float) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..core.cards import Card, Patch
 from ..core.component import Component, Sample, Status
 from ..core.errors import DecodeError
 from ..core.events import HTTP_API, AlertAction, CheckIn, ConsentChange
@@ -229,8 +230,8 @@ class WebApi:
         if not (limit.isascii() and limit.isdigit() and 1 <= int(limit[:6]) <= 500):
             return bad_request("limit must be a whole number from 1 to 500")
         cards = self._hub.recent(int(limit))
-        actions = self._stored_actions([c["alert_id"] for c in cards])
-        return web.json_response([{**c, "action": actions.get(c["alert_id"])} for c in reversed(cards)])
+        actions = self._stored_actions([c.alert.alert_id for c in cards])
+        return web.json_response([c.to_json(action=actions.get(c.alert.alert_id)) for c in reversed(cards)])
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
@@ -241,18 +242,18 @@ class WebApi:
             # A reconnecting page gets exactly what it missed; a new one the last 50 alerts.
             known = last.isascii() and last.isdigit() and len(last) <= 18
             backlog = self._hub.since(int(last)) if known else self._hub.since(0)[-50:]
-            actions = self._stored_actions([card["alert_id"] for _, card in backlog])
-            for event_id, card in backlog:
-                await _send(response, event_id, {**card, "action": actions.get(card["alert_id"])})
+            actions = self._stored_actions([card.alert.alert_id for card in backlog])
+            for card in backlog:
+                await _send(response, card.event_id, card, actions.get(card.alert.alert_id))
             await response.write(b"retry: 2000\n\n")
             while True:
                 try:
                     async with asyncio.timeout(15):
-                        event_id, card = await queue.get()
+                        event_id, item = await queue.get()
                 except TimeoutError:
                     await response.write(b": keep-alive\n\n")  # proxies and tablets drop silent streams
                     continue
-                await _send(response, event_id, card)
+                await _send(response, event_id, item)
         except ConnectionResetError:
             pass
         finally:
@@ -362,11 +363,11 @@ class WebApi:
         return web.Response(body=self._metrics(), content_type="text/plain", charset="utf-8")
 
 
-async def _send(response: web.StreamResponse, event_id: int, card: dict[str, Any]) -> None:
-    if card.get("update"):  # no id: a replay after a reconnect sends the updated card instead
-        fields = {k: v for k, v in card.items() if k != "update"}
-        await response.write(f"event: update\ndata: {json.dumps(fields)}\n\n".encode())
+async def _send(response: web.StreamResponse, event_id: int, item: Card | Patch, action: str | None = None) -> None:
+    if isinstance(item, Patch):  # no id: a replay after a reconnect sends the updated card instead
+        await response.write(f"event: update\ndata: {json.dumps(item.to_json())}\n\n".encode())
         return
+    card = item.to_json(action=action)
     await response.write(f"id: {event_id}\nevent: alert\ndata: {json.dumps(card)}\n\n".encode())
 
 

@@ -101,4 +101,4 @@ async def test_a_customer_with_a_tag_of_the_new_format_is_recognised_at_the_door
         assert agent.runtime is not None
         hub = agent.runtime.hub
         await eventually(lambda: bool(hub.recent()), within=15)
-        assert hub.recent()[0]["customer_id"] == "c-acme"
+        assert hub.recent()[0].alert.customer_id == "c-acme"

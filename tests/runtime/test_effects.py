@@ -55,7 +55,7 @@ async def test_a_forgotten_customer_leaves_the_tablets_and_the_files_at_once(cli
         assert result.code == 0, result.err
 
         # Picked up on the next tick, no restart needed.
-        await eventually(lambda: {c["customer_id"] for c in agent.runtime.hub.recent()} == {"c-grace"})
+        await eventually(lambda: {c.alert.customer_id for c in agent.runtime.hub.recent()} == {"c-grace"})
         async with http.get(f"{url}/api/alerts") as r:
             assert {a["customer_id"] for a in await r.json()} == {"c-grace"}
         async with http.get(f"{url}/api/alerts/stream") as stream:

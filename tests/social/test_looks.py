@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from edge_agent.core.cards import Friends
 from edge_agent.social.looks import MIRROR_SEAT, Board, Channel, Circle, Look, Refusal, summary
 from edge_agent.social.trust import UNKNOWN_WEIGHT, Trust
 
@@ -102,7 +103,7 @@ def test_the_staff_card_summary_counts_votes_and_names_nobody() -> None:
     look.record("a", Channel.COMPANION, "COAT-1", "up", NOW)
     look.record("b", Channel.COMPANION, "COAT-1", "up", NOW)
     look.record(MIRROR_SEAT, Channel.MIRROR, "SCARF-1", "down", NOW)
-    assert summary([look]) == {"up": 2, "down": 1, "advice": round(look.advice()["COAT-1"], 2)}
+    assert summary([look]) == Friends(up=2, down=1, advice=round(look.advice()["COAT-1"], 2))
 
 
 def test_a_look_shows_at_most_24_skus_and_each_once() -> None:

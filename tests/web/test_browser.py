@@ -123,7 +123,7 @@ async def test_a_page_on_another_port_cannot_act_for_a_signed_in_tablet(tmp_path
     source = SimulatedBleSource(arrivals(f"{UUID}:100:1", first_at_s=0.2, stay_s=60), speed=1)
     async with running_agent(Agent(config, [source])) as agent, async_playwright() as pw:
         await eventually(lambda: bool(agent.runtime.hub.recent()))
-        alert_id = agent.runtime.hub.recent()[0]["alert_id"]
+        alert_id = agent.runtime.hub.recent()[0].alert.alert_id
         evil = web.Application()
         form = (
             f'<form id="f" method="POST" enctype="text/plain" action="{agent.http_url}/api/alerts/{alert_id}/ack">'
