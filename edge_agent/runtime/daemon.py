@@ -16,9 +16,9 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 from ..core.errors import exit_code, one_line
 from ..core.logs import LogFormat
@@ -26,7 +26,8 @@ from ..core.logs import LogFormat
 
 @dataclass(frozen=True, slots=True)
 class RunOptions:
-    """`edge-agent run`'s options, once the CLI has checked them."""
+    """`edge-agent run`'s options, once the CLI has checked them: declared here once, this
+    module's command line is written and read from these fields."""
 
     config: Path
     log_format: LogFormat = "text"
@@ -37,10 +38,29 @@ class RunOptions:
         """This module's command line for these options (the interpreter's own -X/-W flags kept)."""
         flags = [f"-X{k}" if v is True else f"-X{k}={v}" for k, v in sys._xoptions.items()]
         line = [sys.executable, *flags, *(f"-W{w}" for w in sys.warnoptions), "-m", __name__]
-        line += ["--config", str(self.config), "--log-format", self.log_format]
-        if self.simulate is not None:
-            line += ["--simulate", str(self.simulate), "--speed", repr(self.speed)]
+        for option in fields(self):
+            value = getattr(self, option.name)
+            if value is not None:
+                line += [_flag(option.name), repr(value) if isinstance(value, float) else str(value)]
         return line
+
+    @classmethod
+    def parse(cls, argv: list[str] | None = None) -> RunOptions:
+        parser = argparse.ArgumentParser(prog="edge-agent run", description="Started by `edge-agent run`.")
+        hints = get_type_hints(cls)
+        for option in fields(cls):
+            kind = hints[option.name]
+            convert = next((t for t in get_args(kind) if t is not type(None)), kind)  # X | None -> X
+            choices = get_args(kind) if get_origin(kind) is Literal else None
+            required = option.default is MISSING
+            default = None if required else option.default
+            parser.add_argument(_flag(option.name), type=str if choices else convert, choices=choices,
+                                required=required, default=default)  # fmt: skip
+        return cls(**vars(parser.parse_args(argv)))
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 def become(options: RunOptions) -> None:
@@ -91,14 +111,9 @@ def run_until_signal(main: Callable[[asyncio.Event], Coroutine[Any, Any, Any]]) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="edge-agent run", description="Started by `edge-agent run`.")
-    parser.add_argument("--config", type=Path, required=True)
-    parser.add_argument("--log-format", choices=("text", "json"), default="text")
-    parser.add_argument("--simulate", type=Path)
-    parser.add_argument("--speed", type=float, default=1.0)
-    args = parser.parse_args(argv)
+    options = RunOptions.parse(argv)
     try:
-        serve(RunOptions(args.config, args.log_format, args.simulate, args.speed))
+        serve(options)
     except Exception as exc:
         code = exit_code(exc)
         if code is None:

@@ -68,3 +68,16 @@ def test_an_unusable_data_dir_is_one_line_and_exit_1(tmp_path: Path) -> None:
     )
     assert done.returncode == 1
     assert done.stderr.startswith("error: ") and "a-file" in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_the_daemons_command_line_is_written_and_read_from_one_declaration(tmp_path: Path) -> None:
+    from edge_agent.runtime.daemon import RunOptions
+
+    for options in (
+        RunOptions(tmp_path / "agent.yaml"),
+        RunOptions(tmp_path / "agent.yaml", "json", tmp_path / "walk.yaml", 12.5),
+    ):
+        argv = options.argv()
+        assert argv[argv.index("-m") + 1] == "edge_agent.runtime.daemon"
+        assert RunOptions.parse(argv[argv.index("-m") + 2 :]) == options
+    assert "--simulate" not in RunOptions(tmp_path / "a.yaml").argv()  # nothing is passed that was not given
