@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 
 from edge_agent.config.agent import load_config
+from edge_agent.demo import DEMO_ZONES, OFFERS, walking_store
 from edge_agent.field.imports import import_customers, import_offers
 from edge_agent.runtime import Agent
 from edge_agent.sim.ble import SimulatedBleSource
-from edge_agent.sim.demo import DEMO_ZONES, OFFERS, walking_store
 from edge_agent.store import connect
 from edge_agent.testing.config import write_config
 from edge_agent.testing.wait import eventually

@@ -47,7 +47,7 @@ def test_demo_tells_the_whole_story_without_log_noise() -> None:
 
 def test_the_agents_log_names_nobody() -> None:
     """Logs outlive `customer forget` (journald): alerts, check-ins and consent say a keyed hash."""
-    from edge_agent.sim.demo import CUSTOMERS
+    from edge_agent.demo import CUSTOMERS
 
     proc = subprocess.run(
         [sys.executable, "-m", "edge_agent", "demo", "--speed", "10", "--duration", "10", "--verbose"],

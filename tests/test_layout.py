@@ -89,7 +89,7 @@ def test_components_are_read_through_their_status_only() -> None:
 
 
 def test_data_flows_one_way_nothing_in_the_agent_imports_the_simulators() -> None:
-    """`sim/` (the demo and the simulators the tests share) sits above the agent, never below it."""
+    """`sim/` (the simulators the demo and the tests share) sits above the agent, never below it."""
     below = ("core", "config", "beacons", "links", "sources", "decoders", "presence", "scoring", "learning",
              "aggregation", "social", "store", "sinks", "uplink", "web", "runtime")  # fmt: skip
     offenders = [
@@ -99,3 +99,17 @@ def test_data_flows_one_way_nothing_in_the_agent_imports_the_simulators() -> Non
         and any(n == "edge_agent.sim" or n.startswith("edge_agent.sim.") for n in imported_modules(p))
     ]
     assert offenders == []
+
+
+def test_the_simulators_stand_in_for_the_world_and_never_drive_the_agent() -> None:
+    """The demo (`edge_agent/demo.py`, an application beside the CLI) runs the agent and reads it
+    through public interfaces; the simulators it shares with the tests never import the runtime."""
+    offenders = [
+        str(p.relative_to(PACKAGE))
+        for p in modules()
+        if p.is_relative_to(PACKAGE / "sim")
+        and any(n == "edge_agent.runtime" or n.startswith("edge_agent.runtime.") for n in imported_modules(p))
+    ]
+    assert offenders == []
+    demo = (PACKAGE / "demo.py").read_text()
+    assert "agent.runtime" not in demo, "the demo reads the agent through its public face (/api, status, stats)"

@@ -162,8 +162,8 @@ def demo(
     verbose: Annotated[bool, typer.Option("--verbose", help="Log what the agent does (INFO) to stderr.")] = False,
 ) -> None:
     """Run a whole simulated store on embedded defaults (temp data dir, simulated sensors)."""
+    from ..demo import run_demo
     from ..runtime.daemon import run_until_signal
-    from ..sim.demo import run_demo
 
     setup_logging(_log_format(log_format), level="INFO" if verbose else "WARNING")
 

@@ -16,7 +16,7 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine
 from contextlib import closing
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
@@ -38,10 +38,9 @@ class RunOptions:
         """This module's command line for these options (the interpreter's own -X/-W flags kept)."""
         flags = [f"-X{k}" if v is True else f"-X{k}={v}" for k, v in sys._xoptions.items()]
         line = [sys.executable, *flags, *(f"-W{w}" for w in sys.warnoptions), "-m", __name__]
-        for option in fields(self):
-            value = getattr(self, option.name)
+        for name, value in asdict(self).items():
             if value is not None:
-                line += [_flag(option.name), repr(value) if isinstance(value, float) else str(value)]
+                line += [_flag(name), repr(value) if isinstance(value, float) else str(value)]
         return line
 
     @classmethod

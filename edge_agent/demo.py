@@ -17,25 +17,24 @@ from typing import Any
 import aiomqtt
 from rich.console import Console
 
-from ..config.agent import AgentConfig, AggregatesConfig, DevicesConfig, MqttConfig, ZoneConfig, default_config
-from ..config.profiles import ProfileRegistry
-from ..core.cards import Card
-from ..core.events import Alert, AlertKind, BeaconId
-from ..core.tasks import cancel_and_wait
-from ..decoders.line import with_checksum
-from ..field.devices import add_device, build_device
-from ..field.imports import import_customers, import_offers, import_products
-from ..links.mqtt import connected
-from ..runtime import Agent
-from ..sources.build import build_sources
-from ..store import connect
-from .ble import BeaconScript, Keyframe, Scenario, SimulatedBleSource
-from .broker import MosquittoBroker, mosquitto_binary
-from .mirror import MirrorSimulator
-from .pos import TillSimulator
-from .scenarios import LOYALTY_UUID
-from .serial import PtyPort
-from .storeworld import DOOR, SCANNERS, STREET_Y, Person, make_visitor, mean_rssi
+from .config.agent import AgentConfig, AggregatesConfig, DevicesConfig, MqttConfig, ZoneConfig, default_config
+from .config.profiles import ProfileRegistry
+from .core.events import Alert, AlertKind, BeaconId
+from .core.tasks import cancel_and_wait
+from .decoders.line import with_checksum
+from .field.devices import add_device, build_device
+from .field.imports import import_customers, import_offers, import_products
+from .links.mqtt import connected
+from .runtime import Agent
+from .sim.ble import BeaconScript, Keyframe, Scenario, SimulatedBleSource
+from .sim.broker import MosquittoBroker, mosquitto_binary
+from .sim.mirror import MirrorSimulator
+from .sim.pos import TillSimulator
+from .sim.scenarios import LOYALTY_UUID
+from .sim.serial import PtyPort
+from .sim.storeworld import DOOR, SCANNERS, STREET_Y, Person, make_visitor, mean_rssi
+from .sources.build import build_sources
+from .store import connect
 
 CUSTOMERS = [
     {
@@ -378,23 +377,37 @@ async def companion(url: str, beats: ConsoleAlerts) -> None:
 
 
 async def follow(agent: Agent, beats: ConsoleAlerts, speed: float) -> None:
-    """The tablet card follows Ada: the zone she is in, and when she leaves."""
-    last: Card | None = None
-    while True:
-        await asyncio.sleep(0.5 / speed)
-        cards = agent.runtime.hub.recent() if agent.runtime is not None else []
-        card = next(
-            (c for c in reversed(cards) if c.alert.customer_id == FIRST_CUSTOMER and c.alert.kind == AlertKind.ENTRY),
-            None,
-        )
-        if card is None:
-            continue
-        zone = card.zone or card.alert.zone
-        if last is not None and zone != (last.zone or last.alert.zone):
-            beats.beat(f"ZONE  Ada's card follows her: {zone.replace('-', ' ')}")
-        if card.left and not (last is not None and last.left):
-            beats.beat("LEFT  Ada left the store")
-        last = card
+    """The tablet card follows Ada, read as a tablet reads it (`GET /api/alerts`): the zone she is
+    in, and when she leaves."""
+    import aiohttp
+
+    last: dict[str, Any] | None = None
+    signed_in = {"Authorization": f"Bearer {agent.config.http.staff_token}"}
+    async with aiohttp.ClientSession(headers=signed_in) as tablet:
+        while True:
+            await asyncio.sleep(0.5 / speed)
+            card = await _newest_entry_card(tablet, agent.http_url, FIRST_CUSTOMER)
+            if card is None:
+                continue
+            if last is not None and card["zone"] != last["zone"]:
+                beats.beat(f"ZONE  Ada's card follows her: {card['zone'].replace('-', ' ')}")
+            if card.get("left") and not (last is not None and last.get("left")):
+                beats.beat("LEFT  Ada left the store")
+            last = card
+
+
+async def _newest_entry_card(tablet: Any, url: str | None, customer_id: str) -> dict[str, Any] | None:
+    import aiohttp
+
+    if not url:
+        return None
+    try:
+        async with tablet.get(f"{url}/api/alerts", params={"limit": "50"}) as answer:
+            cards = await answer.json() if answer.status == 200 else []
+    except aiohttp.ClientError:
+        return None
+    # Newest first; size requests carry a `kind`, entry cards do not.
+    return next((c for c in cards if c.get("customer_id") == customer_id and "kind" not in c), None)
 
 
 def demo_config(tmp: Path, mqtt_url: str | None, speed: float = 1.0) -> AgentConfig:
