@@ -19,7 +19,7 @@ import typer
 from rich.markup import escape
 
 from ..config.agent import AgentConfig, load_config, resolve_config_path
-from ..core.errors import ConfigError
+from ..core.errors import ConfigError, LinkError
 from ..links import presence
 from ..links.mqtt import connected, store_client
 from ..links.presence import Box
@@ -211,7 +211,7 @@ def check_identity(cfg: AgentConfig, wait_s: float = 2.0) -> Check:
         return Check("client ids", "warn", "store broker unreachable: not checked")
     try:
         seen = asyncio.run(read_presence(cfg, wait_s))
-    except (aiomqtt.MqttError, OSError) as exc:
+    except (LinkError, aiomqtt.MqttError, OSError) as exc:
         return Check("client ids", "warn", f"not checked ({exc})")
     if seen is None or not seen.get("online") or seen.get("box") == Box.this(cfg.data_dir).box:
         return Check("client ids", "ok", f"free (no other box announced on {presence.topic(cfg.topic_prefix)})")

@@ -40,16 +40,24 @@ class LinkError(EdgeAgentError):
     """A connection failed or ended; says whether retrying soon can help.
 
     `refused`: the other side refused our credentials or certificate (wait long, say it once);
-    `lost`: it closed a working session; `retry_after`: it said when to come back.
+    `lost`: it closed a working session; `retry_after`: it said when to come back; `code`: the
+    protocol's own reason code, when it gave one (a CONNACK return code, an MQTT 5 reason code).
     """
 
     def __init__(
-        self, message: str, *, refused: bool = False, lost: bool = False, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        refused: bool = False,
+        lost: bool = False,
+        retry_after: float | None = None,
+        code: int | None = None,
     ) -> None:
         super().__init__(message)
         self.refused = refused
         self.lost = lost
         self.retry_after = retry_after
+        self.code = code
 
 
 # Errors a user fixes by changing their input (bad usage or config): exit code 2.

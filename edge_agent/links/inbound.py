@@ -23,11 +23,9 @@ from ..config.agent import MqttConfig
 from ..core.errors import LinkError
 from .address import broker_address, tls_context
 from .session import ConnAck, Message, SubAck, SubscriberSession
-from .wire import ConnectionRefused
+from .wire import REFUSED_CODES, ConnectionRefused
 
 log = logging.getLogger(__name__)
-
-REFUSED_CODES = frozenset({2, 4, 5})  # identifier rejected, bad user name or password, not authorised
 
 
 class InboundError(LinkError):
@@ -235,7 +233,7 @@ class InboundSession:
             )
         error = self._core.error
         if isinstance(error, ConnectionRefused):
-            self._fail(InboundError(str(error), refused=error.code in REFUSED_CODES))
+            self._fail(InboundError(str(error), refused=error.code in REFUSED_CODES, code=error.code))
         elif error is not None:
             self._fail(InboundError(f"broker sent an invalid packet: {error}"))
         elif not self._flush_due:

@@ -15,8 +15,10 @@ from paho.mqtt.properties import Properties
 
 from ..config.agent import MqttConfig, TlsConfig
 from ..core.component import Component, Sample, Status
+from ..core.errors import LinkError
 from . import presence
 from .address import broker_address, tls_context
+from .failures import link_error
 from .link import Link, identity_on
 from .presence import Box
 
@@ -99,7 +101,8 @@ def _retrieve_disconnect_reason(client: aiomqtt.Client) -> None:
 
 @asynccontextmanager
 async def connected(client: aiomqtt.Client, *, close_timeout: float = 3.0) -> AsyncIterator[aiomqtt.Client]:
-    """`async with client`, except that leaving never hangs and never masks why we left.
+    """`async with client`, except that leaving never hangs and never masks why we left, and
+    aiomqtt's errors come out as the project's own (`LinkError`, see `link_error`).
 
     aiomqtt waits without a limit for paho to confirm the DISCONNECT, and raises if the
     disconnect itself fails; either would turn a cancellation into a hang. We give the
@@ -107,14 +110,20 @@ async def connected(client: aiomqtt.Client, *, close_timeout: float = 3.0) -> As
     """
     before = client._disconnected
     _retrieve_disconnect_reason(client)
-    await client.__aenter__()
+    try:
+        await client.__aenter__()
+    except aiomqtt.MqttError as exc:
+        raise link_error(exc) from exc
     _retrieve_disconnect_reason(client)
     try:
         if before.done() or not client._client.is_connected():
             # Dropped between CONNACK and here: aiomqtt replaced the finished future while entering,
             # and would wait on the new one for ever. A lost session, like any other.
-            raise aiomqtt.MqttError("Disconnected: the broker closed the connection right after CONNACK")
-        yield client
+            raise LinkError("disconnected: the broker closed the connection right after CONNACK", lost=True)
+        try:
+            yield client
+        except aiomqtt.MqttError as exc:
+            raise link_error(exc) from exc
     finally:
         try:
             async with asyncio.timeout(close_timeout):
@@ -131,10 +140,10 @@ async def connected(client: aiomqtt.Client, *, close_timeout: float = 3.0) -> As
 
 
 async def until_disconnected(client: aiomqtt.Client) -> None:
-    """Return never; raise MqttError when the connection drops (nothing is subscribed, so nothing arrives)."""
+    """Return never; raise when the connection drops (nothing is subscribed, so nothing arrives)."""
     async for _ in client.messages:
         pass
-    raise aiomqtt.MqttError("Disconnected")
+    raise LinkError("disconnected", lost=True)
 
 
 class MqttPublisher(Component):
@@ -192,8 +201,8 @@ class MqttPublisher(Component):
                 tg.create_task(self._announce(client), name="presence")
                 async for message in client.messages:  # only presence is subscribed; ends with the connection
                     self._announced(message.payload if isinstance(message.payload, bytes) else b"")
-                raise aiomqtt.MqttError("Disconnected")
-        except* aiomqtt.MqttError as group:
+                raise LinkError("disconnected", lost=True)
+        except* (aiomqtt.MqttError, LinkError) as group:
             raise group.exceptions[0] from None
         finally:
             self._client = None

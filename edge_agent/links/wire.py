@@ -32,6 +32,12 @@ CONNACK_REFUSED = {
 }
 
 
+# CONNACK return codes (3.1.1) and reason codes (5) that refuse our credentials or identity: trying
+# again soon cannot help. The one table: our own sessions and aiomqtt's clients both read it.
+REFUSED_CODES = frozenset({2, 4, 5, 0x85, 0x86, 0x87, 0x8A, 0x8C})
+LOST_CODES = frozenset({7})  # paho's code for a connection that went away under a working session
+
+
 class ProtocolError(EdgeAgentError):
     """The broker sent bytes that are not MQTT 3.1.1; the connection cannot continue."""
 

@@ -23,6 +23,7 @@ from typing import Any
 import aiomqtt
 from aiohttp import web
 
+from ..core.errors import LinkError
 from ..core.events import FriendForgotten, FriendRemembered, FriendVote, SeatTaken
 from ..links import Link
 from ..links.mqtt import connected, make_client
@@ -134,14 +135,17 @@ class Relay:
             yield client
 
     async def _serve(self, client: aiomqtt.Client) -> None:
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(self._publish(client), name="relay-votes")
-            async for message in client.messages:
-                topic = message.topic.value
-                if topic_matches(self.config.looks, topic):
-                    payload = message.payload if isinstance(message.payload, bytes) else b""
-                    self.card(topic, payload, time.time())
-            raise aiomqtt.MqttError("Disconnected")
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._publish(client), name="relay-votes")
+                async for message in client.messages:
+                    topic = message.topic.value
+                    if topic_matches(self.config.looks, topic):
+                        payload = message.payload if isinstance(message.payload, bytes) else b""
+                        self.card(topic, payload, time.time())
+                raise LinkError("disconnected", lost=True)
+        except* (aiomqtt.MqttError, LinkError) as group:
+            raise group.exceptions[0] from None
 
     async def _publish(self, client: aiomqtt.Client) -> None:
         while True:

@@ -10,6 +10,7 @@ import uuid
 
 import aiomqtt
 
+from ..core.errors import LinkError
 from ..links.address import broker_address
 from ..links.mqtt import connected
 
@@ -55,5 +56,5 @@ class MirrorSimulator:
                             self.published += 1
                             await asyncio.sleep(step_s)
                         await asyncio.sleep(every_s)
-            except aiomqtt.MqttError:
+            except (aiomqtt.MqttError, LinkError):
                 await asyncio.sleep(2)

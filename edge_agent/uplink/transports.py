@@ -105,7 +105,7 @@ class _MqttConnection:
     async def closed(self) -> None:
         try:
             await until_disconnected(self._client)
-        except aiomqtt.MqttError:
+        except (aiomqtt.MqttError, LinkError):
             return
 
 
@@ -113,15 +113,14 @@ class _MqttConnection:
 _UNSUPPORTED_VERSION = frozenset({0x01, 0x84})
 
 
-async def _not_mqtt5(exc: aiomqtt.MqttError, url: str) -> BaseException:
+async def _not_mqtt5(exc: LinkError, url: str) -> BaseException:
     """An MQTT 5 CONNECT the broker would not take, in one line that says what to change.
 
     Brokers without MQTT 5 answer it three ways: a CONNACK refusing the version (mosquitto,
     NATS), closing the socket, or no answer at all (RabbitMQ before 3.13). The last looks like a
     timeout; a broker that accepts TCP at once but never answered the CONNECT is that case.
     """
-    code = getattr(exc, "rc", None)
-    code = code if isinstance(code, int) else getattr(code, "value", None)
+    code = exc.code
     if code in _UNSUPPORTED_VERSION:
         return UplinkError(
             f"mqtt: the cloud broker does not speak MQTT 5 (CONNACK {code:#04x}); set uplink.protocol: 4", refused=True
@@ -168,7 +167,7 @@ class MqttTransport:
         async with AsyncExitStack() as stack:
             try:
                 await stack.enter_async_context(connected(client))
-            except aiomqtt.MqttError as exc:
+            except LinkError as exc:
                 if v5:
                     raise await _not_mqtt5(exc, self._config.url) from exc
                 raise
