@@ -90,7 +90,7 @@ def test_components_are_read_through_their_status_only() -> None:
 
 def test_data_flows_one_way_nothing_in_the_agent_imports_the_simulators() -> None:
     """`sim/` (the simulators the demo and the tests share) sits above the agent, never below it."""
-    below = ("core", "config", "beacons", "links", "sources", "decoders", "presence", "scoring", "learning",
+    below = ("core", "config", "beacons", "mirror", "links", "sources", "decoders", "presence", "scoring", "learning",
              "aggregation", "social", "store", "sinks", "uplink", "web", "runtime")  # fmt: skip
     offenders = [
         str(p.relative_to(PACKAGE))

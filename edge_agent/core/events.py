@@ -8,8 +8,6 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from .mirror import MirrorKind
-
 HTTP_API = "http-api"  # the device id of inputs through the agent's own authenticated HTTP API
 
 # a registered beacon format (`beacons/`), or "rotating" / "checkin" (already resolved to a customer id)
@@ -70,7 +68,7 @@ class MirrorEvent:
     """An event from a smart mirror."""
 
     device_id: str
-    event: MirrorKind
+    event: str  # a registered kind's name (edge_agent/mirror/); the built-ins are MirrorKind
     session_id: str
     ts: float
     sku: str | None = None

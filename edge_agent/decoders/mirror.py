@@ -8,11 +8,9 @@ from typing import Any
 
 from ..core.errors import DecodeError
 from ..core.events import MirrorEvent
-from ..core.mirror import MirrorKind, rules
+from ..mirror import Kind, kind_of
 from .jsonsafe import get_str, loads_text, text_of
 
-EVENTS = frozenset(MirrorKind)
-SKU_EVENTS = frozenset(kind for kind in MirrorKind if rules(kind).sku)
 CIRCLES = frozenset({"companions", "remote", "both"})
 VOTES = frozenset({"up", "down", "other_size", "other_colour"})
 MAX_NICKNAME = 20
@@ -53,26 +51,26 @@ def decode_mirror(device_id: str, payload: bytes, now: float | None = None) -> M
     if unknown:
         raise DecodeError("unknown_field", sorted(unknown)[0][:64])
     event = get_str(data, "event")
-    if event not in EVENTS:
+    kind = kind_of(event or "")
+    if kind is None:
         raise DecodeError("unknown_event", str(event)[:64])
-    kind = MirrorKind(event)
     session_id = get_str(data, "session_id", max_len=128)
-    sku = get_str(data, "sku", required=kind in SKU_EVENTS, max_len=64)
+    sku = get_str(data, "sku", required=kind.sku, max_len=64)
     customer_ref = get_str(data, "customer_ref", required=False, max_len=128)
     size = get_str(data, "size", required=False, max_len=32)
     ts = parse_ts(data["ts"], now) if "ts" in data else now
     assert event is not None and session_id is not None
     circle, nickname, value = _sharing(kind, data)
-    return MirrorEvent(device_id, kind, session_id, ts, sku, customer_ref, size, circle, nickname, value, raw=raw)
+    return MirrorEvent(device_id, kind.name, session_id, ts, sku, customer_ref, size, circle, nickname, value, raw=raw)
 
 
-def _sharing(event: MirrorKind, data: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+def _sharing(kind: Kind, data: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
     """`share_start`'s circle and nickname, `friend_vote`'s value (SPEC §16)."""
-    circle = get_str(data, "circle", required=event is MirrorKind.SHARE_START, max_len=16)
+    circle = get_str(data, "circle", required="circle" in kind.requires, max_len=16)
     if circle is not None and circle not in CIRCLES:
         raise DecodeError("bad_value", "circle must be companions, remote or both")
     nickname = get_str(data, "nickname", required=False, max_len=MAX_NICKNAME)
-    value = get_str(data, "value", required=event is MirrorKind.FRIEND_VOTE, max_len=16)
+    value = get_str(data, "value", required="value" in kind.requires, max_len=16)
     if value is not None and value not in VOTES:
         raise DecodeError("bad_value", "value must be up, down, other_size or other_colour")
     return circle, nickname, value

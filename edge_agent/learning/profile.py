@@ -10,19 +10,33 @@ its lead quickly once behaviour points elsewhere (a taste is a state, not a tall
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-# How much one observation says about a customer's taste for the item's category.
-SIGNALS: Mapping[str, float] = {
-    "try_on": 1.0,
-    "like": 2.0,
-    "dislike": -2.0,
-    "size_request": 1.5,
-    "purchase": 3.0,
-    "accepted": 1.0,
-    "dismissed": -0.5,
-}
+from .. import mirror
+
+_OWN = {"purchase": 3.0, "accepted": 1.0, "dismissed": -0.5}
+
+
+class _Signals(Mapping[str, float]):
+    """How much one observation says about a customer's taste for the item's category: a sale and
+    staff's taps here, each mirror event kind in its own module (`edge_agent/mirror/`)."""
+
+    def __getitem__(self, name: str) -> float:
+        kind = mirror.kind_of(name)
+        if kind is not None and kind.teaches is not None:
+            return kind.teaches
+        return _OWN[name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from _OWN
+        yield from (k.name for k in mirror.kinds() if k.teaches is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+SIGNALS: Mapping[str, float] = _Signals()
 EVIDENCE = 1.5  # |affinity| needed before a category counts as liked or disliked
 CLOSE_TO_TOP = 0.8  # a learned like counts only if it is at least this share of the strongest one
 MAX_PREFERRED = 3

@@ -13,8 +13,9 @@ from collections.abc import Callable, Sequence
 from ..aggregation.rollup import count
 from ..core.cards import Activity, Change, Item
 from ..core.events import Alert, AlertAction, AlertKind, Customer, DeadLetter, MirrorEvent, SensorReading
-from ..core.mirror import MirrorKind, rules
+from ..core.mirror import MirrorKind
 from ..learning.profile import SIGNALS
+from ..mirror import rules
 from ..presence.identity import IdentityResolver
 from ..scoring.advice import advised
 from ..scoring.catalog import OfferCatalog
@@ -183,7 +184,7 @@ class MirrorHandler:
         if event.sku is None:
             return (), ()
         taste: tuple[Operation, ...] = ()
-        signal = SIGNALS.get(event.event)
+        signal = rules(event.event).teaches
         if customer_id is not None and signal is not None:
             taste = (outcomes.LearnFromSku(customer_id, event.sku, signal, event.ts, self._half_life_s),)
         if not others:

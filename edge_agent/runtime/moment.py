@@ -19,7 +19,7 @@ from datetime import datetime
 
 from ..core.cards import Change
 from ..core.events import Alert, AlertKind, Customer, MirrorEvent, OffersUpdated, ScoredOffer
-from ..core.mirror import rules
+from ..mirror import rules
 from ..scoring.advice import advised
 from ..scoring.catalog import OfferCatalog
 from ..scoring.mirror import MirrorAdvisor

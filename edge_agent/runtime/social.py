@@ -17,7 +17,8 @@ from typing import Any, Protocol
 from ..aggregation.rollup import count
 from ..core.cards import Change
 from ..core.events import Customer, FriendForgotten, FriendRemembered, FriendVote, MirrorEvent, SeatTaken
-from ..core.mirror import MirrorKind, rules
+from ..core.mirror import MirrorKind
+from ..mirror import rules
 from ..social.looks import GONE_S, MIRROR_SEAT, Board, Channel, Circle, Look, Refusal, Seat, summary
 from ..social.remote import Item, look_card, verified
 from ..social.trust import Trust

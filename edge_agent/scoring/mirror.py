@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..core.events import Customer, MirrorEvent, ScoredOffer
-from ..core.mirror import MirrorKind, rules
+from ..mirror import Shown, rules
 from .catalog import OfferCatalog
 from .rules import Context, Scorer
 
@@ -23,9 +23,8 @@ class _Session:
     likes: list[str] = field(default_factory=list)
     dislikes: list[str] = field(default_factory=list)
 
-    def note(self, event: MirrorKind, sku: str) -> None:
-        mapping = {MirrorKind.TRY_ON: self.try_ons, MirrorKind.LIKE: self.likes, MirrorKind.DISLIKE: self.dislikes}
-        target = mapping.get(event)
+    def note(self, shown: Shown | None, sku: str) -> None:
+        target = {"tried": self.try_ons, "liked": self.likes, "disliked": self.dislikes}.get(shown or "")
         if target is None or sku in target:
             return
         target.append(sku)
@@ -57,7 +56,8 @@ class MirrorAdvisor:
     ) -> list[ScoredOffer] | None:
         """Update the session; the suggestions to publish, or None when the event asks for none."""
         key = f"{event.device_id}/{event.session_id}"
-        if event.event == MirrorKind.SESSION_END:
+        kind = rules(event.event)
+        if kind.ends_session:
             self._sessions.pop(key, None)
             return None
         session = self._sessions.get(key)
@@ -67,8 +67,8 @@ class MirrorAdvisor:
                 self._sessions.popitem(last=False)
         self._sessions.move_to_end(key)
         if event.sku is not None:
-            session.note(event.event, event.sku)
-        if not rules(event.event).wears:
+            session.note(kind.shows, event.sku)
+        if not kind.wears:
             return None
         if not catalog.has("accessory"):
             return []
