@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import sqlite3
 import time
@@ -52,6 +53,8 @@ from .pipeline import Pipeline
 from .ports import Ports, Suggestion
 from .report import samples
 from .social import Links
+
+log = logging.getLogger(__name__)
 
 REPUBLISH_WINDOW_S = 86400.0
 
@@ -111,11 +114,26 @@ async def assemble(config: AgentConfig, options: Options, hooks: Hooks) -> Async
         reader.close()
 
 
+def _readable(stored: list[tuple[dict[str, Any], int]]) -> list[Card]:
+    """The stored alerts the tablets get again; a row that is not a whole card (damaged, or written
+    by hand) is left out of the replay, said once, and never stops the start."""
+    cards = []
+    for payload, event_id in stored:
+        try:
+            cards.append(Card.stored(payload, event_id))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+    if len(cards) < len(stored):
+        log.warning("%d stored alert(s) could not be read back as cards; tablets will not replay them",
+                    len(stored) - len(cards))  # fmt: skip
+    return cards
+
+
 def _runtime(
     config: AgentConfig, options: Options, hooks: Hooks, reader: sqlite3.Connection, scorer: ModelScorer
 ) -> Runtime:
     stats, hub, inbox = options.stats, AlertHub(), InboxSource()
-    hub.seed(Card.stored(payload, event_id) for payload, event_id in rows.recent_cards(reader))
+    hub.seed(_readable(rows.recent_cards(reader)))
     writer = StoreWriter(
         config.db_path,
         min_free_mb=config.store.min_free_mb,
@@ -241,7 +259,7 @@ def _box_url(host: str, port: int) -> str:
 def _webhook(hook: WebhookConfig, reader: sqlite3.Connection, writer: StoreWriter) -> SinkWorker[Alert | OffersUpdated]:
     """A webhook's worker, offered again what was committed since the sink was added and never confirmed."""
     sink = WebhookSink(hook, writer)
-    worker: SinkWorker[Alert | OffersUpdated] = SinkWorker(sink.name, sink.deliver)
+    worker: SinkWorker[Alert | OffersUpdated] = SinkWorker(sink.name, sink)
     added = rows.sink_added_at(reader, sink.name)
     if added is None:  # a new sink starts now: it is not sent the past
         writer.enqueue(Effects(writes=(rows.sink_delivered(sink.name, "", time.time()),)))

@@ -11,13 +11,27 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from contextlib import AbstractAsyncContextManager, nullcontext
+from types import TracebackType
+from typing import Generic, Protocol, Self, TypeVar, runtime_checkable
 
 from ..core.component import Component, Sample, Status
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+T_contra = TypeVar("T_contra", contravariant=True)
+
+
+@runtime_checkable
+class Sink(Protocol[T_contra]):
+    """Where items go: `opened()` holds what it needs (an HTTP session, a connection) for as long
+    as the sink runs; `deliver` takes one item at a time, in order."""
+
+    def opened(self) -> AbstractAsyncContextManager[object]: ...
+
+    async def deliver(self, item: T_contra) -> None: ...
+
 
 QUIET_S = 60.0  # one log line per failing sink per minute
 
@@ -25,10 +39,16 @@ QUIET_S = 60.0  # one log line per failing sink per minute
 class SinkWorker(Component, Generic[T]):
     """Delivers items to one sink in order, from a bounded queue, in its own task."""
 
-    def __init__(self, name: str, deliver: Callable[[T], Awaitable[None]], maxsize: int = 256) -> None:
+    def __init__(self, name: str, sink: Sink[T] | Callable[[T], Awaitable[None]], maxsize: int = 256) -> None:
         self.name = f"sink:{name}"
         self.sink = name
-        self._deliver = deliver
+        self._deliver: Callable[[T], Awaitable[None]]
+        self._open: Callable[[], AbstractAsyncContextManager[object]]
+        if isinstance(sink, Sink):
+            self._open, self._deliver = sink.opened, sink.deliver
+        else:  # a plain function: a sink with nothing to open
+            self._open, self._deliver = nullcontext, sink
+        self._resources: AbstractAsyncContextManager[object] = nullcontext()
         self._items: deque[T] = deque()
         self._maxsize = maxsize
         self._ready = asyncio.Event()
@@ -37,6 +57,17 @@ class SinkWorker(Component, Generic[T]):
         self.failed = 0
         self.last_error: str | None = None
         self._logged_at = -QUIET_S
+
+    async def __aenter__(self) -> Self:
+        """Open what the sink needs for as long as it runs (it owns it; the worker only times it)."""
+        self._resources = self._open()
+        await self._resources.__aenter__()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._resources.__aexit__(exc_type, exc, tb)
 
     def offer(self, item: T) -> None:
         """Queue `item`; never waits (a full queue drops its oldest item, counted)."""

@@ -9,14 +9,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
 from aiohttp import web
 
 from edge_agent.config.agent import load_config
+from edge_agent.core.events import Alert
 from edge_agent.runtime import Agent
 from edge_agent.sim.adverts import arrivals
 from edge_agent.sim.ble import SimulatedBleSource
 from edge_agent.sim.broker import free_port
-from edge_agent.store import connect, rows
+from edge_agent.sinks.webhook import WebhookError, WebhookSink
+from edge_agent.sinks.worker import SinkWorker
+from edge_agent.store import StoreWriter, connect, rows
+from edge_agent.testing.components import running
 from edge_agent.testing.config import write_config
 from edge_agent.testing.store import UUID, running_agent, seeded_config
 from edge_agent.testing.wait import eventually
@@ -125,3 +130,34 @@ def test_doctor_names_every_webhook_a_name_can_leave_through(cli, tmp_path: Path
     assert (
         check["level"] == "warn" and "chat.example (size_request)" in check["detail"] and "token" not in check["detail"]
     )
+
+
+async def test_a_webhook_sink_keeps_one_http_session_while_it_runs(tmp_path: Path) -> None:
+    """The sink owns its HTTP session: opened with the worker, reused for every alert, closed after."""
+    port = free_port()
+    peers: list[object] = []
+
+    class Counting(ChatTool):
+        async def hook(self, request: web.Request) -> web.Response:
+            peers.append(request.transport.get_extra_info("peername") if request.transport else None)
+            return await super().hook(request)
+
+    tool = Counting()
+    wanted = {"url": f"http://127.0.0.1:{port}/hooks/store", "secret": SECRET, "kinds": ["entry"]}
+    config = load_config(write_config(tmp_path / "a.yaml", data_dir=tmp_path / "d", sinks={"webhooks": [wanted]}))
+    hook = config.sinks.webhooks[0]
+    alerts = [entry_alert(f"a{i}") for i in range(3)]
+    async with serving(tool, port), running(StoreWriter(tmp_path / "w.db")) as writer:
+        sink = WebhookSink(hook, writer)
+        async with running(SinkWorker(sink.name, sink)) as worker:
+            for alert in alerts:
+                worker.offer(alert)
+            await eventually(lambda: len(tool.received) == 3)
+        assert len(set(peers)) == 1, peers  # one connection carried them all
+        with pytest.raises(WebhookError, match="before it was opened"):
+            await sink.deliver(alerts[0])  # the session went with the worker
+    assert [json.loads(body)["alert_id"] for _, body in tool.received] == ["a0", "a1", "a2"]
+
+
+def entry_alert(alert_id: str) -> Alert:
+    return Alert(alert_id, 1_760_000_000.0, "c-ada", "Ada", "gold", "entrance", ())
