@@ -59,6 +59,7 @@ class CrashPlan:
     checkin_rate: float = 8.0
     up_s: tuple[float, float] = (0.3, 2.5)  # how long the agent lives before each kill
     cloud_flip_p: float = 0.35  # chance to stop (or restart) the cloud broker at each kill
+    webhook: tuple[str, str] | None = None  # (url, secret): entry alerts also go to a webhook sink
 
     @classmethod
     def spread(cls, kills: int, seed: int = 1) -> CrashPlan:
@@ -233,15 +234,17 @@ def crash_name(i: int) -> str:
 
 def prepare(workdir: Path, plan: CrashPlan, store: MosquittoBroker, cloud: MosquittoBroker) -> AgentConfig:
     """A config and database: one registered mirror, `plan.checkins` consenting customers, one offer."""
-    path = write_config(
-        workdir / "agent.yaml",
-        data_dir=workdir / "data",
-        mqtt={"url": store.url},
-        http={"port": free_port()},
-        uplink={"kind": "mqtt", "url": cloud.url, "interval_s": 0.5, "downlink": False},
-        aggregates={"bucket_s": 2},
-        scoring={"holdout_pct": 0, "cooldown_s": 86400},
-    )
+    sections: dict[str, Any] = {
+        "mqtt": {"url": store.url},
+        "http": {"port": free_port()},
+        "uplink": {"kind": "mqtt", "url": cloud.url, "interval_s": 0.5, "downlink": False},
+        "aggregates": {"bucket_s": 2},
+        "scoring": {"holdout_pct": 0, "cooldown_s": 86400},
+    }
+    if plan.webhook is not None:
+        url, secret = plan.webhook
+        sections["sinks"] = {"webhooks": [{"url": url, "secret": secret, "kinds": ["entry"]}]}
+    path = write_config(workdir / "agent.yaml", data_dir=workdir / "data", **sections)
     config = load_config(path)
     customers = workdir / "customers.json"
     customers.write_text(
