@@ -56,3 +56,24 @@ def cli(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
         return Result(code, captured.out, captured.err)
 
     return run
+
+
+# The longest modules start first, so that two workers (`make test`) finish together instead of
+# one waiting out the kill test at the end. Order within a module is kept.
+LONGEST_FIRST = (
+    "tests/test_crash.py",
+    "tests/test_dates.py",
+    "tests/test_brokers.py",
+    "tests/web/test_browser.py",
+    "tests/test_demo.py",
+    "tests/test_benches.py",
+    "tests/test_faults.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: everything else keeps its order
