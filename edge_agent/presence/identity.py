@@ -10,39 +10,15 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections import OrderedDict
-from typing import Any, Generic, TypeVar
+from typing import Any
 
+from ..core.cache import Bounded
 from ..core.events import BeaconId, Customer
 from ..store import rows
 from .rotating import RotatingIds
 
-K = TypeVar("K")
 CACHE_SIZE = 4096  # the people in and around the store today, many times over
 _MISSING = object()
-
-
-class _Cache(Generic[K]):
-    """Least recently used, at most `size` entries; remembers "nobody" too (passers-by)."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[K, Customer | None] = OrderedDict()
-
-    def get(self, key: K) -> Customer | object | None:
-        value = self._items.get(key, _MISSING)
-        if value is not _MISSING:
-            self._items.move_to_end(key)
-        return value
-
-    def put(self, key: K, value: Customer | None) -> Customer | None:
-        self._items[key] = value
-        if len(self._items) > self._size:
-            self._items.popitem(last=False)
-        return value
-
-    def clear(self) -> None:
-        self._items.clear()
 
 
 def _customer(row: tuple[Any, ...] | None) -> Customer | None:
@@ -67,8 +43,9 @@ class IdentityResolver:
         self._rotating_uuid = rotating_uuid
         self._rotation_s = rotation_s
         self._rotating: RotatingIds | None = None
-        self._by_beacon: _Cache[BeaconId] = _Cache(cache)
-        self._by_id: _Cache[str] = _Cache(cache)
+        # Misses are kept too ("nobody": passers-by), so a crowd of strangers costs no queries.
+        self._by_beacon: Bounded[BeaconId, Customer | None] = Bounded(cache)
+        self._by_id: Bounded[str, Customer | None] = Bounded(cache)
 
     def load(self) -> None:
         """Forget what was looked up (consent, identifiers or keys may have changed)."""
@@ -93,11 +70,12 @@ class IdentityResolver:
     def customer_for(self, beacon: BeaconId) -> Customer | None:
         if beacon.kind in ("checkin", "rotating"):  # already resolved to a customer id
             return self.customer_by_id(beacon.value)
-        known = self._by_beacon.get(beacon)
+        known = self._by_beacon.get(beacon, _MISSING)
         if known is not _MISSING:
             return known  # type: ignore[return-value]
         found = _customer(rows.consenting_customer_by_beacon(self._conn, beacon.kind, beacon.value))
-        return self._by_beacon.put(beacon, found)
+        self._by_beacon[beacon] = found
+        return found
 
     def may_recognise(self, customer_id: str) -> bool:
         """Whether this customer may be recognised now (known and consenting)."""
@@ -107,7 +85,8 @@ class IdentityResolver:
         """A consenting customer by id (e.g. a loyalty id scanned at a mirror)."""
         if not customer_id:
             return None
-        known = self._by_id.get(customer_id)
+        known = self._by_id.get(customer_id, _MISSING)
         if known is not _MISSING:
             return known  # type: ignore[return-value]
-        return self._by_id.put(customer_id, _customer(rows.consenting_customer(self._conn, customer_id)))
+        found = self._by_id[customer_id] = _customer(rows.consenting_customer(self._conn, customer_id))
+        return found

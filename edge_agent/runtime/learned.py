@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 
 from ..config.agent import LearningConfig
+from ..core.cache import Bounded
 from ..core.events import Customer, ScoredOffer
 from ..learning.hints import Hint, owns_hints, visit_hints
 from ..learning.profile import DISLIKED_PENALTY, Taste, blend
@@ -25,17 +25,13 @@ class Products(Mapping[str, tuple[str, str]]):
 
     def __init__(self, reader: sqlite3.Connection, size: int = 4096) -> None:
         self._reader = reader
-        self._size = size
-        self._cache: OrderedDict[str, tuple[str, str] | None] = OrderedDict()
+        self._cache: Bounded[str, tuple[str, str] | None] = Bounded(size)  # unknown SKUs too
 
     def __getitem__(self, sku: str) -> tuple[str, str]:
         if sku in self._cache:
-            self._cache.move_to_end(sku)
-            found = self._cache[sku]
+            found = self._cache.get(sku)
         else:
             found = self._cache[sku] = outcomes.product_title(self._reader, sku)
-            if len(self._cache) > self._size:
-                self._cache.popitem(last=False)
         if found is None:
             raise KeyError(sku)
         return found
@@ -63,7 +59,7 @@ class Learned:
         self._config = config
         self._products = Products(reader)
         # Pairs change slowly; a burst of try-ons must not query the table once per event.
-        self._also: OrderedDict[str, tuple[float, list[tuple[str, str, int]]]] = OrderedDict()
+        self._also: Bounded[str, tuple[float, list[tuple[str, str, int]]]] = Bounded(2000)
 
     def reload(self) -> None:
         """Pick up a changed product catalog."""
@@ -93,7 +89,7 @@ class Learned:
     def invalidate(self, skus: Sequence[str]) -> None:
         """New pairs with these SKUs were committed: read them afresh next time."""
         for sku in skus:
-            self._also.pop(sku, None)
+            self._also.pop(sku)
 
     def also_liked(
         self, sku: str, now: float, exclude: frozenset[str], avoid: frozenset[str] = frozenset()
@@ -105,9 +101,6 @@ class Learned:
                 self._reader, [sku], now, self._config.half_life_s, self._config.min_support, 10
             )
             cached = self._also[sku] = (now, found)
-            if len(self._also) > 2000:
-                self._also.popitem(last=False)
-        self._also.move_to_end(sku)
         kept = [(s, title, n) for s, title, n in cached[1] if s not in exclude]
         if avoid:
             kept = [(s, title, n) for s, title, n in kept if self._products.get(s, ("", ""))[1] not in avoid]

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import date
 
+from ..core.cache import Bounded
 from ..core.events import Customer, Offer
 from ..store import offers as table
 from .rules import TIERS, Context, tier_rank
@@ -36,8 +36,7 @@ class OfferCatalog:
 
     def __init__(self, conn: sqlite3.Connection, cache_size: int = 1024) -> None:
         self._conn = conn
-        self._size = cache_size
-        self._cache: OrderedDict[str, Offer] = OrderedDict()
+        self._cache: Bounded[str, Offer] = Bounded(cache_size)
         self._has_kind: dict[str, bool] = {}
 
     def reload(self) -> None:
@@ -87,13 +86,9 @@ class OfferCatalog:
     def get(self, offer_ids: Iterable[str]) -> dict[str, Offer]:
         """The offers with these ids (unknown ids left out), through the bounded cache."""
         wanted = list(dict.fromkeys(offer_ids))
-        found = {oid: self._cache[oid] for oid in wanted if oid in self._cache}
-        for oid in found:
-            self._cache.move_to_end(oid)
+        found = {oid: offer for oid in wanted if (offer := self._cache.get(oid)) is not None}
         for row in table.by_ids(self._conn, [oid for oid in wanted if oid not in found]):
             found[row[0]] = self._cache[row[0]] = offer_of(row)
-            if len(self._cache) > self._size:
-                self._cache.popitem(last=False)
         return found
 
     def has(self, kind: str) -> bool:

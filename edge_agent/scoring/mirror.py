@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ..core.cache import Bounded
 from ..core.events import Customer, MirrorEvent, ScoredOffer
 from ..mirror import Shown, rules
 from .catalog import OfferCatalog
@@ -38,8 +38,7 @@ class MirrorAdvisor:
     def __init__(self, scorer: Scorer, *, top_k: int, max_sessions: int = 1000) -> None:
         self._scorer = scorer
         self._top_k = top_k
-        self._max_sessions = max_sessions
-        self._sessions: OrderedDict[str, _Session] = OrderedDict()
+        self._sessions: Bounded[str, _Session] = Bounded(max_sessions)
 
     def session(self, device_id: str, session_id: str) -> _Session | None:
         """What this session tried, liked and disliked so far."""
@@ -58,14 +57,11 @@ class MirrorAdvisor:
         key = f"{event.device_id}/{event.session_id}"
         kind = rules(event.event)
         if kind.ends_session:
-            self._sessions.pop(key, None)
+            self._sessions.pop(key)
             return None
         session = self._sessions.get(key)
         if session is None:
             session = self._sessions[key] = _Session()
-            if len(self._sessions) > self._max_sessions:
-                self._sessions.popitem(last=False)
-        self._sessions.move_to_end(key)
         if event.sku is not None:
             session.note(kind.shows, event.sku)
         if not kind.wears:
