@@ -9,13 +9,15 @@ import sqlite3
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..aggregation.rollup import DWELL_BOUNDS
 from ..config.agent import AgentConfig
 from ..learning.uplift import Uplift, newcombe, visits_needed
-from ..store import outcomes
+from ..store import connect, outcomes
 
 GROUPS = ("treatment", "holdout")
 
@@ -34,6 +36,13 @@ class Lens:
 
 
 DEFAULT_LENS = Lens()
+
+
+def insights_of(db_path: Path, lens: Lens, days: int) -> dict[str, Any]:
+    """`insights` through a read-only connection of its own: the long queries run in a worker
+    thread and never share the running agent's reader with the event loop."""
+    with closing(connect(db_path, readonly=True)) as reader:
+        return insights(reader, lens, days=days)
 
 
 def insights(

@@ -10,6 +10,7 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from ..aggregation.rollup import Aggregator
@@ -18,7 +19,7 @@ from ..core.cards import Card
 from ..core.component import Component
 from ..core.events import Alert, OffersUpdated
 from ..core.stats import AgentStats
-from ..field.insights import Lens
+from ..field.insights import Lens, insights_of
 from ..links.link import LinkState
 from ..links.mqtt import MqttPublisher
 from ..links.presence import Box
@@ -352,7 +353,7 @@ def _web(
         metrics=lambda: render_metrics(lambda: samples(hooks.statuses())),
         store_id=config.store_id,
         sessions=Sessions(config.http.staff_token, secret, revoked, signed_out),
-        lens=Lens.of(config),
+        insights=partial(insights_of, config.db_path, Lens.of(config)),
         votes=VotePages(pipeline.social.board, inbox, config.privacy.salt, pipeline.title),
     )
     return WebServer(api, config.http.host, config.http.port)
