@@ -1,31 +1,21 @@
 """Consent-gated identity: beacon identifiers to known customers, everyone else anonymous.
 
-Looked up in SQLite by the identifiers' primary key, with a bounded cache in front, so that a
+Looked up through `Customers` (in SQLite: by the identifiers' primary key) with a bounded cache in front, so that a
 million-customer CRM costs disk, not memory; rotating identifiers are resolved from a compact
 table of this slot's ids (`RotatingIds`). `load()` after any catalog change empties the cache.
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
 import time
-from typing import Any
 
 from ..core.cache import Bounded
 from ..core.events import BeaconId, Customer
-from ..store import rows
+from ..store.customers import Customers
 from .rotating import RotatingIds
 
 CACHE_SIZE = 4096  # the people in and around the store today, many times over
 _MISSING = object()
-
-
-def _customer(row: tuple[Any, ...] | None) -> Customer | None:
-    if row is None:
-        return None
-    cid, name, tier, cats, visits, spend = row
-    return Customer(cid, name, tier, True, tuple(json.loads(cats)), visits, spend)
 
 
 class IdentityResolver:
@@ -33,13 +23,13 @@ class IdentityResolver:
 
     def __init__(
         self,
-        conn: sqlite3.Connection,
+        customers: Customers,
         *,
         rotating_uuid: str | None = None,
         rotation_s: int = 300,
         cache: int = CACHE_SIZE,
     ) -> None:
-        self._conn = conn
+        self._customers = customers
         self._rotating_uuid = rotating_uuid
         self._rotation_s = rotation_s
         self._rotating: RotatingIds | None = None
@@ -52,7 +42,7 @@ class IdentityResolver:
         self._by_beacon.clear()
         self._by_id.clear()
         if self._rotating_uuid:
-            rotating = RotatingIds(self._rotating_uuid, self._rotation_s, rows.rotating_keys(self._conn))
+            rotating = RotatingIds(self._rotating_uuid, self._rotation_s, self._customers.rotating_keys())
             self._rotating = rotating if len(rotating) else None
             if self._rotating is not None:
                 # Built now, not on the first advert: a customer walking in must not wait for them.
@@ -62,7 +52,7 @@ class IdentityResolver:
         """What presence tracks for this beacon: its customer when the identifier rotates."""
         if self._rotating is not None and beacon.kind == "ibeacon":
             row = self._rotating.resolve(beacon, ts)
-            customer = _customer(rows.consenting_customer_by_row(self._conn, row)) if row is not None else None
+            customer = self._customers.by_row(row) if row is not None else None
             if customer is not None:
                 return BeaconId("rotating", customer.customer_id)
         return beacon
@@ -73,7 +63,7 @@ class IdentityResolver:
         known = self._by_beacon.get(beacon, _MISSING)
         if known is not _MISSING:
             return known  # type: ignore[return-value]
-        found = _customer(rows.consenting_customer_by_beacon(self._conn, beacon.kind, beacon.value))
+        found = self._customers.by_beacon(beacon.kind, beacon.value)
         self._by_beacon[beacon] = found
         return found
 
@@ -88,5 +78,5 @@ class IdentityResolver:
         known = self._by_id.get(customer_id, _MISSING)
         if known is not _MISSING:
             return known  # type: ignore[return-value]
-        found = self._by_id[customer_id] = _customer(rows.consenting_customer(self._conn, customer_id))
+        found = self._by_id[customer_id] = self._customers.by_id(customer_id)
         return found

@@ -34,6 +34,7 @@ from ..scoring.catalog import OfferCatalog
 from ..scoring.mirror import MirrorAdvisor
 from ..scoring.policy import AlertPolicy
 from ..store import rows
+from ..store.customers import SqliteCustomers
 from ..store.social import SqliteFriends
 from .directory import DeviceDirectory, RateLimiter
 from .inputs import DeadLetters, MirrorHandler, sensor_reading, staff_action
@@ -75,7 +76,7 @@ class Pipeline:
         self._on_batch = on_batch
         self._on_catalog = on_catalog
         self._identity = IdentityResolver(
-            reader, rotating_uuid=config.presence.rotating_uuid, rotation_s=config.presence.rotation_s
+            SqliteCustomers(reader), rotating_uuid=config.presence.rotating_uuid, rotation_s=config.presence.rotation_s
         )
         self._devices = DeviceDirectory(config)
         self.catalog = OfferCatalog(reader)

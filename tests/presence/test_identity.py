@@ -12,6 +12,7 @@ from edge_agent.field.imports import import_customers
 from edge_agent.presence.identity import IdentityResolver
 from edge_agent.presence.rotating import rotating_id
 from edge_agent.store import connect
+from edge_agent.store.customers import SqliteCustomers
 
 UUID = "f7826da6-4fa2-4e98-8024-bc5b71e0893e"
 LOYALTY = "e2c56db5-dffb-48d2-b060-d0f5a71096e0"
@@ -32,7 +33,7 @@ def crm(tmp_path: Path, n: int) -> tuple[Path, dict[str, str]]:
 
 def test_every_customer_is_found_through_a_cache_far_smaller_than_the_crm(tmp_path: Path) -> None:
     db, _ = crm(tmp_path, 600)
-    resolver = IdentityResolver(connect(db), cache=16)
+    resolver = IdentityResolver(SqliteCustomers(connect(db)), cache=16)
     resolver.load()
     for _ in range(2):  # the second pass finds nothing in the cache it needs: all from SQLite again
         for i in range(600):
@@ -45,7 +46,7 @@ def test_every_customer_is_found_through_a_cache_far_smaller_than_the_crm(tmp_pa
 def test_a_withdrawal_is_seen_once_the_catalog_changed(tmp_path: Path) -> None:
     db, _ = crm(tmp_path, 10)
     conn = connect(db)
-    resolver = IdentityResolver(conn)
+    resolver = IdentityResolver(SqliteCustomers(conn))
     resolver.load()
     assert resolver.customer_by_id("c-0001") is not None and resolver.may_recognise("c-0001")
     with conn:
@@ -57,7 +58,7 @@ def test_a_withdrawal_is_seen_once_the_catalog_changed(tmp_path: Path) -> None:
 
 def test_rotating_ids_of_many_customers_resolve_in_their_slot(tmp_path: Path) -> None:
     db, keys = crm(tmp_path, 700)
-    resolver = IdentityResolver(connect(db), rotating_uuid=LOYALTY, rotation_s=300)
+    resolver = IdentityResolver(SqliteCustomers(connect(db)), rotating_uuid=LOYALTY, rotation_s=300)
     resolver.load()
     now = 1_795_000_000.0
     slot = int(now // 300)

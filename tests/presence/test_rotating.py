@@ -12,6 +12,7 @@ from edge_agent.field.imports import import_customers
 from edge_agent.presence.identity import IdentityResolver
 from edge_agent.presence.rotating import RotatingIds, rotating_id
 from edge_agent.store import connect
+from edge_agent.store.customers import SqliteCustomers
 
 LOYALTY = "f7826da6-4fa2-4e98-8024-bc5b71e0893e"
 KEY = "00112233445566778899aabbccddeeff"
@@ -35,7 +36,7 @@ def test_resolution_within_one_slot_and_consent_gated(tmp_path: Path) -> None:
         )
     )
     import_customers(conn, customers)
-    resolver = IdentityResolver(conn, rotating_uuid=LOYALTY, rotation_s=300)
+    resolver = IdentityResolver(SqliteCustomers(conn), rotating_uuid=LOYALTY, rotation_s=300)
     resolver.load()
     now = 1_795_000_000.0
     slot = int(now // 300)
