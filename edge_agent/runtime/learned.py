@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 
@@ -12,10 +11,9 @@ from ..core.events import Customer, ScoredOffer
 from ..learning.hints import Hint, owns_hints, visit_hints
 from ..learning.profile import DISLIKED_PENALTY, Taste, blend
 from ..scoring.catalog import OfferCatalog
-from ..store import outcomes
+from ..store.profiles import Owned, Profiles
 
 YEAR_S = 365 * 86400
-Owned = list[tuple[str, str, float]]
 ALSO_LIKED_TTL_S = 5.0
 
 
@@ -23,24 +21,24 @@ class Products(Mapping[str, tuple[str, str]]):
     """sku → (title, category), read from the products table as asked for, behind a bounded
     cache (unknown SKUs too): a chain's catalog of a hundred thousand SKUs costs disk, not memory."""
 
-    def __init__(self, reader: sqlite3.Connection, size: int = 4096) -> None:
-        self._reader = reader
+    def __init__(self, profiles: Profiles, size: int = 4096) -> None:
+        self._profiles = profiles
         self._cache: Bounded[str, tuple[str, str] | None] = Bounded(size)  # unknown SKUs too
 
     def __getitem__(self, sku: str) -> tuple[str, str]:
         if sku in self._cache:
             found = self._cache.get(sku)
         else:
-            found = self._cache[sku] = outcomes.product_title(self._reader, sku)
+            found = self._cache[sku] = self._profiles.product(sku)
         if found is None:
             raise KeyError(sku)
         return found
 
     def __iter__(self) -> Iterator[str]:
-        return iter(outcomes.product_skus(self._reader))
+        return iter(self._profiles.product_skus())
 
     def __len__(self) -> int:
-        return outcomes.product_count(self._reader)
+        return self._profiles.product_count()
 
     def clear(self) -> None:
         self._cache.clear()
@@ -54,10 +52,10 @@ class Products(Mapping[str, tuple[str, str]]):
 class Learned:
     """Reads the learned profile; the writes are effects of the inputs that taught it."""
 
-    def __init__(self, reader: sqlite3.Connection, config: LearningConfig) -> None:
-        self._reader = reader
+    def __init__(self, profiles: Profiles, config: LearningConfig) -> None:
+        self._profiles = profiles
         self._config = config
-        self._products = Products(reader)
+        self._products = Products(profiles)
         # Pairs change slowly; a burst of try-ons must not query the table once per event.
         self._also: Bounded[str, tuple[float, list[tuple[str, str, int]]]] = Bounded(2000)
 
@@ -66,7 +64,7 @@ class Learned:
         self._products.clear()
 
     def taste(self, customer: Customer, now: float) -> Taste:
-        found = outcomes.affinities(self._reader, customer.customer_id, now, self._config.half_life_s)
+        found = self._profiles.affinities(customer.customer_id, now, self._config.half_life_s)
         return blend(customer.preferred_categories, found)
 
     def personalised(self, customer: Customer, now: float) -> tuple[Customer, Taste]:
@@ -76,12 +74,12 @@ class Learned:
 
     def owned(self, customer: Customer, now: float) -> Owned:
         """(sku, title, bought_at) of what the customer bought within the last year."""
-        return outcomes.owned_items(self._reader, customer.customer_id, now - YEAR_S)
+        return self._profiles.owned(customer.customer_id, now - YEAR_S)
 
     def hints(
         self, customer: Customer, shown: Sequence[ScoredOffer], catalog: OfferCatalog, owned: Owned, now: float
     ) -> list[Hint]:
-        days = outcomes.visit_days(self._reader, customer.customer_id)
+        days = self._profiles.visit_days(customer.customer_id)
         by_id = catalog.get(s.offer_id for s in shown)
         pairs = [(s.title, by_id[s.offer_id].skus) for s in shown if s.offer_id in by_id]
         return [*visit_hints(days, int(now // 86400), customer.visits_90d), *owns_hints(owned, pairs, now)]
@@ -97,9 +95,7 @@ class Learned:
         """Up to five SKUs often liked with `sku`: none in `exclude`, none of a category in `avoid`."""
         cached = self._also.get(sku)
         if cached is None or now - cached[0] > ALSO_LIKED_TTL_S:
-            found = outcomes.also_liked(
-                self._reader, [sku], now, self._config.half_life_s, self._config.min_support, 10
-            )
+            found = self._profiles.also_liked([sku], now, self._config.half_life_s, self._config.min_support, 10)
             cached = self._also[sku] = (now, found)
         kept = [(s, title, n) for s, title, n in cached[1] if s not in exclude]
         if avoid:

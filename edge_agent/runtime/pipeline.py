@@ -35,6 +35,7 @@ from ..scoring.mirror import MirrorAdvisor
 from ..scoring.policy import AlertPolicy
 from ..store import rows
 from ..store.customers import SqliteCustomers
+from ..store.profiles import SqliteProfiles
 from ..store.social import SqliteFriends
 from .directory import DeviceDirectory, RateLimiter
 from .inputs import DeadLetters, MirrorHandler, sensor_reading, staff_action
@@ -82,7 +83,7 @@ class Pipeline:
         self.catalog = OfferCatalog(reader)
         self._catalog_version: str | None = "never loaded"
         self._last_purge = 0.0
-        self._learned = Learned(reader, config.learning)
+        self._learned = Learned(SqliteProfiles(reader), config.learning)
         advisor = MirrorAdvisor(policy.scorer, top_k=config.scoring.top_k)
         friends = SqliteFriends(reader, config.social.max_seats)
         self.social = SocialHandler(ports, friends, links or Links(lambda: "http://127.0.0.1", None, lambda: False),

@@ -8,6 +8,7 @@ import pytest
 
 from edge_agent.runtime.learned import Products
 from edge_agent.store import connect
+from edge_agent.store.profiles import SqliteProfiles
 
 
 def test_products_are_looked_up_by_sku_and_the_cache_stays_bounded(tmp_path: Path) -> None:
@@ -16,7 +17,7 @@ def test_products_are_looked_up_by_sku_and_the_cache_stays_bounded(tmp_path: Pat
         "INSERT INTO products(sku, title, category) VALUES (?, ?, ?)",
         [(f"SKU-{n}", f"Item {n}", "bags" if n % 2 else "shoes") for n in range(50)],
     )
-    products = Products(conn, size=8)
+    products = Products(SqliteProfiles(conn), size=8)
     assert products["SKU-3"] == ("Item 3", "bags") and products.get("SKU-4") == ("Item 4", "shoes")
     assert "NOPE" not in products and products.get("NOPE", ("?", "")) == ("?", "")
     with pytest.raises(KeyError):
