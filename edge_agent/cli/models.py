@@ -15,6 +15,7 @@ from ..scoring.catalog import OfferCatalog
 from ..scoring.rules import Context
 from ..store import catalog as catalog_table
 from ..store import outcomes
+from ..store.offers import SqliteOffers
 from .common import ConfigOpt, JsonOpt, cells, console, data_table, get_config, group, open_store, print_json
 
 app = group("The offer-scoring model.")
@@ -115,7 +116,7 @@ def score(
         )
         context = Context(zone=zone, hour=now.hour, weekday=now.weekday(), affinities=taste.affinities, owned=owned)
         scorer = ModelScorer(model_candidates(cfg.data_dir, cfg.scoring.model))
-        offers = OfferCatalog(conn)  # the same candidates as the running agent's
+        offers = OfferCatalog(SqliteOffers(conn))  # the same candidates as the running agent's
         ranked = keep_away(scorer.score(who, offers.candidates(who, now.date(), context), context), offers, taste)
     engine = scorer.active.manifest.version if scorer.active else f"rules ({scorer.fallback_reason})"
     if as_json:

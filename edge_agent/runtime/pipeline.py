@@ -35,6 +35,7 @@ from ..scoring.mirror import MirrorAdvisor
 from ..scoring.policy import AlertPolicy
 from ..store import rows
 from ..store.customers import SqliteCustomers
+from ..store.offers import SqliteOffers
 from ..store.profiles import SqliteProfiles
 from ..store.social import SqliteFriends
 from .directory import DeviceDirectory, RateLimiter
@@ -80,7 +81,7 @@ class Pipeline:
             SqliteCustomers(reader), rotating_uuid=config.presence.rotating_uuid, rotation_s=config.presence.rotation_s
         )
         self._devices = DeviceDirectory(config)
-        self.catalog = OfferCatalog(reader)
+        self.catalog = OfferCatalog(SqliteOffers(reader))
         self._catalog_version: str | None = "never loaded"
         self._last_purge = 0.0
         self._learned = Learned(SqliteProfiles(reader), config.learning)

@@ -12,30 +12,23 @@ whole. What the agent holds is a bounded cache of offers looked up by id (cards,
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from collections.abc import Iterable
 from datetime import date
 
 from ..core.cache import Bounded
 from ..core.events import Customer, Offer
-from ..store import offers as table
+from ..store.offers import OfferFilter, Offers
 from .rules import TIERS, Context, tier_rank
 
 LIMIT = 256
 TERMS = 256  # SKUs and categories a shortlist query names at most
 
 
-def offer_of(row: table.OfferRow) -> Offer:
-    oid, title, category, kind, min_tier, stock, skus, value, starts, ends = row
-    return Offer(oid, title, category, kind, min_tier, bool(stock), tuple(json.loads(skus)), value, starts, ends)
-
-
 class OfferCatalog:
-    """The store's offers, queried on the agent's reader connection (always the committed catalog)."""
+    """The store's offers, asked of an `Offers` table (in the agent: the reader's committed catalog)."""
 
-    def __init__(self, conn: sqlite3.Connection, cache_size: int = 1024) -> None:
-        self._conn = conn
+    def __init__(self, table: Offers, cache_size: int = 1024) -> None:
+        self._table = table
         self._cache: Bounded[str, Offer] = Bounded(cache_size)
         self._has_kind: dict[str, bool] = {}
 
@@ -57,13 +50,13 @@ class OfferCatalog:
     ) -> list[Offer]:
         """The eligible offers to score (see the module docstring), at most `limit`."""
         rank = tier_rank(customer.tier)
-        offers = table.OfferFilter(
+        offers = OfferFilter(
             TIERS[rank + 1 :], today.isoformat(), kind, tuple(sorted(avoid_skus)), tuple(sorted(avoid_categories))
         )
         eligible = offers.where()
-        head = table.first(self._conn, eligible, limit + 1)
+        head = self._table.first(eligible, limit + 1)
         if len(head) <= limit:
-            return [offer_of(row) for row in head]
+            return head
         # The moment's SKUs first, then the newest owned; a customer who bought thousands of SKUs
         # must not push a query past SQLite's limit on parameters.
         skus = list(dict.fromkeys((*context.try_ons, *context.likes, *context.also_liked, *context.owned)))[:TERMS]
@@ -72,33 +65,33 @@ class OfferCatalog:
         narrowed = [offers.where(skus=skus)] if skus else []
         if categories:
             narrowed.append(offers.where(categories=categories))
-        picked: dict[str, table.OfferRow] = {}
+        picked: dict[str, Offer] = {}
         for where in narrowed:
-            for row in table.spread(self._conn, where, limit - len(picked)):
-                picked.setdefault(row[0], row)
-        rest = table.spread(self._conn, eligible, limit - len(picked))
-        for row in (*rest, *head):  # the head fills in for spread marks that landed on picked offers
+            for offer in self._table.spread(where, limit - len(picked)):
+                picked.setdefault(offer.offer_id, offer)
+        rest = self._table.spread(eligible, limit - len(picked))
+        for offer in (*rest, *head):  # the head fills in for spread marks that landed on picked offers
             if len(picked) >= limit:
                 break
-            picked.setdefault(row[0], row)
-        return [offer_of(row) for row in picked.values()]
+            picked.setdefault(offer.offer_id, offer)
+        return list(picked.values())
 
     def get(self, offer_ids: Iterable[str]) -> dict[str, Offer]:
         """The offers with these ids (unknown ids left out), through the bounded cache."""
         wanted = list(dict.fromkeys(offer_ids))
         found = {oid: offer for oid in wanted if (offer := self._cache.get(oid)) is not None}
-        for row in table.by_ids(self._conn, [oid for oid in wanted if oid not in found]):
-            found[row[0]] = self._cache[row[0]] = offer_of(row)
+        for offer in self._table.by_ids([oid for oid in wanted if oid not in found]):
+            found[offer.offer_id] = self._cache[offer.offer_id] = offer
         return found
 
     def has(self, kind: str) -> bool:
         """Whether any offer is of this kind (e.g. accessories for the mirrors)."""
         if kind not in self._has_kind:
-            self._has_kind[kind] = table.any_of_kind(self._conn, kind)
+            self._has_kind[kind] = self._table.any_of_kind(kind)
         return self._has_kind[kind]
 
     def __len__(self) -> int:
-        return table.count(self._conn)
+        return self._table.count()
 
     @property
     def cached(self) -> int:

@@ -3,11 +3,13 @@ few hundred it scores (scoring/catalog.py says which)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
+from ..core.events import Offer
 from .catalog import OFFER_KEYS
 
 COLUMNS = ", ".join(OFFER_KEYS)
@@ -105,3 +107,47 @@ def any_of_kind(conn: sqlite3.Connection, kind: str) -> bool:
 
 def count(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT count(*) FROM offers").fetchone()[0])
+
+
+def offer_of(row: OfferRow) -> Offer:
+    oid, title, category, kind, min_tier, stock, skus, value, starts, ends = row
+    return Offer(oid, title, category, kind, min_tier, bool(stock), tuple(json.loads(skus)), value, starts, ends)
+
+
+Where = tuple[str, list[Any]]  # an `OfferFilter.where()`
+
+
+class Offers(Protocol):
+    """The offer catalog as a decision reads it: offers, never rows."""
+
+    def first(self, where: Where, n: int) -> list[Offer]: ...
+
+    def spread(self, where: Where, n: int) -> list[Offer]: ...
+
+    def by_ids(self, offer_ids: Sequence[str]) -> list[Offer]: ...
+
+    def any_of_kind(self, kind: str) -> bool: ...
+
+    def count(self) -> int: ...
+
+
+class SqliteOffers:
+    """The catalog tables on one connection (the agent's reader: always the committed catalog)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def first(self, where: Where, n: int) -> list[Offer]:
+        return [offer_of(row) for row in first(self._conn, where, n)]
+
+    def spread(self, where: Where, n: int) -> list[Offer]:
+        return [offer_of(row) for row in spread(self._conn, where, n)]
+
+    def by_ids(self, offer_ids: Sequence[str]) -> list[Offer]:
+        return [offer_of(row) for row in by_ids(self._conn, offer_ids)]
+
+    def any_of_kind(self, kind: str) -> bool:
+        return any_of_kind(self._conn, kind)
+
+    def count(self) -> int:
+        return count(self._conn)

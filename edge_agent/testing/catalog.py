@@ -10,6 +10,7 @@ from ..core.events import Offer
 from ..scoring.catalog import OfferCatalog
 from ..store import migrate
 from ..store.catalog import transaction, upsert_offer
+from ..store.offers import SqliteOffers
 
 
 def catalog_of(offers: Iterable[Offer], cache_size: int = 1024) -> OfferCatalog:
@@ -20,4 +21,4 @@ def catalog_of(offers: Iterable[Offer], cache_size: int = 1024) -> OfferCatalog:
         for o in offers:
             row = (o.offer_id, o.title, o.category, o.kind, o.min_tier, o.in_stock, list(o.skus), o.value)
             upsert_offer(conn, (*row, o.starts, o.ends))
-    return OfferCatalog(conn, cache_size)
+    return OfferCatalog(SqliteOffers(conn), cache_size)

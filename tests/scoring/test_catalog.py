@@ -17,6 +17,7 @@ from edge_agent.scoring.rules import TIERS, Context, eligible
 from edge_agent.store import connect, migrate
 from edge_agent.store import offers as table
 from edge_agent.store.catalog import upsert_offer
+from edge_agent.store.offers import SqliteOffers
 from edge_agent.store.schema import MIGRATIONS
 from edge_agent.testing.catalog import catalog_of
 
@@ -126,7 +127,7 @@ def test_upgrading_indexes_the_skus_of_offers_already_imported(tmp_path: Path) -
     conn.execute(f"PRAGMA user_version = {version}")
     conn.execute("INSERT INTO offers(offer_id, title, skus) VALUES ('o-1', 'Scarf', '[\"A\", \"B\"]')")
     migrate(conn)
-    assert OfferCatalog(conn).candidates(ADA, TODAY, AT_THE_DOOR)[0].skus == ("A", "B")
+    assert OfferCatalog(SqliteOffers(conn)).candidates(ADA, TODAY, AT_THE_DOOR)[0].skus == ("A", "B")
     assert sorted(conn.execute("SELECT sku, offer_id FROM offer_skus").fetchall()) == [("A", "o-1"), ("B", "o-1")]
 
 
