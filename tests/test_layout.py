@@ -113,3 +113,15 @@ def test_the_simulators_stand_in_for_the_world_and_never_drive_the_agent() -> No
     assert offenders == []
     demo = (PACKAGE / "demo.py").read_text()
     assert "agent.runtime" not in demo, "the demo reads the agent through its public face (/api, status, stats)"
+
+
+def test_decisions_hold_no_database_connection() -> None:
+    """Presence, scoring, learning, the mirror kinds, friends' advice, aggregation, decoders and sinks
+    decide on domain objects; they ask `store/` protocols (Customers, Offers, Profiles) for them."""
+    deciding = ("presence", "scoring", "learning", "mirror", "social", "aggregation", "decoders", "beacons", "sinks")
+    offenders = [
+        str(p.relative_to(PACKAGE))
+        for p in modules()
+        if any(p.is_relative_to(PACKAGE / layer) for layer in deciding) and "sqlite3" in imported_modules(p)
+    ]
+    assert offenders == []
