@@ -53,10 +53,11 @@ from edge_agent.core.events import Customer, Offer
 from edge_agent.learning.profile import SIGNALS, Taste, blend, forget, learn_at
 from edge_agent.learning.uplift import newcombe
 from edge_agent.runtime.learned import keep_away
+from edge_agent.scoring.catalog import OfferCatalog
 from edge_agent.scoring.onnx import ModelScorer, shipped_manifest
 from edge_agent.scoring.policy import in_holdout
 from edge_agent.scoring.rules import Context
-from edge_agent.testing.catalog import catalog_of
+from edge_agent.store.offers import MemoryOffers
 
 CATEGORIES = ("shoes", "bags", "outerwear", "accessories", "beauty", "kids")
 OFFERS = [
@@ -64,7 +65,7 @@ OFFERS = [
     for c in CATEGORIES
     for i in range(2)
 ]
-CATALOG = catalog_of(OFFERS)
+CATALOG = OfferCatalog(MemoryOffers(OFFERS))  # the in-memory catalog: the same answers, no database
 DAY = 86400.0
 WEEK = 7 * DAY
 HALF_LIFE_S = 30 * DAY

@@ -17,7 +17,7 @@ from datetime import date
 
 from ..core.cache import Bounded
 from ..core.events import Customer, Offer
-from ..store.offers import OfferFilter, Offers
+from ..store.offers import OfferFilter, Offers, Query
 from .rules import TIERS, Context, tier_rank
 
 LIMIT = 256
@@ -53,7 +53,7 @@ class OfferCatalog:
         offers = OfferFilter(
             TIERS[rank + 1 :], today.isoformat(), kind, tuple(sorted(avoid_skus)), tuple(sorted(avoid_categories))
         )
-        eligible = offers.where()
+        eligible = Query(offers)
         head = self._table.first(eligible, limit + 1)
         if len(head) <= limit:
             return head
@@ -62,9 +62,9 @@ class OfferCatalog:
         skus = list(dict.fromkeys((*context.try_ons, *context.likes, *context.also_liked, *context.owned)))[:TERMS]
         liked = (c for c, a in context.affinities if a > 0)
         categories = list(dict.fromkeys((*customer.preferred_categories, *liked)))[:TERMS]
-        narrowed = [offers.where(skus=skus)] if skus else []
+        narrowed = [Query(offers, skus=tuple(skus))] if skus else []
         if categories:
-            narrowed.append(offers.where(categories=categories))
+            narrowed.append(Query(offers, categories=tuple(categories)))
         picked: dict[str, Offer] = {}
         for where in narrowed:
             for offer in self._table.spread(where, limit - len(picked)):

@@ -40,6 +40,20 @@ class OfferFilter:
     avoid_skus: tuple[str, ...] = ()
     avoid_categories: tuple[str, ...] = ()
 
+    def admits(self, offer: Offer, skus: Sequence[str] = (), categories: Sequence[str] = ()) -> bool:
+        """`where()` in Python, offer by offer (the in-memory catalog; a test holds the two alike)."""
+        return (
+            offer.in_stock
+            and offer.min_tier not in self.tiers_above
+            and (not offer.starts or offer.starts <= self.day)
+            and (not offer.ends or offer.ends >= self.day)
+            and (self.kind is None or offer.kind == self.kind)
+            and not set(offer.skus) & set(self.avoid_skus)
+            and offer.category not in self.avoid_categories
+            and (not skus or bool(set(offer.skus) & set(skus)))
+            and (not categories or offer.category in categories)
+        )
+
     def where(self, skus: Sequence[str] = (), categories: Sequence[str] = ()) -> tuple[str, list[Any]]:
         """The WHERE clause (and its parameters), narrowed to offers touching `skus` or in `categories`."""
         clauses = [
@@ -114,15 +128,25 @@ def offer_of(row: OfferRow) -> Offer:
     return Offer(oid, title, category, kind, min_tier, bool(stock), tuple(json.loads(skus)), value, starts, ends)
 
 
-Where = tuple[str, list[Any]]  # an `OfferFilter.where()`
+@dataclass(frozen=True, slots=True)
+class Query:
+    """The offers a filter admits, narrowed to those touching `skus` or in `categories`."""
+
+    filter: OfferFilter
+    skus: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
 
 
 class Offers(Protocol):
-    """The offer catalog as a decision reads it: offers, never rows."""
+    """The offer catalog as a decision reads it: offers, never rows, in catalog order."""
 
-    def first(self, where: Where, n: int) -> list[Offer]: ...
+    def first(self, query: Query, n: int) -> list[Offer]:
+        """The first `n` offers the query admits."""
+        ...
 
-    def spread(self, where: Where, n: int) -> list[Offer]: ...
+    def spread(self, query: Query, n: int) -> list[Offer]:
+        """Up to `n` admitted offers: all of them if there are no more, else evenly over the catalog."""
+        ...
 
     def by_ids(self, offer_ids: Sequence[str]) -> list[Offer]: ...
 
@@ -137,11 +161,11 @@ class SqliteOffers:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
-    def first(self, where: Where, n: int) -> list[Offer]:
-        return [offer_of(row) for row in first(self._conn, where, n)]
+    def first(self, query: Query, n: int) -> list[Offer]:
+        return [offer_of(row) for row in first(self._conn, query.filter.where(query.skus, query.categories), n)]
 
-    def spread(self, where: Where, n: int) -> list[Offer]:
-        return [offer_of(row) for row in spread(self._conn, where, n)]
+    def spread(self, query: Query, n: int) -> list[Offer]:
+        return [offer_of(row) for row in spread(self._conn, query.filter.where(query.skus, query.categories), n)]
 
     def by_ids(self, offer_ids: Sequence[str]) -> list[Offer]:
         return [offer_of(row) for row in by_ids(self._conn, offer_ids)]
@@ -151,3 +175,41 @@ class SqliteOffers:
 
     def count(self) -> int:
         return count(self._conn)
+
+
+class MemoryOffers:
+    """The same answers from a list in catalog order, for tests and benchmarks."""
+
+    def __init__(self, offers: Sequence[Offer]) -> None:
+        self._offers = list(offers)
+
+    def _admitted(self, query: Query) -> list[tuple[int, Offer]]:
+        return [(i, o) for i, o in enumerate(self._offers, 1) if query.filter.admits(o, query.skus, query.categories)]
+
+    def first(self, query: Query, n: int) -> list[Offer]:
+        return [o for _, o in self._admitted(query)[:n]]
+
+    def spread(self, query: Query, n: int) -> list[Offer]:
+        if n <= 0:
+            return []
+        admitted = self._admitted(query)
+        if len(admitted) <= n:
+            return [o for _, o in admitted]
+        lo, hi = admitted[0][0], admitted[-1][0]
+        step = (hi - lo + 1) / n
+        picked: dict[int, Offer] = {}
+        for k in range(n):  # the first admitted offer at or after each evenly spaced mark
+            mark = lo + int(k * step)
+            row, offer = next((r, o) for r, o in admitted if r >= mark)
+            picked.setdefault(row, offer)
+        return list(picked.values())
+
+    def by_ids(self, offer_ids: Sequence[str]) -> list[Offer]:
+        wanted = set(offer_ids)
+        return [o for o in self._offers if o.offer_id in wanted]
+
+    def any_of_kind(self, kind: str) -> bool:
+        return any(o.kind == kind for o in self._offers)
+
+    def count(self) -> int:
+        return len(self._offers)

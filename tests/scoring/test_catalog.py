@@ -8,7 +8,7 @@ import sqlite3
 from datetime import date
 from pathlib import Path
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge_agent.core.events import Customer, Offer
@@ -17,7 +17,7 @@ from edge_agent.scoring.rules import TIERS, Context, eligible
 from edge_agent.store import connect, migrate
 from edge_agent.store import offers as table
 from edge_agent.store.catalog import upsert_offer
-from edge_agent.store.offers import SqliteOffers
+from edge_agent.store.offers import MemoryOffers, SqliteOffers
 from edge_agent.store.schema import MIGRATIONS
 from edge_agent.testing.catalog import catalog_of
 
@@ -157,3 +157,51 @@ def test_catalog_queries_seek_instead_of_scanning_the_catalog(tmp_path: Path) ->
     assert "offers_category (category=? AND rowid>?)" in plan(
         f"SELECT rowid FROM offers WHERE rowid >= ? AND {clause} ORDER BY rowid LIMIT 1", [1, *params]
     )
+
+
+DATES = st.one_of(st.none(), st.sampled_from(["", "2026-11-01", "2026-12-03", "2027-01-01"]))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["accessory", "discount", "event"]),
+            st.sampled_from(CATS),
+            st.sets(st.sampled_from(["A", "B", "C", "D", "E"]), max_size=2),
+            st.sampled_from(TIERS),
+            st.booleans(),
+            DATES,
+            DATES,
+        ),
+        max_size=40,
+    ),
+    tier=st.sampled_from(TIERS),
+    limit=st.integers(1, 12),
+    try_ons=st.sets(st.sampled_from(["A", "B", "E", "Z"]), max_size=2),
+    preferred=st.sets(st.sampled_from(CATS), max_size=2),
+    kind=st.sampled_from([None, "accessory"]),
+    avoid=st.sets(st.sampled_from(["A", "C"]), max_size=1),
+)
+def test_the_in_memory_catalog_answers_as_the_sqlite_one(
+    rows: list[tuple[str, str, set[str], str, bool, str | None, str | None]],
+    tier: str,
+    limit: int,
+    try_ons: set[str],
+    preferred: set[str],
+    kind: str | None,
+    avoid: set[str],
+) -> None:
+    """Memory and SQLite agree on every decision: eligibility, narrowing, the even spread, lookups."""
+    catalog = [
+        Offer(f"o-{n}", "t", cat, k, min_tier=t, in_stock=stock, skus=tuple(sorted(skus)), starts=s, ends=e)
+        for n, (k, cat, skus, t, stock, s, e) in enumerate(rows)
+    ]
+    who = Customer("c-1", "Ada", tier, True, tuple(sorted(preferred)))
+    context = Context("fitting-rooms", 10, 1, try_ons=tuple(sorted(try_ons)))
+    sqlite, memory = catalog_of(catalog), OfferCatalog(MemoryOffers(catalog))
+    ask = {"kind": kind, "avoid_skus": avoid, "limit": limit}
+    assert memory.candidates(who, TODAY, context, **ask) == sqlite.candidates(who, TODAY, context, **ask)
+    ids = [o.offer_id for o in catalog[::3]] + ["o-missing"]
+    assert memory.get(ids) == sqlite.get(ids)
+    assert memory.has("accessory") == sqlite.has("accessory") and len(memory) == len(sqlite)
