@@ -190,16 +190,17 @@ def affinities(reader: sqlite3.Connection, customer_id: str, now: float, half_li
     return forget(held, now - at, half_life_s) if at is not None else held
 
 
-def mirror_lessons(reader: sqlite3.Connection) -> list[tuple[str, str, str, float]]:
-    """(customer, event, category, ts) of every stored mirror event that taught a consenting
-    customer, in the order they were committed (for checking learned state after crashes)."""
+def mirror_lessons(reader: sqlite3.Connection, kinds: Sequence[str]) -> list[tuple[str, str, str, float]]:
+    """(customer, event, category, ts) of every stored mirror event of the teaching `kinds` that
+    taught a consenting customer, in the order they were committed (checking learned state after crashes)."""
     return reader.execute(
         "SELECT e.customer_id, json_extract(e.payload, '$.event'), p.category, e.ts FROM events e "
         "JOIN customers c ON c.customer_id = e.customer_id AND c.consent = 1 "
         "JOIN products p ON p.sku = json_extract(e.payload, '$.sku') AND p.category != '' "
         "WHERE e.kind = 'mirror' "
-        "AND json_extract(e.payload, '$.event') IN ('try_on', 'like', 'dislike', 'size_request') "
-        "ORDER BY e.id"
+        f"AND json_extract(e.payload, '$.event') IN ({','.join('?' * len(kinds))}) "
+        "ORDER BY e.id",
+        tuple(kinds),
     ).fetchall()
 
 

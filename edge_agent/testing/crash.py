@@ -30,6 +30,7 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
+from .. import mirror
 from ..config.agent import AgentConfig, load_config
 from ..core.events import Device
 from ..field.devices import add_device
@@ -412,7 +413,8 @@ def _report(config: AgentConfig, plan: CrashPlan, app: StoreApp, consumer: Cloud
 def learned_mismatches(conn: sqlite3.Connection, half_life_s: float) -> int:
     """Customers whose stored affinities differ from replaying every stored mirror event once, in order."""
     expected: dict[str, tuple[dict[str, float], float | None]] = {}
-    for customer_id, event, category, ts in outcomes.mirror_lessons(conn):
+    teaching = [kind.name for kind in mirror.kinds() if kind.teaches is not None]
+    for customer_id, event, category, ts in outcomes.mirror_lessons(conn, teaching):
         held, at = expected.get(customer_id, ({}, None))
         expected[customer_id] = learn_at(held, at, category, SIGNALS[event], ts, half_life_s)
     stored = outcomes.held_affinities(conn)
