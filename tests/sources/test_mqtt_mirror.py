@@ -41,6 +41,10 @@ async def running(agent: Agent) -> AsyncIterator[Agent]:
     stop = asyncio.Event()
     task = asyncio.create_task(agent.run(stop))
     await eventually(lambda: agent.ready.is_set() or task.done())
+    # Ready is not subscribed: a mirror publishing before the source's first session stands is heard by nobody.
+    await eventually(
+        lambda: task.done() or agent.snapshot()["sources"].get("mqtt-mirror", {}).get("link") == "connected"
+    )
     try:
         yield agent
     finally:
