@@ -10,7 +10,6 @@ import socket
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from .sim.serial import PtyPort
 from .sim.storeworld import DOOR, SCANNERS, STREET_Y, Person, make_visitor, mean_rssi
 from .sources.build import build_sources
 from .store import connect
+from .store.devices import registered_devices
 
 CUSTOMERS = [
     {
@@ -443,8 +443,7 @@ async def run_demo(stop: asyncio.Event, *, speed: float, duration: float | None,
         ada = next(str(c["ibeacon"]) for c in CUSTOMERS if c["customer_id"] == FIRST_CUSTOMER)
         known = [str(c["ibeacon"]) for c in CUSTOMERS if str(c["ibeacon"]) != ada]
         scenario = walking_store(known, first=ada, anonymous=12, duration_s=240)
-        with closing(connect(config.db_path)) as conn:
-            sources = build_sources(config, conn, radio=False, mqtt=mqtt_url is not None)
+        sources = build_sources(config, registered_devices(config.db_path), radio=False, mqtt=mqtt_url is not None)
         sources.append(SimulatedBleSource(scenario, speed=speed, loop_forever=True))
         beats = ConsoleAlerts(console)
         agent = Agent(config, sources, extra_sinks=[beats])

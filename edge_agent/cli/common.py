@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -17,7 +16,7 @@ from rich.text import Text
 
 from ..config.agent import AgentConfig, load_config, resolve_config_path
 from ..config.profiles import ProfileRegistry
-from ..store import connect
+from ..store import Database, connect
 
 
 def group(help: str, **options: Any) -> typer.Typer:
@@ -50,7 +49,7 @@ def get_config(path: Path | None) -> AgentConfig:
 
 
 @contextmanager
-def open_store(config: AgentConfig) -> Iterator[sqlite3.Connection]:
+def open_store(config: AgentConfig) -> Iterator[Database]:
     """A migrated connection to the agent's database, closed afterwards."""
     conn = connect(config.db_path)
     try:

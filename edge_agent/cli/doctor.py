@@ -6,7 +6,6 @@ import asyncio
 import os
 import shutil
 import socket
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -24,7 +23,7 @@ from ..links import presence
 from ..links.mqtt import connected, store_client
 from ..links.presence import Box
 from ..runtime.control import query_status
-from ..store import connect
+from ..store import DatabaseError, connect
 from ..store.db import integrity
 from ..store.devices import list_devices
 from .common import ConfigOpt, JsonOpt, State, console, print_json
@@ -77,7 +76,7 @@ def check_database(cfg: AgentConfig) -> Check:
         conn = connect(cfg.db_path)
         result, mode = integrity(conn)
         conn.close()
-    except (sqlite3.Error, OSError) as exc:
+    except (DatabaseError, OSError) as exc:
         return Check("database", "fail", str(exc), "restore the data dir from backup or move it aside")
     if result != "ok":
         return Check("database", "fail", f"integrity_check: {result}", "stop the agent and restore from backup")

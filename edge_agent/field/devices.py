@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 import time
 from typing import Any
 
@@ -13,6 +12,7 @@ from ..config.agent import AgentConfig
 from ..config.profiles import DeviceProfile, ModbusSettings, ProfileRegistry, SerialSettings
 from ..core.errors import DeviceError
 from ..core.events import Device
+from ..store import Database
 from ..store import devices as table
 from ..store.devices import get_device
 
@@ -112,7 +112,7 @@ def build_device(
     )
 
 
-def add_device(conn: sqlite3.Connection, device: Device) -> Device:
+def add_device(conn: Database, device: Device) -> Device:
     if get_device(conn, device.id) is not None:
         raise DeviceError(f"device {device.id!r} already exists (see `edge-agent device show {device.id}`)")
     if device.identifier is not None:
@@ -137,7 +137,7 @@ def add_device(conn: sqlite3.Connection, device: Device) -> Device:
     return device
 
 
-def remove_device(conn: sqlite3.Connection, device_id: str) -> Device:
+def remove_device(conn: Database, device_id: str) -> Device:
     device = get_device(conn, device_id)
     if device is None:
         raise DeviceError(f"no device {device_id!r} (see `edge-agent device list`)")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import functools
 import json
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,8 +29,8 @@ from ..config.rows import (
     split_cell,
 )
 from ..core.errors import CatalogError, EdgeAgentError
+from ..store import Database, suppression
 from ..store import catalog as table
-from ..store import suppression
 
 T = TypeVar("T", bound=BaseModel)
 _cells = cells
@@ -155,10 +154,10 @@ def count_rows(path: Path) -> int:
 
 
 def import_file(
-    conn: sqlite3.Connection,
+    conn: Database,
     path: Path,
     model: type[T],
-    store: Callable[[sqlite3.Connection, T, ImportReport], None],
+    store: Callable[[Database, T, ImportReport], None],
     *,
     strict: bool = False,
     progress: Callable[[int], None] | None = None,
@@ -203,7 +202,7 @@ def _first_pass(path: Path, model: type[T], columns: list[str], strict: bool) ->
 
 
 def import_customers(
-    conn: sqlite3.Connection, path: Path, *, strict: bool = False, progress: Callable[[int], None] | None = None
+    conn: Database, path: Path, *, strict: bool = False, progress: Callable[[int], None] | None = None
 ) -> ImportReport:
     now = time.time()
     return import_file(
@@ -216,7 +215,7 @@ def import_customers(
     )
 
 
-def _store_customer(conn: sqlite3.Connection, c: CustomerFields, now: float, report: ImportReport) -> None:
+def _store_customer(conn: Database, c: CustomerFields, now: float, report: ImportReport) -> None:
     held = suppression.suppressed(conn, c.customer_id)
     if held is not None:
         reason, at = held
@@ -251,28 +250,28 @@ def _store_customer(conn: sqlite3.Connection, c: CustomerFields, now: float, rep
 
 
 def import_offers(
-    conn: sqlite3.Connection, path: Path, *, strict: bool = False, progress: Callable[[int], None] | None = None
+    conn: Database, path: Path, *, strict: bool = False, progress: Callable[[int], None] | None = None
 ) -> ImportReport:
     return import_file(conn, path, OfferRow, _store_offer, strict=strict, progress=progress)
 
 
-def _store_offer(conn: sqlite3.Connection, o: OfferRow, report: ImportReport) -> None:
+def _store_offer(conn: Database, o: OfferRow, report: ImportReport) -> None:
     table.upsert_offer(conn, offer_values(o))
     report.imported += 1
 
 
 def import_products(
-    conn: sqlite3.Connection, path: Path, *, strict: bool = False, progress: Callable[[int], None] | None = None
+    conn: Database, path: Path, *, strict: bool = False, progress: Callable[[int], None] | None = None
 ) -> ImportReport:
     return import_file(conn, path, ProductRow, _store_product, strict=strict, progress=progress)
 
 
-def _store_product(conn: sqlite3.Connection, p: ProductRow, report: ImportReport) -> None:
+def _store_product(conn: Database, p: ProductRow, report: ImportReport) -> None:
     table.upsert_product(conn, (p.sku, p.title, p.category, p.price, p.accessory_of))
     report.imported += 1
 
 
-def forget_customer(conn: sqlite3.Connection, customer_id: str) -> dict[str, int]:
+def forget_customer(conn: Database, customer_id: str) -> dict[str, int]:
     """Erase a customer and every row that names them; returns rows deleted per table."""
     counts = table.forget(conn, customer_id)
     if counts["customers"] == 0:

@@ -5,7 +5,6 @@ The same figures feed `edge-agent insights` and the `/insights` page.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -17,7 +16,7 @@ from typing import Any
 from ..aggregation.rollup import DWELL_BOUNDS
 from ..config.agent import AgentConfig
 from ..learning.uplift import Uplift, newcombe, visits_needed
-from ..store import connect, outcomes
+from ..store import Database, connect, outcomes
 
 GROUPS = ("treatment", "holdout")
 
@@ -46,7 +45,7 @@ def insights_of(db_path: Path, lens: Lens, days: int) -> dict[str, Any]:
 
 
 def insights(
-    reader: sqlite3.Connection, lens: Lens = DEFAULT_LENS, *, days: int = 28, now: float | None = None
+    reader: Database, lens: Lens = DEFAULT_LENS, *, days: int = 28, now: float | None = None
 ) -> dict[str, Any]:
     """Everything the insights page and `edge-agent insights` show."""
     now = time.time() if now is None else now

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import socket
-import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +35,8 @@ from ..sources.base import Source
 from ..sources.build import remote_sharing
 from ..sources.inbox import InboxSource
 from ..sources.mqtt import uplink_broker
-from ..store import Effects, StoreWriter, connect, rows, sessions
+from ..store import Database, Effects, StoreWriter, connect, rows, sessions
+from ..store.alerts import StoredAlerts
 from ..uplink.downlink import Downlink
 from ..uplink.outbox import NoUplink, Uplink
 from ..uplink.transports import Transport, transport_for
@@ -87,7 +87,7 @@ class Runtime:
 
     config: AgentConfig
     components: tuple[Component, ...]
-    reader: sqlite3.Connection
+    reader: Database
     stats: AgentStats
     writer: StoreWriter
     publisher: MqttPublisher
@@ -130,9 +130,7 @@ def _readable(stored: list[tuple[dict[str, Any], int]]) -> list[Card]:
     return cards
 
 
-def _runtime(
-    config: AgentConfig, options: Options, hooks: Hooks, reader: sqlite3.Connection, scorer: ModelScorer
-) -> Runtime:
+def _runtime(config: AgentConfig, options: Options, hooks: Hooks, reader: Database, scorer: ModelScorer) -> Runtime:
     stats, hub, inbox = options.stats, AlertHub(), InboxSource()
     hub.seed(_readable(rows.recent_cards(reader)))
     writer = StoreWriter(
@@ -198,7 +196,7 @@ class Sinks:
 def _sinks(
     config: AgentConfig,
     options: Options,
-    reader: sqlite3.Connection,
+    reader: Database,
     writer: StoreWriter,
     publisher: MqttPublisher,
     hub: AlertHub,
@@ -257,7 +255,7 @@ def _box_url(host: str, port: int) -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def _webhook(hook: WebhookConfig, reader: sqlite3.Connection, writer: StoreWriter) -> SinkWorker[Alert | OffersUpdated]:
+def _webhook(hook: WebhookConfig, reader: Database, writer: StoreWriter) -> SinkWorker[Alert | OffersUpdated]:
     """A webhook's worker, offered again what was committed since the sink was added and never confirmed."""
     sink = WebhookSink(hook, writer)
     worker: SinkWorker[Alert | OffersUpdated] = SinkWorker(sink.name, sink)
@@ -284,7 +282,7 @@ def _cloud(config: AgentConfig, options: Options, writer: StoreWriter) -> tuple[
 
 def _pipeline(
     config: AgentConfig,
-    reader: sqlite3.Connection,
+    reader: Database,
     writer: StoreWriter,
     scorer: ModelScorer,
     stats: AgentStats,
@@ -331,7 +329,7 @@ def _pipeline(
 
 def _web(
     config: AgentConfig,
-    reader: sqlite3.Connection,
+    reader: Database,
     writer: StoreWriter,
     hub: AlertHub,
     inbox: InboxSource,
@@ -347,7 +345,7 @@ def _web(
         hub=hub,
         inbox=inbox,
         checkin=CheckinVerifier(config.checkin.key, config.store_id, config.checkin.max_ttl_s),
-        reader=reader,
+        alerts=StoredAlerts(reader),
         status=hooks.snapshot,
         health=hooks.health,
         metrics=lambda: render_metrics(lambda: samples(hooks.statuses())),

@@ -15,7 +15,6 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
-from contextlib import closing
 from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
@@ -76,13 +75,12 @@ def serve(options: RunOptions) -> None:
     from ..core.logs import setup_logging
     from ..sources.ble.scenario import SimulatedBleSource, load_scenario
     from ..sources.build import build_sources
-    from ..store import connect
+    from ..store.devices import registered_devices
     from .agent import Agent
 
     cfg = load_config(options.config)
     setup_logging(options.log_format)
-    with closing(connect(cfg.db_path)) as conn:
-        sources = build_sources(cfg, conn, radio=options.simulate is None)
+    sources = build_sources(cfg, registered_devices(cfg.db_path), radio=options.simulate is None)
     if options.simulate is not None:
         sources.append(SimulatedBleSource(load_scenario(options.simulate), speed=options.speed))
     run_until_signal(Agent(cfg, sources).run)

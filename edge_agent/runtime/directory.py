@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from ..config.agent import AgentConfig
 from ..core.events import HTTP_API
-from ..store import rows
+from ..store import Database, rows
 
 
 class BurstLog:
@@ -38,7 +36,7 @@ class DeviceDirectory:
         self._scanners = {s for zone in config.zones for s in zone.scanners} | {"local"}
         self._zones: dict[str, str | None] = {}
 
-    def load(self, reader: sqlite3.Connection) -> None:
+    def load(self, reader: Database) -> None:
         self._zones = rows.device_zones(reader)
 
     def zone_of(self, device_id: str) -> str | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from collections.abc import Callable
 
 from ..core.events import (
@@ -33,7 +32,7 @@ from ..presence.identity import IdentityResolver
 from ..scoring.catalog import OfferCatalog
 from ..scoring.mirror import MirrorAdvisor
 from ..scoring.policy import AlertPolicy
-from ..store import rows
+from ..store import Database, rows
 from ..store.customers import SqliteCustomers
 from ..store.offers import SqliteOffers
 from ..store.profiles import SqliteProfiles
@@ -64,7 +63,7 @@ class Pipeline:
         self,
         ports: Ports,
         *,
-        reader: sqlite3.Connection,
+        reader: Database,
         presence: PresenceEngine,
         policy: AlertPolicy,
         on_batch: Callable[[list[str]], None] | None = None,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
+from collections.abc import Iterable
 
 from ..config.agent import AgentConfig
 from ..config.profiles import ProfileRegistry
 from ..core.errors import ProfileError
-from ..store.devices import list_devices
+from ..core.events import Device
 from .base import Source
 from .mqtt import mirror_source, pos_source, remote_scanner_source, remote_votes_source
 
@@ -21,9 +21,9 @@ def remote_sharing(config: AgentConfig) -> bool:
 
 
 def build_sources(
-    config: AgentConfig, conn: sqlite3.Connection, *, radio: bool = True, mqtt: bool = True
+    config: AgentConfig, devices: Iterable[Device], *, radio: bool = True, mqtt: bool = True
 ) -> list[Source]:
-    """Every source the config and the registered devices call for.
+    """Every source the config and the registered `devices` call for.
 
     `radio=False` leaves out the local BLE adapter (e.g. when a scenario is replayed instead);
     `mqtt=False` the store-broker subscriptions (the demo without a mosquitto binary).
@@ -41,7 +41,7 @@ def build_sources(
 
         sources.append(BleakSource(config.ble))
     profiles = ProfileRegistry.load([config.data_dir / "profiles"])
-    for device in list_devices(conn):
+    for device in devices:
         if device.transport != "serial":
             continue
         try:

@@ -16,6 +16,11 @@ from .schema import MIGRATIONS, SCHEMA_VERSION
 
 CACHE_KIB = 1024
 
+# The store's handle and its error, as the rest of the agent names them: outside `store/` a
+# connection is only passed along (to the functions here that hold the SQL), never queried.
+Database = sqlite3.Connection
+DatabaseError = sqlite3.Error
+
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     """A connection with the project's pragmas; the schema is migrated unless read-only."""

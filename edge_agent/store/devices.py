@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
+from pathlib import Path
 from typing import Any
 
 from ..core.events import Device
+from .db import connect
 
 COLUMNS = "id, profile, transport, zone, port, topic, identifier, settings, auto_registered, created_at"
 
@@ -51,3 +54,9 @@ def get_device(conn: sqlite3.Connection, device_id: str) -> Device | None:
 
 def list_devices(conn: sqlite3.Connection) -> list[Device]:
     return [Device(*r) for r in all_rows(conn)]
+
+
+def registered_devices(path: Path) -> list[Device]:
+    """The device registry as it stands, read once (e.g. to decide which sources to start)."""
+    with closing(connect(path)) as conn:
+        return list_devices(conn)

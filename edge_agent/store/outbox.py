@@ -5,9 +5,52 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from .db import connect
 from .rows import Write
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """One batch waiting for the cloud."""
+
+    seq: int
+    batch_id: str
+    payload: str
+    attempts: int
+
+
+class OutboxReader:
+    """The uplink's own read connection: what waits to be sent, and the backlog's figures.
+
+    Writes go through the store's one writer (the `Write`s below); this only reads.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    @classmethod
+    def open(cls, path: Path) -> OutboxReader:
+        return cls(connect(path))
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def next(self, after_seq: int) -> Pending | None:
+        row = next_batch(self._conn, after_seq)
+        return None if row is None else Pending(*row)
+
+    def over_bound(self, max_bytes: int) -> list[int]:
+        return over_bound(self._conn, max_bytes)
+
+    def state(self, key: str, default: str) -> str:
+        return get_state(self._conn, key, default)
+
+    def status(self) -> dict[str, Any]:
+        return outbox_status(self._conn)
 
 
 def next_batch(reader: sqlite3.Connection, after_seq: int) -> tuple[int, str, str, int] | None:

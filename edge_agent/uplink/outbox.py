@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,8 +20,8 @@ from pathlib import Path
 from ..config.agent import UplinkConfig
 from ..core.component import Component, Sample, Status
 from ..links import Link, identity_on
-from ..store import StoreWriter, connect, outbox
-from ..store.outbox import outbox_status
+from ..store import StoreWriter, outbox
+from ..store.outbox import OutboxReader, Pending, outbox_status
 from .transports import Connection, Transport, UplinkError
 
 log = logging.getLogger(__name__)
@@ -51,14 +50,14 @@ class Uplink(Component):
             logger=log,
         )
         self._wake = asyncio.Event()
-        self._reader: sqlite3.Connection | None = None
+        self._reader: OutboxReader | None = None
         self.sent = 0
         self._after_seq = 0  # everything up to here is confirmed; its delete may still be in the writer
         self._gap_s = 1.0 / config.max_publish_per_s
         self._next_send = 0.0  # monotonic time the next publish may leave (the broker's rate limit)
 
     async def __aenter__(self) -> Uplink:
-        self._reader = await asyncio.to_thread(connect, self._db_path)
+        self._reader = await asyncio.to_thread(OutboxReader.open, self._db_path)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -87,20 +86,20 @@ class Uplink(Component):
     async def _record_failure(self, exc: BaseException) -> None:
         reader = self._reader
         assert reader is not None
-        row = outbox.next_batch(reader, self._after_seq)
+        pending = reader.next(self._after_seq)
         text = str(exc) or type(exc).__name__
-        await self._writer.write(*(outbox.failed(row[0], text) if row else (outbox.failure_state(text),)))
+        await self._writer.write(*(outbox.failed(pending.seq, text) if pending else (outbox.failure_state(text),)))
 
     async def _drain(self, connection: Connection) -> None:
         reader = self._reader
         assert reader is not None
         while True:
             await self._enforce_bound(reader)
-            row = outbox.next_batch(reader, self._after_seq)
-            if row is None:
+            pending = reader.next(self._after_seq)
+            if pending is None:
                 await self._idle(connection)
                 continue
-            await self._send_one(reader, connection, *row)
+            await self._send_one(reader, connection, pending)
 
     async def _idle(self, connection: Connection) -> None:
         """Until the next poll, a wake-up (`sync now`, a new batch), or the connection going away."""
@@ -126,31 +125,29 @@ class Uplink(Component):
         # must not follow closer than the broker allows.
         self._next_send = max(time.monotonic(), self._next_send) + self._gap_s
 
-    async def _send_one(
-        self, reader: sqlite3.Connection, connection: Connection, seq: int, batch_id: str, payload: str, attempts: int
-    ) -> None:
-        body = _with_drops(payload, reader)
+    async def _send_one(self, reader: OutboxReader, connection: Connection, pending: Pending) -> None:
+        body = _with_drops(pending.payload, reader)
         await self._pace()
         try:
-            await connection.send(batch_id, body.encode())
+            await connection.send(pending.batch_id, body.encode())
         except UplinkError as exc:
-            await self._writer.write(*outbox.failed(seq, str(exc)))
+            await self._writer.write(*outbox.failed(pending.seq, str(exc)))
             exc.recorded = True
             raise
         self.sent += 1
-        self._after_seq = seq
-        writes = outbox.sent(seq, resent=attempts > 0)
-        if body is not payload:
+        self._after_seq = pending.seq
+        writes = outbox.sent(pending.seq, resent=pending.attempts > 0)
+        if body is not pending.payload:
             # Durable before the next batch is built, so a drop is reported exactly once.
-            dropped = outbox.get_state(reader, "uplink.dropped", "0")
+            dropped = reader.state("uplink.dropped", "0")
             await self._writer.write(*writes, outbox.set_state("uplink.dropped_reported", dropped))
             return
         # No need to wait for the disk: if this delete is lost in a power cut, the batch is sent
         # again and the cloud de-duplicates it by batch_id (at-least-once, by design).
         await self._writer.submit(*writes)
 
-    async def _enforce_bound(self, reader: sqlite3.Connection) -> None:
-        doomed = outbox.over_bound(reader, self._max_bytes)
+    async def _enforce_bound(self, reader: OutboxReader) -> None:
+        doomed = reader.over_bound(self._max_bytes)
         if not doomed:
             return
         log.warning(
@@ -160,7 +157,7 @@ class Uplink(Component):
 
     def status(self) -> Status:
         link = self.link.status()
-        backlog = outbox_status(self._reader) if self._reader is not None else {}
+        backlog = self._reader.status() if self._reader is not None else {}
         return Status(
             self.name,
             "uplink",
@@ -192,10 +189,10 @@ class NoUplink(Component):
 
     def __init__(self, db_path: Path) -> None:
         self._db_path = db_path
-        self._reader: sqlite3.Connection | None = None
+        self._reader: OutboxReader | None = None
 
     async def __aenter__(self) -> NoUplink:
-        self._reader = await asyncio.to_thread(connect, self._db_path)
+        self._reader = await asyncio.to_thread(OutboxReader.open, self._db_path)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -204,14 +201,14 @@ class NoUplink(Component):
             self._reader = None
 
     def status(self) -> Status:
-        backlog = outbox_status(self._reader) if self._reader is not None else {}
+        backlog = self._reader.status() if self._reader is not None else {}
         return Status(self.name, "uplink", state="off", body={"kind": "off", **backlog})
 
 
-def _with_drops(payload: str, reader: sqlite3.Connection) -> str:
+def _with_drops(payload: str, reader: OutboxReader) -> str:
     """Tell the cloud about batches dropped since it was last told (once, in the next batch out)."""
-    dropped = int(outbox.get_state(reader, "uplink.dropped", "0"))
-    reported = int(outbox.get_state(reader, "uplink.dropped_reported", "0"))
+    dropped = int(reader.state("uplink.dropped", "0"))
+    reported = int(reader.state("uplink.dropped_reported", "0"))
     if dropped <= reported:
         return payload
     batch = json.loads(payload)

@@ -6,7 +6,6 @@ import asyncio
 import hmac
 import json
 import logging
-import sqlite3
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable
@@ -23,7 +22,7 @@ from ..decoders.pos import decode_sale_object
 from ..presence.checkin import CheckinRefused, CheckinVerifier
 from ..sinks.tablets import AlertHub
 from ..sources.inbox import InboxSource
-from ..store import rows
+from ..store.alerts import StoredAlerts
 from .bodies import read_json
 from .sessions import SESSION_S, AttemptLimiter, Sessions
 from .vote import VotePages
@@ -92,7 +91,7 @@ class WebApi:
         hub: AlertHub,
         inbox: InboxSource,
         checkin: CheckinVerifier,
-        reader: sqlite3.Connection,
+        alerts: StoredAlerts,
         status: Callable[[], dict[str, Any]],
         health: Callable[[], dict[str, Any]],
         metrics: Callable[[], bytes],
@@ -105,7 +104,7 @@ class WebApi:
         self._hub = hub
         self._inbox = inbox
         self._checkin = checkin
-        self._reader = reader
+        self._alerts = alerts
         self._status = status
         self._health = health
         self._metrics = metrics
@@ -221,7 +220,7 @@ class WebApi:
         raise response
 
     def _stored_actions(self, alert_ids: list[str]) -> dict[str, str]:
-        return rows.stored_actions(self._reader, alert_ids)
+        return self._alerts.actions(alert_ids)
 
     async def alerts(self, request: web.Request) -> web.Response:
         limit = request.query.get("limit", "50")
@@ -270,7 +269,7 @@ class WebApi:
         if offer_id is not None and not (isinstance(offer_id, str) and 0 < len(offer_id) <= 128):
             return bad_request("offer_id must be a string of 1..128 characters")
         # Just-decided alerts may still be on their way to disk; the writer keeps them in order.
-        if not (self._hub.knows(alert_id) or rows.alert_exists(self._reader, alert_id)):
+        if not (self._hub.knows(alert_id) or self._alerts.exists(alert_id)):
             return web.json_response({"error": "no such alert"}, status=404)
         try:
             await self._inbox.submit(AlertAction(alert_id, action, time.time(), offer_id))
