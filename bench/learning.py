@@ -50,7 +50,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edge_agent.core.events import Customer, Offer
-from edge_agent.learning.profile import SIGNALS, Taste, blend, forget, learn_at
+from edge_agent.learning.profile import SIGNALS, Taste, blend
 from edge_agent.learning.uplift import newcombe
 from edge_agent.runtime.learned import keep_away
 from edge_agent.scoring.catalog import OfferCatalog
@@ -58,6 +58,7 @@ from edge_agent.scoring.onnx import ModelScorer, shipped_manifest
 from edge_agent.scoring.policy import in_holdout
 from edge_agent.scoring.rules import Context
 from edge_agent.store.offers import MemoryOffers
+from edge_agent.store.profiles import MemoryProfiles
 
 CATEGORIES = ("shoes", "bags", "outerwear", "accessories", "beauty", "kids")
 OFFERS = [
@@ -105,18 +106,17 @@ class Tally:
 
 
 class Learner:
-    """The agent's learning, as the runtime does it (`learning.profile.learn`, one state per customer)."""
+    """The agent's learning, as the runtime does it: the store's in-memory profiles (the same
+    answers as the SQLite tables, tests/store/test_profiles.py), without a database."""
 
     def __init__(self) -> None:
-        self.held: dict[str, tuple[dict[str, float], float | None]] = {}
+        self.profiles = MemoryProfiles()
 
     def learn(self, customer_id: str, category: str, signal: str, now: float) -> None:
-        held, at = self.held.get(customer_id, ({}, None))
-        self.held[customer_id] = learn_at(held, at, category, SIGNALS[signal], now, HALF_LIFE_S)
+        self.profiles.learn(customer_id, category, SIGNALS[signal], now, HALF_LIFE_S)
 
     def affinities(self, customer_id: str, now: float) -> dict[str, float]:
-        held, at = self.held.get(customer_id, ({}, None))
-        return forget(held, now - at, HALF_LIFE_S) if at is not None else dict(held)
+        return self.profiles.affinities(customer_id, now, HALF_LIFE_S)
 
 
 class BayesFilter(Learner):
