@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import aiomqtt
 from rich.console import Console
 
 from .config.agent import AgentConfig, AggregatesConfig, DevicesConfig, MqttConfig, ZoneConfig, default_config
@@ -23,7 +22,7 @@ from .core.tasks import cancel_and_wait
 from .decoders.line import with_checksum
 from .field.devices import add_device, build_device
 from .field.imports import import_customers, import_offers, import_products
-from .links.mqtt import connected
+from .links.client import MqttClient, Options
 from .runtime import Agent
 from .sim.ble import BeaconScript, Keyframe, Scenario, SimulatedBleSource
 from .sim.broker import MosquittoBroker, mosquitto_binary
@@ -323,15 +322,15 @@ async def listen(mqtt_url: str, config: AgentConfig, beats: ConsoleAlerts) -> No
     """What the mirror shows and what reaches the (stand-in) cloud."""
     host, port = mqtt_url.removeprefix("mqtt://").split(":")
     cloud = config.uplink.topic.format(store_id=config.store_id)
-    async with connected(aiomqtt.Client(host, int(port), identifier="demo-listener")) as client:
+    async with MqttClient(host, int(port), Options("demo-listener")) as client:
         social = f"{config.topic_prefix}/mirror/+/social"
         await client.subscribe([(f"{config.topic_prefix}/mirror/+/suggestions", 1), (cloud, 1), (social, 1)])
         batches, voted = 0, False
-        async for message in client.messages:
-            body = json.loads(message.payload) if isinstance(message.payload, bytes) else {}
-            if message.topic.value.endswith("/social"):
+        async for message in client.messages():
+            body = json.loads(message.payload)
+            if message.topic.endswith("/social"):
                 voted = told_social(body, beats, voted)
-            elif message.topic.value == cloud:
+            elif message.topic == cloud:
                 batches += 1
                 metrics = sum(len(b["metrics"]) for b in body.get("buckets", []))
                 if batches == 1:  # later batches are the same news; `edge-agent status` counts them
@@ -464,7 +463,7 @@ async def run_demo(stop: asyncio.Event, *, speed: float, duration: float | None,
                 helpers.append(tg.create_task(story(mqtt_url, config, beats, speed), name="demo-story"))
                 helpers.append(tg.create_task(listen(mqtt_url, config, beats), name="demo-listen"))
             await agent.run(stop)
-            # A single cancel can be swallowed inside aiomqtt's publish on Python 3.11 (see tasks.py).
+            # A single cancel can be swallowed inside a library's wait_for on Python 3.11 (see tasks.py).
             await cancel_and_wait(helpers)
         snap = agent.stats.snapshot()
         console.print(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -36,3 +37,13 @@ def test_the_box_installs_nothing_of_the_chains_side() -> None:
     assert {"psycopg", "nats-py", "statsmodels"} <= {
         d.split("[")[0].split(">")[0] for d in project["optional-dependencies"]["fleet"]
     }
+
+
+def test_the_box_publishes_on_paho_and_installs_no_second_mqtt_client() -> None:
+    """aiomqtt is the tests' independent peer only; the agent's own client sits on paho's public API."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    box = " ".join(project["dependencies"]).lower()
+    assert "paho-mqtt" in box and "aiomqtt" not in box
+    assert any(d.startswith("aiomqtt") for d in project["optional-dependencies"]["test"])
+    shipped = [p for p in (ROOT / "edge_agent").rglob("*.py") if "testing" not in p.parts]
+    assert not [str(p) for p in shipped if re.search(r"^\s*(import|from) aiomqtt", p.read_text(), re.M)]

@@ -13,14 +13,13 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import aiomqtt
 import typer
 from rich.markup import escape
 
 from ..config.agent import AgentConfig, load_config, resolve_config_path
 from ..core.errors import ConfigError, LinkError
 from ..links import presence
-from ..links.mqtt import connected, store_client
+from ..links.mqtt import store_client
 from ..links.presence import Box
 from ..runtime.control import query_status
 from ..store import DatabaseError, connect
@@ -210,7 +209,7 @@ def check_identity(cfg: AgentConfig, wait_s: float = 2.0) -> Check:
         return Check("client ids", "warn", "store broker unreachable: not checked")
     try:
         seen = asyncio.run(read_presence(cfg, wait_s))
-    except (LinkError, aiomqtt.MqttError, OSError) as exc:
+    except (LinkError, OSError) as exc:
         return Check("client ids", "warn", f"not checked ({exc})")
     if seen is None or not seen.get("online") or seen.get("box") == Box.this(cfg.data_dir).box:
         return Check("client ids", "ok", f"free (no other box announced on {presence.topic(cfg.topic_prefix)})")
@@ -226,12 +225,12 @@ async def read_presence(cfg: AgentConfig, wait_s: float) -> dict[str, Any] | Non
     """Another box announced online under this store, if any (retained messages arrive at once)."""
     probe = f"edge-agent-doctor-{os.getpid()}"  # never one of the agent's own client ids
     mine = Box.this(cfg.data_dir).box
-    async with connected(store_client(cfg.mqtt, probe, clean_session=True)) as client:
+    async with store_client(cfg.mqtt, probe, clean_session=True) as client:
         await client.subscribe(presence.topic(cfg.topic_prefix), qos=1)
         try:
             async with asyncio.timeout(wait_s):
-                async for message in client.messages:
-                    seen = presence.read(message.payload if isinstance(message.payload, bytes) else b"")
+                async for message in client.messages():
+                    seen = presence.read(message.payload)
                     if seen is not None and seen.get("online") and seen["box"] != mine:
                         return seen
         except TimeoutError:

@@ -33,5 +33,5 @@ def setup_logging(fmt: LogFormat = "text", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # aiomqtt/paho are chatty at INFO during reconnects; our own link logs what matters.
+    # paho is chatty at INFO during reconnects; our own link logs what matters.
     logging.getLogger("mqtt").setLevel(logging.ERROR)

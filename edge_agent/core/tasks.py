@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]], *, rounds: int = 5) -> None:
     """Cancel `tasks` and wait until they are done, cancelling again if a cancel was lost.
 
-    On Python 3.11 `asyncio.wait_for` (used inside aiomqtt's publish and subscribe) swallows a
+    On Python 3.11 `asyncio.wait_for` (used inside libraries such as aiohttp and aiomqtt) swallows a
     cancellation that lands just as the awaited future completes; the task then carries on as
     if nothing happened and shutdown would hang. A second cancel is always delivered.
     """

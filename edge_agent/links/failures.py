@@ -6,10 +6,7 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass
 
-import aiomqtt
-
 from ..core.errors import EdgeAgentError, LinkError
-from .wire import LOST_CODES, REFUSED_CODES
 
 # OpenSSL's reason codes for a broker that refused our client certificate (TLS alerts 42, 116, 48, 45, 46)
 _CERTIFICATE_ALERTS = frozenset({
@@ -27,30 +24,18 @@ class Failure:
     unexpected: bool = False  # not a connection problem we know: log the traceback once
 
 
-def link_error(exc: aiomqtt.MqttError) -> LinkError:
-    """aiomqtt's error as the project's own, by its type and code.
-
-    A CONNACK or disconnect code says refused or lost (`wire.REFUSED_CODES`, `wire.LOST_CODES`);
-    for the socket's own errors aiomqtt raises `MqttError(str(error)) from None`, which still keeps
-    the OSError as `__context__`: a certificate that does not verify is a refusal, a reset is lost.
-    """
-    if isinstance(exc, aiomqtt.MqttCodeError):
-        code = exc.rc if isinstance(exc.rc, int) else getattr(exc.rc, "value", None)
-        return LinkError(str(exc), refused=code in REFUSED_CODES, lost=code in LOST_CODES, code=code)
-    behind = exc.__cause__ or exc.__context__
-    if isinstance(behind, aiomqtt.MqttError):
-        return link_error(behind)
-    if isinstance(behind, ssl.SSLCertVerificationError):
-        return LinkError(f"certificate refused: {behind.verify_message or behind}", refused=True)
-    if isinstance(behind, ssl.SSLError) and behind.reason in _CERTIFICATE_ALERTS:
-        return LinkError(f"certificate refused by the broker: {behind.reason}", refused=True)
-    return LinkError(str(exc), lost=isinstance(behind, ConnectionError | EOFError))
+def socket_error(exc: OSError) -> LinkError:
+    """A socket's own error as the project's: a certificate that does not verify, or one the broker
+    refused, is a refusal; a reset or a closed stream is lost; the rest is retried at the normal pace."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return LinkError(f"certificate refused: {exc.verify_message or exc}", refused=True)
+    if isinstance(exc, ssl.SSLError) and exc.reason in _CERTIFICATE_ALERTS:
+        return LinkError(f"certificate refused by the broker: {exc.reason}", refused=True)
+    return LinkError(f"{type(exc).__name__}: {exc}", lost=isinstance(exc, ConnectionError | EOFError))
 
 
 def describe(exc: BaseException) -> Failure:
     text = str(exc) or type(exc).__name__
-    if isinstance(exc, aiomqtt.MqttError):  # raised outside `connected()`, e.g. by a publish
-        exc = link_error(exc)
     if isinstance(exc, LinkError):
         return Failure(str(exc) or text, refused=exc.refused, lost=exc.lost, retry_after=exc.retry_after)
     if isinstance(exc, ssl.SSLCertVerificationError):

@@ -5,7 +5,7 @@ The protocol itself â€” packets, acknowledgement order, QoS 2, keepalive rules â
 of a chunk, and every acknowledgement released in one loop iteration leaves in one `write`.
 The hot inbound path (mirrors, tills, remote scanners) does not go through paho: paho parses
 one packet per socket read in Python and wakes the loop per message, which was half of the
-time of a durably stored mirror event. Publishing stays on aiomqtt.
+time of a durably stored mirror event. Publishing goes through paho (`client.py`).
 """
 
 from __future__ import annotations

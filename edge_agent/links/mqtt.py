@@ -1,24 +1,18 @@
-"""Publishing on aiomqtt: clients for a broker URL, a bounded disconnect, and the store-broker publisher."""
+"""MQTT clients for a broker URL, and the store-broker publisher."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
-
-import aiomqtt
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
 from ..config.agent import MqttConfig, TlsConfig
 from ..core.component import Component, Sample, Status
 from ..core.errors import LinkError
 from . import presence
 from .address import broker_address, tls_context
-from .failures import link_error
+from .client import MqttClient, Options, Will
 from .link import Link, identity_on
 from .presence import Box
 
@@ -39,38 +33,27 @@ def make_client(
     timeout: float = 10.0,
     protocol: int = 4,
     max_inflight: int | None = None,
-    will: aiomqtt.Will | None = None,
+    will: Will | None = None,
     session_expiry_s: int | None = None,
-) -> aiomqtt.Client:
-    """An aiomqtt client for an `mqtt://` or `mqtts://` URL (`protocol` 4 = MQTT 3.1.1, 5 = MQTT 5)."""
+) -> MqttClient:
+    """A client for an `mqtt://` or `mqtts://` URL (`protocol` 4 = MQTT 3.1.1, 5 = MQTT 5)."""
     host, port, secure = broker_address(url)
-    options: dict[str, Any] = {}
-    if protocol == 5:
-        options["protocol"] = aiomqtt.ProtocolVersion.V5
-        if session_expiry_s is not None:
-            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            properties.SessionExpiryInterval = session_expiry_s
-            options["properties"] = properties
-    else:
-        options["clean_session"] = clean_session
-    if max_inflight is not None:
-        options["max_inflight_messages"] = max_inflight
-    if will is not None:
-        options["will"] = will
-    return aiomqtt.Client(
-        host,
-        port,
+    options = Options(
+        identifier=identifier or "",
         username=username,
         password=password,
-        identifier=identifier,
-        tls_context=tls_context(tls or TlsConfig()) if secure else None,
+        tls=tls_context(tls or TlsConfig()) if secure else None,
+        protocol=protocol,
+        clean_session=None if protocol == 5 else clean_session,
+        session_expiry_s=session_expiry_s if protocol == 5 else None,
+        will=will,
         timeout=timeout,
-        keepalive=30,
-        **options,
+        max_inflight=max_inflight,
     )
+    return MqttClient(host, port, options)
 
 
-def store_client(config: MqttConfig, identifier: str, **options: Any) -> aiomqtt.Client:
+def store_client(config: MqttConfig, identifier: str, **options: Any) -> MqttClient:
     """A client for the store broker with the config's credentials and TLS."""
     return make_client(
         config.url,
@@ -82,67 +65,9 @@ def store_client(config: MqttConfig, identifier: str, **options: Any) -> aiomqtt
     )
 
 
-def _retrieve_disconnect_reason(client: aiomqtt.Client) -> None:
-    """Mark aiomqtt's disconnect future as seen once it is done.
-
-    aiomqtt sets the reason of an unexpected disconnect on a future nobody awaits when we are
-    not iterating messages; if a broker drops us right after CONNACK it even replaces that future
-    while entering. Unretrieved, asyncio logs "Future exception was never retrieved" — we
-    already handle the disconnect as the link's failure.
-    """
-    future = client._disconnected
-
-    def seen(done: asyncio.Future[None]) -> None:
-        if not done.cancelled():
-            done.exception()
-
-    future.add_done_callback(seen)
-
-
-@asynccontextmanager
-async def connected(client: aiomqtt.Client, *, close_timeout: float = 3.0) -> AsyncIterator[aiomqtt.Client]:
-    """`async with client`, except that leaving never hangs and never masks why we left, and
-    aiomqtt's errors come out as the project's own (`LinkError`, see `link_error`).
-
-    aiomqtt waits without a limit for paho to confirm the DISCONNECT, and raises if the
-    disconnect itself fails; either would turn a cancellation into a hang. We give the
-    disconnect `close_timeout`, then drop the socket, and swallow errors of the disconnect.
-    """
-    before = client._disconnected
-    _retrieve_disconnect_reason(client)
-    try:
-        await client.__aenter__()
-    except aiomqtt.MqttError as exc:
-        raise link_error(exc) from exc
-    _retrieve_disconnect_reason(client)
-    try:
-        if before.done() or not client._client.is_connected():
-            # Dropped between CONNACK and here: aiomqtt replaced the finished future while entering,
-            # and would wait on the new one for ever. A lost session, like any other.
-            raise LinkError("disconnected: the broker closed the connection right after CONNACK", lost=True)
-        try:
-            yield client
-        except aiomqtt.MqttError as exc:
-            raise link_error(exc) from exc
-    finally:
-        try:
-            async with asyncio.timeout(close_timeout):
-                await client.__aexit__(None, None, None)
-        except aiomqtt.MqttError:
-            # The connection is going away in any case; an error here must not replace the
-            # exception we are leaving with (a CancelledError lost here hangs shutdown).
-            pass
-        except TimeoutError:
-            log.warning("broker did not confirm the disconnect within %.0fs; closing the socket", close_timeout)
-            sock = client._client.socket()
-            if sock is not None:
-                sock.close()
-
-
-async def until_disconnected(client: aiomqtt.Client) -> None:
-    """Return never; raise when the connection drops (nothing is subscribed, so nothing arrives)."""
-    async for _ in client.messages:
-        pass
+async def until_disconnected(client: MqttClient) -> None:
+    """Return never; raise when the connection drops."""
+    await client.closed()
     raise LinkError("disconnected", lost=True)
 
 
@@ -175,7 +100,7 @@ class MqttPublisher(Component):
             identity=self._identity,
             logger=log,
         )
-        self._client: aiomqtt.Client | None = None
+        self._client: MqttClient | None = None
         self._ready = asyncio.Event()
         self._over = asyncio.Event()  # the current connection's end
         self.published = 0
@@ -184,14 +109,14 @@ class MqttPublisher(Component):
     async def run(self) -> None:
         await self.link.run(self._connect, self._serve)
 
-    def _connect(self) -> AbstractAsyncContextManager[aiomqtt.Client]:
+    def _connect(self) -> MqttClient:
         will = None
         if self._presence is not None:
             gone = presence.announcement(self._box, online=False, client_id=self._client_id)
-            will = aiomqtt.Will(self._presence, gone, qos=1, retain=True)
-        return connected(store_client(self._config, self._client_id, will=will))
+            will = Will(self._presence, gone, qos=1, retain=True)
+        return store_client(self._config, self._client_id, will=will)
 
-    async def _serve(self, client: aiomqtt.Client) -> None:
+    async def _serve(self, client: MqttClient) -> None:
         self._client, self._over = client, asyncio.Event()
         if self._watch is not None:
             await client.subscribe(self._watch, qos=1)
@@ -199,10 +124,10 @@ class MqttPublisher(Component):
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._announce(client), name="presence")
-                async for message in client.messages:  # only presence is subscribed; ends with the connection
-                    self._announced(message.payload if isinstance(message.payload, bytes) else b"")
+                async for message in client.messages():  # only presence is subscribed; ends with the connection
+                    self._announced(message.payload)
                 raise LinkError("disconnected", lost=True)
-        except* (aiomqtt.MqttError, LinkError) as group:
+        except* LinkError as group:
             raise group.exceptions[0] from None
         finally:
             self._client = None
@@ -210,7 +135,7 @@ class MqttPublisher(Component):
             self._over.set()
             await self._leave(client)
 
-    async def _announce(self, client: aiomqtt.Client) -> None:
+    async def _announce(self, client: MqttClient) -> None:
         """This box is here, now and again (another box renews its conflict with each of these)."""
         while self._presence is not None:
             here = presence.announcement(self._box, online=True, client_id=self._client_id)
@@ -229,12 +154,12 @@ class MqttPublisher(Component):
                 who,
             )
 
-    async def _leave(self, client: aiomqtt.Client) -> None:
+    async def _leave(self, client: MqttClient) -> None:
         """A clean stop says so (the will only speaks for a connection that was lost)."""
         if self._presence is None:
             return
         gone = presence.announcement(self._box, online=False, client_id=self._client_id)
-        with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+        with contextlib.suppress(LinkError, TimeoutError):
             async with asyncio.timeout(1.0):
                 await client.publish(self._presence, gone, qos=1, retain=True)
 
@@ -248,7 +173,7 @@ class MqttPublisher(Component):
                 continue
             try:
                 await client.publish(topic, payload, qos=qos, retain=retain)
-            except aiomqtt.MqttError:
+            except LinkError:
                 self.retried += 1
                 await over.wait()  # the link notices, reconnects, and this goes out again
                 continue

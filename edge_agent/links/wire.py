@@ -33,9 +33,9 @@ CONNACK_REFUSED = {
 
 
 # CONNACK return codes (3.1.1) and reason codes (5) that refuse our credentials or identity: trying
-# again soon cannot help. The one table: our own sessions and aiomqtt's clients both read it.
+# again soon cannot help. The one table: our own sessions and the publishing client both read it
+# (paho reports 3.1.1's return codes 2, 4 and 5 as MQTT 5's 0x85, 0x86 and 0x87).
 REFUSED_CODES = frozenset({2, 4, 5, 0x85, 0x86, 0x87, 0x8A, 0x8C})
-LOST_CODES = frozenset({7})  # paho's code for a connection that went away under a working session
 
 
 class ProtocolError(EdgeAgentError):

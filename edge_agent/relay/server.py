@@ -20,13 +20,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import aiomqtt
 from aiohttp import web
 
 from ..core.errors import LinkError
 from ..core.events import FriendForgotten, FriendRemembered, FriendVote, SeatTaken
 from ..links import Link
-from ..links.mqtt import connected, make_client
+from ..links.client import MqttClient
+from ..links.mqtt import make_client
 from ..links.wire import topic_matches
 from ..social.looks import Board, Channel, Circle, Look, Seat
 from ..social.remote import CARD_FIELDS, signed_vote
@@ -128,26 +128,24 @@ class Relay:
         await self.link.run(self._connect, self._serve)
 
     @asynccontextmanager
-    async def _connect(self) -> AsyncIterator[aiomqtt.Client]:
+    async def _connect(self) -> AsyncIterator[MqttClient]:
         client_id = f"edge-agent-relay-{secrets.token_hex(4)}"
-        async with connected(make_client(self.config.broker, identifier=client_id)) as client:
+        async with make_client(self.config.broker, identifier=client_id) as client:
             await client.subscribe(self.config.looks, qos=1)
             yield client
 
-    async def _serve(self, client: aiomqtt.Client) -> None:
+    async def _serve(self, client: MqttClient) -> None:
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._publish(client), name="relay-votes")
-                async for message in client.messages:
-                    topic = message.topic.value
-                    if topic_matches(self.config.looks, topic):
-                        payload = message.payload if isinstance(message.payload, bytes) else b""
-                        self.card(topic, payload, time.time())
+                async for message in client.messages():
+                    if topic_matches(self.config.looks, message.topic):
+                        self.card(message.topic, message.payload, time.time())
                 raise LinkError("disconnected", lost=True)
-        except* (aiomqtt.MqttError, LinkError) as group:
+        except* LinkError as group:
             raise group.exceptions[0] from None
 
-    async def _publish(self, client: aiomqtt.Client) -> None:
+    async def _publish(self, client: MqttClient) -> None:
         while True:
             topic, payload = await self._outbox.get()
             await client.publish(topic, payload, qos=1)

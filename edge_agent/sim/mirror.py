@@ -8,11 +8,9 @@ import random
 import time
 import uuid
 
-import aiomqtt
-
 from ..core.errors import LinkError
 from ..links.address import broker_address
-from ..links.mqtt import connected
+from ..links.client import MqttClient, Options
 
 
 class MirrorSimulator:
@@ -38,7 +36,7 @@ class MirrorSimulator:
 
     async def play(self, events: list[dict[str, object]], *, step_s: float) -> None:
         """Publish one scripted session (QoS 1)."""
-        async with connected(aiomqtt.Client(self._host, self._port, identifier=f"sim-{self.topic}-script")) as client:
+        async with MqttClient(self._host, self._port, Options(f"sim-{self.topic}-script")) as client:
             for event in events:
                 await client.publish(self.topic, json.dumps({**event, "ts": time.time()}), qos=1)
                 self.published += 1
@@ -48,7 +46,7 @@ class MirrorSimulator:
         """Publish sessions forever (QoS 1), reconnecting when the broker goes away."""
         while True:
             try:
-                async with connected(aiomqtt.Client(self._host, self._port, identifier=f"sim-{self.topic}")) as client:
+                async with MqttClient(self._host, self._port, Options(f"sim-{self.topic}")) as client:
                     while True:
                         for event in self.session(skus):
                             event["ts"] = time.time()
@@ -56,5 +54,5 @@ class MirrorSimulator:
                             self.published += 1
                             await asyncio.sleep(step_s)
                         await asyncio.sleep(every_s)
-            except (aiomqtt.MqttError, LinkError):
+            except LinkError:
                 await asyncio.sleep(2)

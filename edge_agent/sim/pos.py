@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import time
 
-import aiomqtt
-
 from ..links.address import broker_address
-from ..links.mqtt import connected
+from ..links.client import MqttClient, Options
 
 
 class TillSimulator:
@@ -33,7 +31,7 @@ class TillSimulator:
             "lines": [{"sku": sku, "qty": qty, "amount": amount} for sku, qty, amount in lines],
             "offer_ids": list(offer_ids),
         }
-        async with connected(aiomqtt.Client(self._host, self._port, identifier=f"sim-{self.topic}")) as client:
+        async with MqttClient(self._host, self._port, Options(f"sim-{self.topic}")) as client:
             await client.publish(self.topic, json.dumps(sale), qos=1)
         self.sold += 1
         return sale

@@ -22,14 +22,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import aiomqtt
-
 from ..config.agent import AgentConfig
 from ..config.rows import validated_offers
 from ..core.component import Component, Status
 from ..core.errors import CatalogError, EdgeAgentError
 from ..links import Link, identity_on
-from ..links.mqtt import connected, make_client
+from ..links.client import MqttClient
+from ..links.mqtt import make_client
 from ..scoring.onnx import Manifest, ModelError, OnnxScorer
 from ..store import Effects, StoreWriter
 from ..store.catalog import offer_write
@@ -154,20 +153,19 @@ class Downlink(Component):
         await self.link.run(self._connect, self._serve)
 
     @asynccontextmanager
-    async def _connect(self) -> AsyncIterator[aiomqtt.Client]:
+    async def _connect(self) -> AsyncIterator[MqttClient]:
         uplink = self._config.uplink
-        async with connected(make_client(uplink.url, tls=uplink.tls, identifier=self._client_id)) as client:
+        async with make_client(uplink.url, tls=uplink.tls, identifier=self._client_id) as client:
             await client.subscribe(f"{self._prefix}/#", qos=1)
             yield client
 
-    async def _serve(self, client: aiomqtt.Client) -> None:
-        async for message in client.messages:
-            payload = message.payload if isinstance(message.payload, bytes) else b""
+    async def _serve(self, client: MqttClient) -> None:
+        async for message in client.messages():
             try:
-                what = await self.handle(message.topic.value, payload)
+                what = await self.handle(message.topic, message.payload)
             except (DownlinkRejected, OSError) as exc:  # a bad document never stops the agent
                 self.last_error = str(exc)
-                log.warning("downlink %s rejected: %s", message.topic.value, exc)
+                log.warning("downlink %s rejected: %s", message.topic, exc)
                 continue
             self.applied.append(what)
             log.info("downlink applied: %s", what)

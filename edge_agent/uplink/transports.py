@@ -12,15 +12,17 @@ import email.utils
 import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from typing import Any, Protocol
+from typing import Protocol
 
 import aiohttp
-import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.reasoncodes import ReasonCode
 
 from ..config.agent import UplinkConfig
 from ..core.errors import LinkError
 from ..links.address import broker_address, tls_context
-from ..links.mqtt import connected, make_client, until_disconnected
+from ..links.client import MqttClient
+from ..links.mqtt import make_client
 
 MAX_RETRY_AFTER_S = 300.0
 
@@ -67,46 +69,29 @@ def refusal(code: int, name: str) -> UplinkError | None:
     return UplinkError(text, refused=code in (NOT_AUTHORIZED, TOPIC_NAME_INVALID, PAYLOAD_FORMAT_INVALID))
 
 
-class _PubackReasons:
-    """The reason code of each PUBACK (MQTT 5), which aiomqtt's publish() does not return.
-
-    Wraps the paho client's `on_publish`; the uplink publishes one batch at a time and waits for
-    its PUBACK, so the newest reason belongs to the publish that just returned."""
-
-    def __init__(self, client: aiomqtt.Client) -> None:
-        self.last: tuple[int, str] | None = None
-        inner: Any = client._client.on_publish
-
-        def on_publish(paho: Any, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
-            self.last = (int(getattr(reason, "value", 0)), str(reason))
-            inner(paho, userdata, mid, reason, properties)
-
-        client._client.on_publish = on_publish
-
-
 class _MqttConnection:
-    def __init__(self, client: aiomqtt.Client, topic: str, *, v5: bool) -> None:
+    def __init__(self, client: MqttClient, topic: str) -> None:
         self._client = client
         self._topic = topic
-        self._reasons = _PubackReasons(client) if v5 else None
 
     async def send(self, batch_id: str, payload: bytes) -> None:
-        if self._reasons is not None:
-            self._reasons.last = None
         try:
-            await self._client.publish(self._topic, payload, qos=1, timeout=10)
-        except aiomqtt.MqttError as exc:
-            raise UplinkError(f"mqtt: {exc}", lost=True) from None
-        if self._reasons is not None and self._reasons.last is not None:
-            refused = refusal(*self._reasons.last)
-            if refused is not None:
-                raise refused
+            code = await self._client.publish(self._topic, payload, qos=1)
+        except LinkError as exc:
+            raise UplinkError(f"mqtt: {exc}", lost=True, code=exc.code) from None
+        refused = refusal(code, _reason_name(code))
+        if refused is not None:
+            raise refused
 
     async def closed(self) -> None:
-        try:
-            await until_disconnected(self._client)
-        except (aiomqtt.MqttError, LinkError):
-            return
+        await self._client.closed()
+
+
+def _reason_name(code: int) -> str:
+    """The MQTT 5 name of a PUBACK reason code (MQTT 3.1.1's PUBACK has none: 0)."""
+    if code == 0:
+        return "Success"
+    return str(ReasonCode(PacketTypes.PUBACK, identifier=code))
 
 
 # CONNACK codes for "I do not speak this protocol version": 3.1.1's 0x01 and MQTT 5's 0x84
@@ -166,12 +151,12 @@ class MqttTransport:
         )
         async with AsyncExitStack() as stack:
             try:
-                await stack.enter_async_context(connected(client))
+                await stack.enter_async_context(client)
             except LinkError as exc:
                 if v5:
                     raise await _not_mqtt5(exc, self._config.url) from exc
                 raise
-            yield _MqttConnection(client, self._topic, v5=v5)
+            yield _MqttConnection(client, self._topic)
 
 
 class _HttpsConnection(_Forever):
