@@ -152,12 +152,13 @@ class ConsoleAlerts:
 
     async def deliver(self, alert: Alert) -> None:
         if alert.kind == AlertKind.SIZE_REQUEST:
-            d = dict(alert.details)
+            asked = alert.asked
             who = f" for {alert.display_name}" if alert.display_name else ""
-            self.beat(f"SIZE REQUEST  size {d.get('size')} of the {d.get('title')}{who} in {alert.zone} → tablets")
+            size, title = (asked.size, asked.title) if asked else (None, None)
+            self.beat(f"SIZE REQUEST  size {size} of the {title}{who} in {alert.zone} → tablets")
             return
         offers = "; ".join(f"{o.title} ({o.reason})" for o in alert.offers) or "no eligible offers"
-        hints = " ".join(f"[{h['text']}]" for h in alert.hints)
+        hints = " ".join(f"[{h.text}]" for h in alert.hints)
         self.beat(f"ALERT  {alert.display_name} ({alert.tier}) entered {alert.zone} → {offers} {hints}".rstrip())
 
 

@@ -47,39 +47,31 @@ class Friends:
 
 
 @dataclass(frozen=True, slots=True)
-class Change:
-    """One live change, and the cards it is for: the card of `alert_id`, else the customer's newest
-    entry card, or — with `requests_for` — every unanswered size request of theirs for those SKUs."""
+class Live:
+    """What happened since the alert: on a card, all of it; in a change, only what changed."""
 
-    alert_id: str | None = None
-    customer_id: str | None = None
-    requests_for: frozenset[str] = frozenset()
     action: str | None = None
-    zone: str | None = None
+    zone: str | None = None  # where they are now, once they moved
     left: bool = False
     mirror: Activity | None = None
-    bought: tuple[Item, ...] = ()
+    bought: tuple[Item, ...] = ()  # a visit can see several sales: the card lists them all
     friends: Friends | None = None
-    offers: tuple[ScoredOffer, ...] | None = None
+    offers: tuple[ScoredOffer, ...] | None = None  # re-ranked in the moment
 
-    @property
-    def every(self) -> bool:
-        """It is for all the cards it targets, not only the newest."""
-        return bool(self.requests_for)
+    def then(self, later: Live) -> Live:
+        """This, with `later` on top (sales add up; everything else is replaced when said)."""
+        return Live(
+            action=later.action if later.action is not None else self.action,
+            zone=later.zone if later.zone is not None else self.zone,
+            left=self.left or later.left,
+            mirror=later.mirror if later.mirror is not None else self.mirror,
+            bought=self.bought + later.bought,
+            friends=later.friends if later.friends is not None else self.friends,
+            offers=later.offers if later.offers is not None else self.offers,
+        )
 
-    def targets(self, card: Card) -> bool:
-        alert = card.alert
-        if self.alert_id is not None:
-            return alert.alert_id == self.alert_id
-        if alert.customer_id != self.customer_id or not alert.customer_id:
-            return False
-        if self.requests_for:
-            sku = dict(alert.details).get("sku")
-            return alert.kind == AlertKind.SIZE_REQUEST and card.action is None and sku in self.requests_for
-        return alert.kind == AlertKind.ENTRY
-
-    def fields(self) -> dict[str, Any]:
-        """What changed, as the `update` event says it."""
+    def to_json(self) -> dict[str, Any]:
+        """What is known, as the card and the `update` event say it (nothing for what is not)."""
         out: dict[str, Any] = {}
         if self.action is not None:
             out["action"] = self.action
@@ -99,18 +91,39 @@ class Change:
 
 
 @dataclass(frozen=True, slots=True)
+class Change:
+    """One live change, and the cards it is for: the card of `alert_id`, else the customer's newest
+    entry card, or — with `requests_for` — every unanswered size request of theirs for those SKUs."""
+
+    live: Live
+    alert_id: str | None = None
+    customer_id: str | None = None
+    requests_for: frozenset[str] = frozenset()
+
+    @property
+    def every(self) -> bool:
+        """It is for all the cards it targets, not only the newest."""
+        return bool(self.requests_for)
+
+    def targets(self, card: Card) -> bool:
+        alert = card.alert
+        if self.alert_id is not None:
+            return alert.alert_id == self.alert_id
+        if alert.customer_id != self.customer_id or not alert.customer_id:
+            return False
+        if self.requests_for:
+            sku = alert.asked.sku if alert.asked is not None else None
+            return alert.kind == AlertKind.SIZE_REQUEST and card.live.action is None and sku in self.requests_for
+        return alert.kind == AlertKind.ENTRY
+
+
+@dataclass(frozen=True, slots=True)
 class Card:
     """An alert as the tablets show it, with what happened since (`event_id`: its place in the stream)."""
 
     alert: Alert
     event_id: int
-    action: str | None = None
-    zone: str | None = None  # where they are now, once they moved
-    left: bool = False
-    mirror: Activity | None = None
-    bought: tuple[Item, ...] = ()  # a visit can see several sales: the card lists them all
-    friends: Friends | None = None
-    offers: tuple[ScoredOffer, ...] | None = None  # re-ranked in the moment
+    live: Live = Live()
 
     @classmethod
     def stored(cls, payload: dict[str, Any], event_id: int) -> Card:
@@ -119,34 +132,14 @@ class Card:
 
     def apply(self, change: Change) -> tuple[Card, Patch]:
         """The card after `change`, and the update its tablets receive (with every sale so far)."""
-        after = self._changed(change)
-        said = replace(change, bought=after.bought) if change.bought else change
+        after = replace(self, live=self.live.then(change.live))
+        said = replace(change.live, bought=after.live.bought) if change.live.bought else change.live
         return after, Patch(self.alert.alert_id, said)
-
-    def _changed(self, change: Change) -> Card:
-        return replace(
-            self,
-            action=change.action if change.action is not None else self.action,
-            zone=change.zone if change.zone is not None else self.zone,
-            left=self.left or change.left,
-            mirror=change.mirror if change.mirror is not None else self.mirror,
-            bought=self.bought + change.bought,
-            friends=change.friends if change.friends is not None else self.friends,
-            offers=change.offers if change.offers is not None else self.offers,
-        )
 
     def to_json(self, *, action: str | None = None) -> dict[str, Any]:
         """The card; `action`: the one staff stored, which wins over the live one."""
-        live = Change(
-            action=action or self.action,
-            zone=self.zone,
-            left=self.left,
-            mirror=self.mirror,
-            bought=self.bought,
-            friends=self.friends,
-            offers=self.offers,
-        )
-        return {**self.alert.card(), "event_id": self.event_id, "action": None, **live.fields()}
+        live = replace(self.live, action=action or self.live.action)
+        return {**self.alert.card(), "event_id": self.event_id, "action": None, **live.to_json()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +147,7 @@ class Patch:
     """A change as one card receives it (the stream's `update` event)."""
 
     alert_id: str
-    change: Change
+    live: Live
 
     def to_json(self) -> dict[str, Any]:
-        return {"alert_id": self.alert_id, **self.change.fields()}
+        return {"alert_id": self.alert_id, **self.live.to_json()}

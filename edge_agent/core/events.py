@@ -210,7 +210,39 @@ def offer_json(offer: ScoredOffer) -> dict[str, Any]:
     return {"offer_id": offer.offer_id, "title": offer.title, "score": round(offer.score, 4), "reason": offer.reason}
 
 
-DETAIL_KEYS = ("sku", "title", "size", "device_id", "session_id")
+@dataclass(frozen=True, slots=True)
+class Hint:
+    """A line for staff on an alert, worded for a person (first visit, regular, lapsed, owns)."""
+
+    kind: str
+    text: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "text": self.text}
+
+
+@dataclass(frozen=True, slots=True)
+class SizeAsked:
+    """What a size request asks for, and from which mirror session (docs/interface.md § Size request)."""
+
+    sku: str | None
+    title: str | None
+    size: str | None
+    device_id: str | None
+    session_id: str | None
+
+    def to_json(self) -> dict[str, str | None]:
+        return {
+            "sku": self.sku,
+            "title": self.title,
+            "size": self.size,
+            "device_id": self.device_id,
+            "session_id": self.session_id,
+        }
+
+    @classmethod
+    def from_json(cls, card: Mapping[str, Any]) -> SizeAsked:
+        return cls(card.get("sku"), card.get("title"), card.get("size"), card.get("device_id"), card.get("session_id"))
 
 
 class AlertKind(StrEnum):
@@ -233,9 +265,9 @@ class Alert:
     zone: str
     offers: tuple[ScoredOffer, ...]
     visits_90d: int | None = None  # for the tablet's customer card; not part of the MQTT payload
-    hints: tuple[dict[str, str], ...] = ()  # [{"kind", "text"}] for staff (docs/interface.md)
-    kind: AlertKind = AlertKind.ENTRY  # a size request's `details` say what is asked for
-    details: tuple[tuple[str, str | None], ...] = ()
+    hints: tuple[Hint, ...] = ()
+    kind: AlertKind = AlertKind.ENTRY
+    asked: SizeAsked | None = None  # what a size request asks for
 
     def card(self) -> dict[str, Any]:
         """The tablet's customer card: the MQTT payload plus what only staff see."""
@@ -253,9 +285,9 @@ class Alert:
             zone=card["zone"],
             offers=tuple(ScoredOffer(o["offer_id"], o["title"], o["score"], o["reason"]) for o in card["offers"]),
             visits_90d=card.get("visits_90d"),
-            hints=tuple(card.get("hints", ())),
-            kind=AlertKind(card.get("kind", AlertKind.ENTRY)),
-            details=tuple((k, card.get(k)) for k in DETAIL_KEYS if k in card),
+            hints=tuple(Hint(str(h["kind"]), str(h["text"])) for h in card.get("hints", ())),
+            kind=(kind := AlertKind(card.get("kind", AlertKind.ENTRY))),
+            asked=SizeAsked.from_json(card) if kind == AlertKind.SIZE_REQUEST else None,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -267,8 +299,9 @@ class Alert:
             "tier": self.tier,
             "zone": self.zone,
             "offers": [offer_json(o) for o in self.offers],
-            "hints": [dict(h) for h in self.hints],
-            **({"kind": str(self.kind), **dict(self.details)} if self.kind != AlertKind.ENTRY else {}),
+            "hints": [h.to_json() for h in self.hints],
+            **({"kind": str(self.kind)} if self.kind != AlertKind.ENTRY else {}),
+            **(self.asked.to_json() if self.asked is not None else {}),
         }
 
 

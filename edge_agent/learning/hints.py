@@ -5,18 +5,10 @@ from __future__ import annotations
 import itertools
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+from ..core.events import Hint
 
 DAY = 86400
-
-
-@dataclass(frozen=True, slots=True)
-class Hint:
-    kind: str
-    text: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"kind": self.kind, "text": self.text}
 
 
 def _ago(days: int) -> str:

@@ -11,8 +11,8 @@ import uuid
 from collections.abc import Callable, Sequence
 
 from ..aggregation.rollup import count
-from ..core.cards import Activity, Change, Item
-from ..core.events import Alert, AlertAction, AlertKind, Customer, DeadLetter, MirrorEvent, SensorReading
+from ..core.cards import Activity, Change, Item, Live
+from ..core.events import Alert, AlertAction, AlertKind, Customer, DeadLetter, MirrorEvent, SensorReading, SizeAsked
 from ..core.mirror import MirrorKind
 from ..learning.profile import SIGNALS
 from ..mirror import rules
@@ -124,7 +124,7 @@ class MirrorHandler:
             if staff_alert is not None:
                 self._ports.alerts(staff_alert)
             if customer is not None and event.sku and kind.activity:
-                self._ports.updates(Change(customer_id=customer.customer_id, mirror=self._activity(event)))
+                self._ports.updates(Change(Live(mirror=self._activity(event)), customer_id=customer.customer_id))
             if customer is not None:
                 self._moment.evidence(customer, event, zone, time.time())
 
@@ -152,7 +152,6 @@ class MirrorHandler:
     def _size_request(self, event: MirrorEvent, zone: str, customer: Customer | None) -> Alert:
         """A shopper in a fitting room asks for another size: a staff alert of its own (docs/interface.md)."""
         title = self._learned.categories().get(event.sku or "", (event.sku or "", ""))[0] or (event.sku or "")
-        details = {"sku": event.sku, "title": title, "size": event.size, "device_id": event.device_id}
         return Alert(
             alert_id=uuid.uuid4().hex,
             ts=time.time(),
@@ -162,7 +161,7 @@ class MirrorHandler:
             zone=zone,
             offers=(),
             kind=AlertKind.SIZE_REQUEST,
-            details=(*details.items(), ("session_id", event.session_id)),
+            asked=SizeAsked(event.sku, title, event.size, event.device_id, event.session_id),
         )
 
     def _activity(self, event: MirrorEvent) -> Activity | None:
@@ -238,7 +237,9 @@ async def staff_action(ports: Ports, event: AlertAction, ack: Ack | None) -> Non
             ops=teach,
             counts=tuple(counts),
             # Every tablet sees the card taken (e.g. a size request: one "on my way" is enough).
-            on_commit=after_commit(ack, lambda: ports.updates(Change(alert_id=event.alert_id, action=event.action))),
+            on_commit=after_commit(
+                ack, lambda: ports.updates(Change(Live(action=event.action), alert_id=event.alert_id))
+            ),
             urgent=True,
         )
     )

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 from ..config.agent import LearningConfig
 from ..core.cache import Bounded
-from ..core.events import Customer, ScoredOffer
-from ..learning.hints import Hint, owns_hints, visit_hints
+from ..core.events import Customer, Hint, ScoredOffer
+from ..learning.hints import owns_hints, visit_hints
 from ..learning.profile import DISLIKED_PENALTY, Taste, blend
 from ..scoring.catalog import OfferCatalog
 from ..store.profiles import Owned, Profiles

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ..core.cards import Change
+from ..core.cards import Change, Live
 from ..core.events import Alert, AlertKind, Customer, MirrorEvent, OffersUpdated, ScoredOffer
 from ..mirror import rules
 from ..scoring.advice import advised
@@ -100,7 +100,7 @@ class Moment:
             return
         card.offers, card.pushed = tuple(o.offer_id for o in ranked), now
         update = OffersUpdated(card.alert_id, tuple(ranked))
-        self.ports.updates(Change(alert_id=card.alert_id, offers=update.offers))
+        self.ports.updates(Change(Live(offers=update.offers), alert_id=card.alert_id))
         self.publish(update)
         self.updates_sent += 1
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 
 from ..aggregation.rollup import count
 from ..config.agent import AgentConfig
-from ..core.cards import Change, Item
+from ..core.cards import Change, Item, Live
 from ..core.events import ConsentChange, Sale
 from ..learning.profile import SIGNALS
 from ..presence.identity import IdentityResolver
@@ -80,10 +80,10 @@ class SaleHandler:
         bought = tuple(Item(x.sku, titles.get(x.sku, (x.sku, ""))[0] or x.sku, x.amount) for x in sale.lines)
 
         def show() -> None:
-            self._ports.updates(Change(customer_id=customer_id, bought=bought))
+            self._ports.updates(Change(Live(bought=bought), customer_id=customer_id))
             # A dressing-room rule: a sale closes the customer's open size requests for what they bought.
             skus = frozenset(x.sku for x in sale.lines)
-            self._ports.updates(Change(customer_id=customer_id, requests_for=skus, action="bought"))
+            self._ports.updates(Change(Live(action="bought"), customer_id=customer_id, requests_for=skus))
 
         return show
 

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from ..aggregation.rollup import count, dwell
 from ..beacons import beacon_of
-from ..core.cards import Change
+from ..core.cards import Change, Live
 from ..core.events import Advertisement, Alert, BeaconId, BeaconSighting, CheckIn, Customer, PresenceChange
 from ..presence.engine import PresenceEngine
 from ..presence.identity import IdentityResolver
@@ -162,7 +162,7 @@ class PresenceHandler:
                     self._moment.left(customer.customer_id)
                 moved = change.state == "moved"
                 self._ports.updates(
-                    Change(customer_id=customer.customer_id, zone=zone if moved else None, left=not moved)
+                    Change(Live(zone=zone if moved else None, left=not moved), customer_id=customer.customer_id)
                 )
             return
         if customer is None:
@@ -201,7 +201,7 @@ class PresenceHandler:
         emit = None
         if alert is not None and outcome.decision == "alert":  # holdout: scored and counted, never shown
             hints = self._learned.hints(customer, alert.offers, self._catalog, owned, now)
-            alert = replace(alert, hints=tuple(h.to_json() for h in hints))
+            alert = replace(alert, hints=tuple(hints))
             writes.append(rows.alert(alert.alert_id, alert.ts, alert.customer_id, alert.zone, alert.card()))
             counts.append(count("alerts_sent", subject=who))
             emit = self._emitter(alert)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from ..aggregation.rollup import count
-from ..core.cards import Change
+from ..core.cards import Change, Live
 from ..core.events import Customer, FriendForgotten, FriendRemembered, FriendVote, MirrorEvent, SeatTaken
 from ..core.mirror import MirrorKind
 from ..mirror import rules
@@ -211,7 +211,7 @@ class SocialHandler:
         self._tell([look])
         if look.customer_id is not None:
             friends = summary(self.board.of_customer(look.customer_id, vote.ts))
-            self._ports.updates(Change(customer_id=look.customer_id, friends=friends))
+            self._ports.updates(Change(Live(friends=friends), customer_id=look.customer_id))
             self.on_advice(look.customer_id)
 
     async def seat(self, taken: SeatTaken, ack: Ack | None) -> None:

@@ -98,8 +98,8 @@ async def test_a_new_kind_flows_to_the_profile_the_moment_and_the_card(
         assert moment["offers"][0]["offer_id"] != before["offers"][0]["offer_id"]
         # The card: what she was complimented on shows as liked in this visit.
         cards = [c for c in agent.runtime.hub.recent() if c.alert.customer_id == "c-ada"] if agent.runtime else []
-        assert cards and cards[-1].mirror is not None
-        assert {item.sku for item in cards[-1].mirror.liked} == {"COAT-1", "COAT-2"}
+        assert cards and cards[-1].live.mirror is not None
+        assert {item.sku for item in cards[-1].live.mirror.liked} == {"COAT-1", "COAT-2"}
     # The profile: outerwear learned from the new kind's signal; every event stored once.
     conn = connect(config.db_path)
     affinity = dict(conn.execute("SELECT category, score FROM affinities WHERE customer_id = 'c-ada'").fetchall())

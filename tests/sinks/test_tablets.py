@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from edge_agent.core.cards import Activity, Card, Change, Friends, Item, Patch
-from edge_agent.core.events import Alert, AlertKind, ScoredOffer
+from edge_agent.core.cards import Activity, Card, Change, Friends, Item, Live, Patch
+from edge_agent.core.events import Alert, AlertKind, ScoredOffer, SizeAsked
 from edge_agent.sinks.tablets import AlertHub
 
 NOW = 1_760_000_000.0  # a fixed moment: nothing here depends on the day it runs
@@ -16,9 +16,9 @@ def entry(alert_id: str, customer_id: str = "c-ada", ts: float = NOW) -> Alert:
 
 
 def size_request(alert_id: str, sku: str, customer_id: str = "c-ada", ts: float = NOW) -> Alert:
-    details = (("sku", sku), ("title", sku.title()), ("size", "M"), ("device_id", "m1"), ("session_id", "s1"))
+    asked = SizeAsked(sku, sku.title(), "M", "m1", "s1")
     return Alert(alert_id, ts, customer_id, "Ada", "gold", "fitting-rooms", (), kind=AlertKind.SIZE_REQUEST,
-                 details=details)  # fmt: skip
+                 asked=asked)  # fmt: skip
 
 
 async def hub_with(*alerts: Alert) -> tuple[AlertHub, list[tuple[int, Card | Patch]]]:
@@ -51,17 +51,17 @@ async def test_a_new_card_is_the_alert_for_staff_with_its_place_in_the_stream() 
 
 async def test_a_change_for_a_customer_goes_to_their_newest_entry_card_only() -> None:
     hub, _ = await hub_with(entry("old"), size_request("sr", "COAT-1"), entry("new", ts=NOW + 60))
-    hub.update(Change(customer_id="c-ada", zone="fitting-rooms"))
+    hub.update(Change(Live(zone="fitting-rooms"), customer_id="c-ada"))
     assert card_of(hub, "new").to_json()["zone"] == "fitting-rooms"
     assert card_of(hub, "old").to_json()["zone"] == "entrance"
-    assert card_of(hub, "sr").zone is None
+    assert card_of(hub, "sr").live.zone is None
 
 
 async def test_a_change_for_nobody_on_the_board_changes_nothing() -> None:
     hub, _ = await hub_with(entry("a1"))
     before = hub.recent()
-    hub.update(Change(customer_id="c-someone-else", left=True))
-    hub.update(Change(alert_id="no-such-alert", action="ack"))
+    hub.update(Change(Live(left=True), customer_id="c-someone-else"))
+    hub.update(Change(Live(action="ack"), alert_id="no-such-alert"))
     assert hub.recent() == before
 
 
@@ -69,9 +69,9 @@ async def test_every_sale_of_a_visit_is_listed_and_the_update_carries_them_all()
     hub = AlertHub()
     await hub.deliver(entry("a1"))
     stream = hub.subscribe()
-    hub.update(Change(customer_id="c-ada", bought=(Item("COAT-1", "Wool coat", 240.0),)))
-    hub.update(Change(customer_id="c-ada", bought=(Item("SCARF-1", "Scarf", 30.0),)))
-    assert [i.sku for i in card_of(hub, "a1").bought] == ["COAT-1", "SCARF-1"]
+    hub.update(Change(Live(bought=(Item("COAT-1", "Wool coat", 240.0),)), customer_id="c-ada"))
+    hub.update(Change(Live(bought=(Item("SCARF-1", "Scarf", 30.0),)), customer_id="c-ada"))
+    assert [i.sku for i in card_of(hub, "a1").live.bought] == ["COAT-1", "SCARF-1"]
     _, first = stream.get_nowait()
     _, second = stream.get_nowait()
     assert isinstance(first, Patch) and [i["sku"] for i in first.to_json()["bought"]] == ["COAT-1"]
@@ -94,9 +94,9 @@ async def test_a_sale_closes_the_open_size_requests_for_what_was_bought_and_no_o
         size_request("answered", "COAT-1"),
         size_request("someone-else", "COAT-1", customer_id="c-bob"),
     )
-    hub.update(Change(alert_id="answered", action="on_my_way"))
-    hub.update(Change(customer_id="c-ada", requests_for=frozenset({"COAT-1"}), action="bought"))
-    actions = {c.alert.alert_id: c.action for c in hub.recent()}
+    hub.update(Change(Live(action="on_my_way"), alert_id="answered"))
+    hub.update(Change(Live(action="bought"), customer_id="c-ada", requests_for=frozenset({"COAT-1"})))
+    actions = {c.alert.alert_id: c.live.action for c in hub.recent()}
     assert actions == {"visit": None, "coat": "bought", "coat-again": "bought", "boots": None,
                        "answered": "on_my_way", "someone-else": None}  # fmt: skip
 
@@ -104,10 +104,10 @@ async def test_a_sale_closes_the_open_size_requests_for_what_was_bought_and_no_o
 async def test_the_live_fields_render_as_the_interface_documents_them() -> None:
     hub, _ = await hub_with(entry("a1"))
     tried = (Item("COAT-1", "Wool coat"),)
-    hub.update(Change(customer_id="c-ada", mirror=Activity(tried=tried, disliked=(Item("HAT-1", "Hat"),))))
-    hub.update(Change(customer_id="c-ada", friends=Friends(3, 1, 0.6)))
-    hub.update(Change(alert_id="a1", offers=(ScoredOffer("o-2", "Scarf", 0.5, "liked"),)))
-    hub.update(Change(customer_id="c-ada", left=True))
+    hub.update(Change(Live(mirror=Activity(tried=tried, disliked=(Item("HAT-1", "Hat"),))), customer_id="c-ada"))
+    hub.update(Change(Live(friends=Friends(3, 1, 0.6)), customer_id="c-ada"))
+    hub.update(Change(Live(offers=(ScoredOffer("o-2", "Scarf", 0.5, "liked"),)), alert_id="a1"))
+    hub.update(Change(Live(left=True), customer_id="c-ada"))
     body = card_of(hub, "a1").to_json(action="accepted")  # the action staff stored wins
     assert body["mirror"] == {"tried": [{"sku": "COAT-1", "title": "Wool coat"}], "liked": [],
                               "disliked": [{"sku": "HAT-1", "title": "Hat"}]}  # fmt: skip
