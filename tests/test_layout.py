@@ -125,3 +125,16 @@ def test_only_the_store_opens_sqlite() -> None:
         str(p.relative_to(PACKAGE)) for p in modules(exclude=("store", "testing")) if "sqlite3" in imported_modules(p)
     ]
     assert offenders == []
+
+
+def test_cards_travel_typed_and_become_json_only_where_they_are_rendered() -> None:
+    """The staff card, its changes and the friends' look cards are frozen dataclasses from the
+    handler to the sink; a `dict[str, Any]` appears only in a `to_json`/`stored` of their own."""
+    card_path = ["sinks/tablets.py", "sinks/social.py", "runtime/ports.py"]
+    offenders = [path for path in card_path if "dict[str, Any]" in (PACKAGE / path).read_text()]
+    assert offenders == []
+    rendering = {"to_json", "stored", "from_json"}
+    for path in ("core/cards.py", "social/remote.py"):
+        for node in ast.walk(ast.parse((PACKAGE / path).read_text())):
+            if isinstance(node, ast.FunctionDef) and "dict[str, Any]" in ast.unparse(node.returns or node.args):
+                assert node.name in rendering, f"{path}: {node.name} speaks in dicts"

@@ -31,6 +31,8 @@ from ..sinks.social import LookCards, MirrorSocial
 from ..sinks.tablets import AlertHub
 from ..sinks.webhook import WebhookSink
 from ..sinks.worker import Fanout, SinkWorker
+from ..social.looks import LookState
+from ..social.remote import LookCard
 from ..sources.base import Source
 from ..sources.build import remote_sharing
 from ..sources.inbox import InboxSource
@@ -175,9 +177,9 @@ class Sinks:
     alerts: tuple[SinkWorker[Alert], ...]  # tablets and extra channels
     suggestions: SinkWorker[Suggestion]
     webhooks: tuple[SinkWorker[Alert | OffersUpdated], ...] = ()
-    social: SinkWorker[tuple[str, dict[str, Any]]] = field(default_factory=lambda: SinkWorker("mirror-social", _no))
+    social: SinkWorker[tuple[str, LookState]] = field(default_factory=lambda: SinkWorker("mirror-social", _no))
     # look cards for the chain's relay, with their own link to the uplink broker
-    cards: tuple[MqttPublisher, SinkWorker[tuple[str, dict[str, Any] | None]]] | None = None
+    cards: tuple[MqttPublisher, SinkWorker[tuple[str, LookCard | None]]] | None = None
 
     @property
     def all(self) -> tuple[Component, ...]:
@@ -220,7 +222,7 @@ async def _no(item: object) -> None:
     """A sink for a Sinks built without a mirror broker (tests)."""
 
 
-def _cards(config: AgentConfig) -> tuple[MqttPublisher, SinkWorker[tuple[str, dict[str, Any] | None]]] | None:
+def _cards(config: AgentConfig) -> tuple[MqttPublisher, SinkWorker[tuple[str, LookCard | None]]] | None:
     if not remote_sharing(config):
         return None
     publisher = MqttPublisher(

@@ -8,13 +8,14 @@ import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from ..aggregation.rollup import Aggregator
 from ..config.agent import AgentConfig
 from ..core.cards import Change
 from ..core.events import Alert, MirrorEvent, OffersUpdated, ScoredOffer
 from ..core.stats import AgentStats
+from ..social.looks import LookState
+from ..social.remote import LookCard
 from ..store import Effects, StoreWriter
 
 Ack = Callable[[bool], None]  # an input's acknowledgement, once its effects are committed (fresh or not)
@@ -43,9 +44,9 @@ class Ports:
     updates: Callable[[Change], None] = lambda change: None  # live changes to the tablets' cards
     offers_updated: Callable[[OffersUpdated], None] = lambda update: None  # to `{topic_prefix}/alerts`
     # a look's state for its mirror: (device_id, payload) to `{topic_prefix}/mirror/{device_id}/social`
-    social: Callable[[str, dict[str, Any]], None] = lambda device, state: None
+    social: Callable[[str, LookState], None] = lambda device, state: None
     # a look card for the chain's relay, or None once the look is over: (look_id, card)
-    look_cards: Callable[[str, dict[str, Any] | None], None] = lambda look_id, card: None
+    look_cards: Callable[[str, LookCard | None], None] = lambda look_id, card: None
     clock: Callable[[], float] = time.time
 
     def subject(self, who: str) -> str:

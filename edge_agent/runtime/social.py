@@ -11,7 +11,6 @@ import hashlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from ..aggregation.rollup import count
@@ -19,7 +18,7 @@ from ..core.cards import Change, Live
 from ..core.events import Customer, FriendForgotten, FriendRemembered, FriendVote, MirrorEvent, SeatTaken
 from ..core.mirror import MirrorKind
 from ..mirror import rules
-from ..social.looks import GONE_S, MIRROR_SEAT, Board, Channel, Circle, Look, Refusal, Seat, summary
+from ..social.looks import GONE_S, MIRROR_SEAT, Board, Channel, Circle, Look, LookState, Refusal, Seat, summary
 from ..social.remote import Item, look_card, verified
 from ..social.trust import Trust
 from ..store import Count, Effects, Operation, rows, social
@@ -59,10 +58,6 @@ class Links:
     public_url: Callable[[], str]
     remote_url: str | None
     remote_available: Callable[[], bool]
-
-
-def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat()
 
 
 class SocialHandler:
@@ -264,23 +259,17 @@ class SocialHandler:
             advice |= {sku: a for sku, a in look.advice().items() if a}
         return advice
 
-    def state(self, look: Look, now: float) -> dict[str, Any]:
-        """`{topic_prefix}/mirror/{device_id}/social` (SPEC §16)."""
+    def state(self, look: Look, now: float) -> LookState:
+        """What the look's mirror shows (SPEC §16)."""
         remote = look.circle.remote and self._links.remote_url is not None and self._links.remote_available()
         live = look.live(now)
-        return {
-            "look_id": look.look_id,
-            "session_id": look.session_id,
-            "urls": {
-                "companions": f"{self._links.public_url()}/v/{look.token}" if look.circle.companions and live else None,
-                "remote": f"{self._links.remote_url}/v/{look.look_id}" if remote and live else None,
-            },
-            "remote_available": bool(remote),
-            "expires_at": iso(look.expires_at),
-            "state": "open" if live else ("stopped" if look.stopped_at is not None else "expired"),
-            "tally": look.tally(),
-            "advice": look.advice(),
-        }
+        return LookState.of(
+            look,
+            companions_url=f"{self._links.public_url()}/v/{look.token}" if look.circle.companions and live else None,
+            remote_url=f"{self._links.remote_url}/v/{look.look_id}" if remote and live else None,
+            remote_available=bool(remote),
+            state="open" if live else ("stopped" if look.stopped_at is not None else "expired"),
+        )
 
     def _tell(self, looks: list[Look]) -> None:
         now = self._ports.clock()

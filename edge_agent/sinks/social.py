@@ -8,9 +8,10 @@ every live look again) and cleared with an empty retained message once the look 
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from ..links.mqtt import MqttPublisher
+from ..social.looks import LookState
+from ..social.remote import LookCard
 
 
 class MirrorSocial:
@@ -20,9 +21,10 @@ class MirrorSocial:
         self._publisher = publisher
         self._prefix = topic_prefix
 
-    async def deliver(self, item: tuple[str, dict[str, Any]]) -> None:
+    async def deliver(self, item: tuple[str, LookState]) -> None:
         device_id, state = item
-        await self._publisher.publish(f"{self._prefix}/mirror/{device_id}/social", json.dumps(state).encode(), qos=1)
+        payload = json.dumps(state.to_json()).encode()
+        await self._publisher.publish(f"{self._prefix}/mirror/{device_id}/social", payload, qos=1)
 
 
 class LookCards:
@@ -32,7 +34,7 @@ class LookCards:
         self._publisher = publisher
         self._topic = looks_topic
 
-    async def deliver(self, item: tuple[str, dict[str, Any] | None]) -> None:
+    async def deliver(self, item: tuple[str, LookCard | None]) -> None:
         look_id, card = item
-        payload = json.dumps(card).encode() if card is not None else b""
+        payload = json.dumps(card.to_json()).encode() if card is not None else b""
         await self._publisher.publish(f"{self._topic}/{look_id}", payload, qos=1, retain=True)

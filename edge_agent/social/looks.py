@@ -11,7 +11,9 @@ import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from ..core.cards import Friends
 from .trust import UNKNOWN_WEIGHT, Trust, advice
@@ -145,6 +147,39 @@ class Look:
 
     def voted(self, seat: str) -> bool:
         return any(s == seat for s, _ in self.votes)
+
+
+@dataclass(frozen=True, slots=True)
+class LookState:
+    """What a look's mirror shows, as it stands when said: `{topic_prefix}/mirror/{device_id}/social`."""
+
+    look_id: str
+    session_id: str
+    companions_url: str | None
+    remote_url: str | None
+    remote_available: bool
+    expires_at: float
+    state: str  # open, stopped or expired
+    tally: dict[str, dict[str, int]]
+    advice: dict[str, float]
+
+    @classmethod
+    def of(cls, look: Look, *, companions_url: str | None, remote_url: str | None, remote_available: bool,
+           state: str) -> LookState:  # fmt: skip
+        return cls(look.look_id, look.session_id, companions_url, remote_url, remote_available, look.expires_at,
+                   state, look.tally(), look.advice())  # fmt: skip
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "look_id": self.look_id,
+            "session_id": self.session_id,
+            "urls": {"companions": self.companions_url, "remote": self.remote_url},
+            "remote_available": self.remote_available,
+            "expires_at": datetime.fromtimestamp(self.expires_at, UTC).isoformat(),
+            "state": self.state,
+            "tally": self.tally,
+            "advice": self.advice,
+        }
 
 
 def summary(looks: Iterable[Look]) -> Friends:

@@ -28,24 +28,41 @@ class Item:
     title: str
     image_url: str | None = None
 
-
-def look_card(look: Look, store_id: str, items: Mapping[str, Item]) -> dict[str, Any]:
-    """The card the relay shows: catalog items, the question and the nickname — never who shares."""
-    return {
-        "look_id": look.look_id,
-        "store_id": store_id,
-        "skus": [_item(sku, items) for sku in look.skus],
-        "question": QUESTION,
-        "nickname": look.nickname,
-        "expires_at": look.expires_at,
-        "seats": look.max_seats,
-        "key": look.key,
-    }
+    def to_json(self) -> dict[str, str | None]:
+        return {"sku": self.sku, "title": self.title, "image_url": self.image_url}
 
 
-def _item(sku: str, items: Mapping[str, Item]) -> dict[str, str | None]:
-    item = items.get(sku)
-    return {"sku": sku, "title": item.title if item else sku, "image_url": item.image_url if item else None}
+@dataclass(frozen=True, slots=True)
+class LookCard:
+    """The card the relay shows: catalog items, the question and the nickname — never who shares
+    (`CARD_FIELDS` and `ITEM_FIELDS` are all it may hold)."""
+
+    look_id: str
+    store_id: str
+    items: tuple[Item, ...]
+    nickname: str
+    expires_at: float
+    seats: int
+    key: str
+    question: str = QUESTION
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "look_id": self.look_id,
+            "store_id": self.store_id,
+            "skus": [item.to_json() for item in self.items],
+            "question": self.question,
+            "nickname": self.nickname,
+            "expires_at": self.expires_at,
+            "seats": self.seats,
+            "key": self.key,
+        }
+
+
+def look_card(look: Look, store_id: str, items: Mapping[str, Item]) -> LookCard:
+    """A look's card, its SKUs titled from the catalog (a SKU it does not know shows as itself)."""
+    shown = tuple(items.get(sku) or Item(sku, sku) for sku in look.skus)
+    return LookCard(look.look_id, store_id, shown, look.nickname, look.expires_at, look.max_seats, look.key)
 
 
 def vote_mac(key_hex: str, look_id: str, vote_id: str, seat: str, sku: str, value: str, ts: float) -> str:
