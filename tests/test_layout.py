@@ -133,8 +133,6 @@ def test_cards_travel_typed_and_become_json_only_where_they_are_rendered() -> No
     card_path = ["sinks/tablets.py", "sinks/social.py", "runtime/ports.py"]
     offenders = [path for path in card_path if "dict[str, Any]" in (PACKAGE / path).read_text()]
     assert offenders == []
-    rendering = {"to_json", "stored", "from_json"}
-    for path in ("core/cards.py", "social/remote.py"):
-        for node in ast.walk(ast.parse((PACKAGE / path).read_text())):
-            if isinstance(node, ast.FunctionDef) and "dict[str, Any]" in ast.unparse(node.returns or node.args):
-                assert node.name in rendering, f"{path}: {node.name} speaks in dicts"
+    for node in ast.walk(ast.parse((PACKAGE / "core/cards.py").read_text())):
+        if isinstance(node, ast.FunctionDef) and "dict[str, Any]" in ast.unparse(node.returns or node.args):
+            assert node.name in {"to_json", "stored"}, f"core/cards.py: {node.name} speaks in dicts"
