@@ -105,6 +105,7 @@ class MqttPublisher(Component):
         self._over = asyncio.Event()  # the current connection's end
         self.published = 0
         self.retried = 0
+        self._dropped = 0  # received on earlier connections and dropped unread (see MqttClient.dropped)
 
     async def run(self) -> None:
         await self.link.run(self._connect, self._serve)
@@ -131,6 +132,7 @@ class MqttPublisher(Component):
             raise group.exceptions[0] from None
         finally:
             self._client = None
+            self._dropped += client.dropped
             self._ready.clear()
             self._over.set()
             await self._leave(client)
@@ -180,6 +182,10 @@ class MqttPublisher(Component):
             self.published += 1
             return
 
+    @property
+    def dropped(self) -> int:
+        return self._dropped + (self._client.dropped if self._client is not None else 0)
+
     def status(self) -> Status:
         link = self.link.status()
         return Status(
@@ -188,6 +194,9 @@ class MqttPublisher(Component):
             state=str(link.state),
             link=link,
             health=link.health(),
-            samples=(Sample("mqtt_published", self.published, help="Messages confirmed by the store broker"),),
+            samples=(
+                Sample("mqtt_published", self.published, help="Messages confirmed by the store broker"),
+                Sample("mqtt_received_dropped", self.dropped, help="Received messages dropped unread (queue full)"),
+            ),
             body={"published": self.published, "retried": self.retried, "last_error": link.last_error},
         )

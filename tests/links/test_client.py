@@ -14,9 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edge_agent.core.errors import LinkError
-from edge_agent.links.client import MqttClient, Options
+from edge_agent.links.client import MAX_QUEUED, MqttClient, Options
 from edge_agent.links.wire import REFUSED_CODES
 from edge_agent.testing.strict_broker import StrictBroker
+from edge_agent.testing.wait import eventually
 
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -225,3 +226,13 @@ async def test_a_publish_waiting_for_its_puback_fails_as_lost_when_the_broker_go
         assert lost.value.lost
         with pytest.raises(LinkError):  # and the next one is refused at once, not queued
             await client.publish("t", b"y", qos=1)
+
+
+async def test_what_nobody_reads_is_bounded_and_counted_not_held() -> None:
+    async with StrictBroker() as strict, MqttClient("127.0.0.1", strict.port, Options("sub-3")) as client:
+        await client.subscribe("a/#", qos=0)
+        for i in range(MAX_QUEUED + 200):
+            strict.send("a/b", str(i).encode(), qos=0)
+        await eventually(lambda: client.dropped == 200)
+        first = await anext(client.messages())
+        assert first.payload == b"0"  # the oldest are kept, the newest dropped: order is never broken
