@@ -22,7 +22,7 @@ from edge_agent.config.agent import load_config
 from edge_agent.runtime import Agent
 from edge_agent.sim.broker import MosquittoBroker
 from edge_agent.store import StoreWriter, Write, connect
-from edge_agent.store.buckets import OpenBucket
+from edge_agent.store.buckets import CountRow, OpenBucket, SensorRow
 from edge_agent.testing.components import running
 from edge_agent.testing.config import write_config
 from edge_agent.testing.wait import eventually
@@ -48,12 +48,13 @@ def hour_bucket(start: float, h: int) -> OpenBucket:
         counts.append(("mirror_try_ons", (("sku", f"SKU-{s:03d}"),), 5 + s % 3))
         counts.append(("mirror_likes", (("sku", f"SKU-{s:03d}"),), 5))
     sensors = [
-        ((("device", f"sensor-{d:02d}"), ("resource", "temperature")), 18.0, 21.0 * 60, 24.0, 60) for d in range(20)
+        SensorRow((("device", f"sensor-{d:02d}"), ("resource", "temperature")), 18.0, 21.0 * 60, 24.0, 60)
+        for d in range(20)
     ]
     visitors = {kind: 20 + h % 40 for kind in ("known", "anonymous")}
     # as many distinct people stand behind each count as it counts (k-anonymity keeps them all)
     support = {(name, labels): max(5, int(value)) for name, labels, value in counts}
-    return OpenBucket(start, counts, visitors, sensors, support)
+    return OpenBucket(start, [CountRow(*c) for c in counts], visitors, sensors, support)
 
 
 async def main(quick: bool) -> dict[str, object]:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..store import Count, Effects, labels_of
-from ..store.buckets import Batch, CloseBuckets, OpenBucket
+from ..store.buckets import Batch, CloseBuckets, CountRow, OpenBucket
 from .parts import split
 
 DWELL_BOUNDS = (60, 300, 900, 1800, 3600)
@@ -106,12 +106,16 @@ class Aggregator:
     def render(self, bucket: OpenBucket) -> Batch:
         """Metrics with k-anonymity applied, and the payload of docs/interface.md § Cloud batches."""
         end = bucket.start + self._bucket_s
-        rows: list[tuple[str, tuple[tuple[str, str], ...], float]] = [
-            ("footfall_visitors", labels_of(kind=kind), float(n)) for kind, n in sorted(bucket.visitors.items())
+        rows = [
+            CountRow("footfall_visitors", labels_of(kind=kind), float(n)) for kind, n in sorted(bucket.visitors.items())
         ]
         rows.extend(bucket.counts)
-        for labels, lo, total, hi, n in bucket.sensors:
-            rows += [("sensor_min", labels, lo), ("sensor_mean", labels, total / n), ("sensor_max", labels, hi)]
+        for s in bucket.sensors:
+            rows += [
+                CountRow("sensor_min", s.labels, s.lo),
+                CountRow("sensor_mean", s.labels, s.total / s.n),
+                CountRow("sensor_max", s.labels, s.hi),
+            ]
         bounded, support = _bounded(rows, bucket.support)
         kept = [(n, lb, v) for n, lb, v in bounded if _anonymous_enough(support_of(n, lb, v, support), self._k)]
         metrics: list[dict[str, Any]] = [{"name": n, "labels": dict(lb), "value": _number(v)} for n, lb, v in kept]
@@ -125,7 +129,7 @@ class Aggregator:
         )
 
 
-Row = tuple[str, tuple[tuple[str, str], ...], float]
+Row = CountRow
 MAX_LABEL_SETS = 300  # per metric and bucket: SKUs and the like are chosen by senders
 
 
@@ -134,18 +138,18 @@ def _bounded(rows: list[Row], support: dict[Any, int]) -> tuple[list[Row], dict[
     (backed by the most people of any one of them: the merged sets may be the same people)."""
     by_name: dict[str, list[Row]] = {}
     for row in rows:
-        by_name.setdefault(row[0], []).append(row)
+        by_name.setdefault(row.name, []).append(row)
     out: list[Row] = []
     support = dict(support)
     for name, group in by_name.items():
         if len(group) <= MAX_LABEL_SETS or name.startswith("sensor_"):
             out += group
             continue
-        group.sort(key=lambda r: -r[2])
+        group.sort(key=lambda r: -r.value)
         rest = group[MAX_LABEL_SETS - 1 :]
-        other = tuple((key, "other") for key, _ in rest[0][1])
-        support[(name, other)] = max(support.get((name, r[1]), 0) for r in rest)
-        out += [*group[: MAX_LABEL_SETS - 1], (name, other, sum(r[2] for r in rest))]
+        other = tuple((key, "other") for key, _ in rest[0].labels)
+        support[(name, other)] = max(support.get((name, r.labels), 0) for r in rest)
+        out += [*group[: MAX_LABEL_SETS - 1], CountRow(name, other, sum(r.value for r in rest))]
     return out, support
 
 

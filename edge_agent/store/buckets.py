@@ -9,13 +9,29 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from .effects import Labels
 
 log = logging.getLogger(__name__)
 
-CountRow = tuple[str, Labels, float]
-SensorRow = tuple[Labels, float, float, float, int]  # labels, min, sum, max, n
+
+class CountRow(NamedTuple):
+    """One metric's value under one label set."""
+
+    name: str
+    labels: Labels
+    value: float
+
+
+class SensorRow(NamedTuple):
+    """A sensor resource's readings in a bucket: min, sum, max and how many."""
+
+    labels: Labels
+    lo: float
+    total: float
+    hi: float
+    n: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +64,7 @@ def _labels(text: str) -> Labels:
 
 def read_bucket(conn: sqlite3.Connection, start: float) -> OpenBucket:
     counts = [
-        (name, _labels(labels), value)
+        CountRow(name, _labels(labels), value)
         for name, labels, value in conn.execute(
             "SELECT name, labels, value FROM open_counts WHERE bucket_start = ? ORDER BY name, labels", (start,)
         )
@@ -57,7 +73,7 @@ def read_bucket(conn: sqlite3.Connection, start: float) -> OpenBucket:
         conn.execute("SELECT kind, COUNT(*) FROM open_visitors WHERE bucket_start = ? GROUP BY kind", (start,))
     )
     sensors = [
-        ((("device", device), ("resource", resource)), lo, total, hi, n)
+        SensorRow((("device", device), ("resource", resource)), lo, total, hi, n)
         for device, resource, lo, total, hi, n in conn.execute(
             "SELECT device, resource, lo, total, hi, n FROM open_sensors WHERE bucket_start = ? "
             "ORDER BY device, resource",
