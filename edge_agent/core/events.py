@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 HTTP_API = "http-api"  # the device id of inputs through the agent's own authenticated HTTP API
 
@@ -208,6 +208,13 @@ class ScoredOffer:
 
 def offer_json(offer: ScoredOffer) -> dict[str, Any]:
     return {"offer_id": offer.offer_id, "title": offer.title, "score": round(offer.score, 4), "reason": offer.reason}
+
+
+class Product(NamedTuple):
+    """A SKU as the catalog knows it (either may be empty)."""
+
+    title: str
+    category: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -151,7 +151,7 @@ class MirrorHandler:
 
     def _size_request(self, event: MirrorEvent, zone: str, customer: Customer | None) -> Alert:
         """A shopper in a fitting room asks for another size: a staff alert of its own (docs/interface.md)."""
-        title = self._learned.categories().get(event.sku or "", (event.sku or "", ""))[0] or (event.sku or "")
+        title = self._learned.categories().title(event.sku or "")
         return Alert(
             alert_id=uuid.uuid4().hex,
             ts=time.time(),
@@ -170,7 +170,7 @@ class MirrorHandler:
         titles = self._learned.categories()
 
         def named(skus: Sequence[str]) -> tuple[Item, ...]:
-            return tuple(Item(s, titles.get(s, (s, ""))[0] or s) for s in skus)
+            return tuple(Item(s, titles.title(s)) for s in skus)
 
         if session is None:
             return None
@@ -208,7 +208,7 @@ class MirrorHandler:
         if session is None or event.sku is None:
             return []
         products = self._learned.categories()
-        disliked_categories = frozenset(products[s][1] for s in session.dislikes if s in products) - {""}
+        disliked_categories = frozenset(products.category(s) for s in session.dislikes) - {""}
         exclude = frozenset({*session.dislikes, *session.try_ons})
         return self._learned.also_liked(event.sku, event.ts, exclude, avoid=disliked_categories)
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from ..config.agent import LearningConfig
 from ..core.cache import Bounded
-from ..core.events import Customer, Hint, ScoredOffer
+from ..core.events import Customer, Hint, Product, ScoredOffer
 from ..learning.hints import owns_hints, visit_hints
 from ..learning.profile import DISLIKED_PENALTY, Taste, blend
 from ..scoring.catalog import OfferCatalog
@@ -17,15 +17,15 @@ YEAR_S = 365 * 86400
 ALSO_LIKED_TTL_S = 5.0
 
 
-class Products(Mapping[str, tuple[str, str]]):
-    """sku → (title, category), read from the products table as asked for, behind a bounded
+class Products(Mapping[str, Product]):
+    """sku → its title and category, read from the products table as asked for, behind a bounded
     cache (unknown SKUs too): a chain's catalog of a hundred thousand SKUs costs disk, not memory."""
 
     def __init__(self, profiles: Profiles, size: int = 4096) -> None:
         self._profiles = profiles
-        self._cache: Bounded[str, tuple[str, str] | None] = Bounded(size)  # unknown SKUs too
+        self._cache: Bounded[str, Product | None] = Bounded(size)  # unknown SKUs too
 
-    def __getitem__(self, sku: str) -> tuple[str, str]:
+    def __getitem__(self, sku: str) -> Product:
         if sku in self._cache:
             found = self._cache.get(sku)
         else:
@@ -39,6 +39,16 @@ class Products(Mapping[str, tuple[str, str]]):
 
     def __len__(self) -> int:
         return self._profiles.product_count()
+
+    def title(self, sku: str) -> str:
+        """What staff and shoppers read for a SKU: its title, else the SKU itself."""
+        found = self.get(sku)
+        return found.title if found is not None and found.title else sku
+
+    def category(self, sku: str) -> str:
+        """The SKU's category ("" when the catalog has none or does not know it)."""
+        found = self.get(sku)
+        return found.category if found is not None else ""
 
     def clear(self) -> None:
         self._cache.clear()
@@ -103,7 +113,7 @@ class Learned:
         return kept[:5]
 
     def categories(self) -> Products:
-        """sku → (title, category)."""
+        """sku → its title and category."""
         return self._products
 
 

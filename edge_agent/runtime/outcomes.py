@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from ..aggregation.rollup import count
 from ..config.agent import AgentConfig
@@ -14,6 +14,7 @@ from ..core.events import ConsentChange, Sale
 from ..learning.profile import SIGNALS
 from ..presence.identity import IdentityResolver
 from ..store import Effects, Operation, Write, outcomes, rows
+from .learned import Products
 from .ports import Ports, after_commit
 
 Ack = Callable[[bool], None]
@@ -32,7 +33,7 @@ class SaleHandler:
         ports: Ports,
         identity: IdentityResolver,
         config: AgentConfig,
-        titles: Callable[[], Mapping[str, tuple[str, str]]],
+        titles: Callable[[], Products],
     ) -> None:
         self._ports = ports
         self._titles = titles
@@ -77,7 +78,7 @@ class SaleHandler:
         if customer_id is None:
             return None
         titles = self._titles()
-        bought = tuple(Item(x.sku, titles.get(x.sku, (x.sku, ""))[0] or x.sku, x.amount) for x in sale.lines)
+        bought = tuple(Item(x.sku, titles.title(x.sku), x.amount) for x in sale.lines)
 
         def show() -> None:
             self._ports.updates(Change(Live(bought=bought), customer_id=customer_id))

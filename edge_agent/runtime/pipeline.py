@@ -106,7 +106,7 @@ class Pipeline:
 
     def title(self, sku: str) -> str:
         """A product's title from the catalog (the SKU when it has none)."""
-        return (self._learned.categories().get(sku) or (sku, ""))[0] or sku
+        return self._learned.categories().title(sku)
 
     def refresh(self) -> None:
         """Pick up customers, offers and devices changed (e.g. by the CLI) while running."""

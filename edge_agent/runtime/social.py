@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -23,6 +23,7 @@ from ..social.remote import Item, look_card, verified
 from ..social.trust import Trust
 from ..store import Count, Effects, Operation, rows, social
 from ..store.rows import Write
+from .learned import Products
 from .ports import Ack, Ports, after_commit
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class Links:
 class SocialHandler:
     """See the module docstring."""
 
-    def __init__(self, ports: Ports, friends: Friends, links: Links, titles: Callable[[], Mapping[str, Any]]) -> None:
+    def __init__(self, ports: Ports, friends: Friends, links: Links, titles: Callable[[], Products]) -> None:
         self._ports = ports
         self._friends = friends
         self._links = links
@@ -284,7 +285,7 @@ class SocialHandler:
             self._ports.look_cards(look.look_id, None)
             return
         titles = self._titles()
-        items = {sku: Item(sku, (titles.get(sku) or (sku, ""))[0] or sku) for sku in look.skus}
+        items = {sku: Item(sku, titles.title(sku)) for sku in look.skus}
         self._ports.look_cards(look.look_id, look_card(look, self._ports.config.store_id, items))
 
     # --- periodic -------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..core.cache import Bounded
-from ..core.events import Customer, MirrorEvent, ScoredOffer
+from ..core.events import Customer, MirrorEvent, Product, ScoredOffer
 from ..mirror import Shown, rules
 from .catalog import OfferCatalog
 from .rules import Context, Scorer
@@ -50,7 +50,7 @@ class MirrorAdvisor:
         customer: Customer | None,
         catalog: OfferCatalog,
         zone: str,
-        categories: Mapping[str, tuple[str, str]] | None = None,
+        categories: Mapping[str, Product] | None = None,
         also_liked: Sequence[str] = (),
     ) -> list[ScoredOffer] | None:
         """Update the session; the suggestions to publish, or None when the event asks for none."""
@@ -71,7 +71,7 @@ class MirrorAdvisor:
         who = customer or ANONYMOUS
         local = datetime.fromtimestamp(event.ts)
         # A disliked SKU, and anything of its category, is never suggested back in this session.
-        avoid = {categories[s][1] for s in session.dislikes if categories and s in categories} - {""}
+        avoid = {categories[s].category for s in session.dislikes if categories and s in categories} - {""}
         context = Context(
             zone=zone,
             hour=local.hour,

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..core.events import Product
 from ..learning.profile import forget, learn_at
 from . import suppression
 from .effects import add_counts
@@ -258,10 +259,10 @@ def offer_titles(reader: sqlite3.Connection) -> dict[str, str]:
     return {str(oid): str(title) for oid, title in reader.execute("SELECT offer_id, title FROM offers")}
 
 
-def product_title(reader: sqlite3.Connection, sku: str) -> tuple[str, str] | None:
-    """(title, category) of one SKU, by the products' primary key."""
+def product_title(reader: sqlite3.Connection, sku: str) -> Product | None:
+    """Title and category of one SKU, by the products' primary key."""
     row = reader.execute("SELECT title, category FROM products WHERE sku = ?", (sku,)).fetchone()
-    return None if row is None else (row[0], row[1])
+    return None if row is None else Product(str(row[0]), str(row[1]))
 
 
 def product_skus(reader: sqlite3.Connection) -> list[str]:

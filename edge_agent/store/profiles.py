@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+from ..core.events import Product
 from ..learning.profile import forget, learn_at
 from . import outcomes
 
@@ -15,8 +16,8 @@ AlsoLiked = list[tuple[str, str, int]]  # (sku, title, support)
 
 
 class Profiles(Protocol):
-    def product(self, sku: str) -> tuple[str, str] | None:
-        """(title, category) of a SKU, or None for one the catalog does not know."""
+    def product(self, sku: str) -> Product | None:
+        """Title and category of a SKU, or None for one the catalog does not know."""
         ...
 
     def product_skus(self) -> list[str]: ...
@@ -42,7 +43,7 @@ class SqliteProfiles:
     def __init__(self, reader: sqlite3.Connection) -> None:
         self._reader = reader
 
-    def product(self, sku: str) -> tuple[str, str] | None:
+    def product(self, sku: str) -> Product | None:
         return outcomes.product_title(self._reader, sku)
 
     def product_skus(self) -> list[str]:
@@ -71,7 +72,7 @@ class MemoryProfiles:
     writer's effects do to the tables (`outcomes._learn`, `owned`, `entry`, `pair`), applied at once."""
 
     def __init__(self, products: Mapping[str, tuple[str, str]] | None = None) -> None:
-        self._products = dict(products or {})
+        self._products = {sku: Product(*known) for sku, known in (products or {}).items()}
         self._held: dict[str, tuple[dict[str, float], float]] = {}
         self._owned: dict[str, dict[str, float]] = defaultdict(dict)
         self._days: dict[str, set[int]] = defaultdict(set)
@@ -92,7 +93,7 @@ class MemoryProfiles:
         low, high = sorted((a, b))
         self._pairs.setdefault((source, low, high), ts)  # counted once per source, as the table's key does
 
-    def product(self, sku: str) -> tuple[str, str] | None:
+    def product(self, sku: str) -> Product | None:
         return self._products.get(sku)
 
     def product_skus(self) -> list[str]:
@@ -128,4 +129,4 @@ class MemoryProfiles:
 
     def _title(self, sku: str) -> str:
         found = self._products.get(sku)
-        return found[0] if found is not None else sku
+        return found.title if found is not None else sku

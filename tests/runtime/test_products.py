@@ -30,3 +30,15 @@ def test_products_are_looked_up_by_sku_and_the_cache_stays_bounded(tmp_path: Pat
     assert products["SKU-49"] == ("Item 49", "bags")  # cached until the catalog is reloaded
     products.clear()
     assert products["SKU-49"] == ("Renamed", "bags")
+
+
+def test_a_sku_reads_as_its_title_else_as_itself(tmp_path: Path) -> None:
+    conn = connect(tmp_path / "a.db")
+    conn.executemany(
+        "INSERT INTO products(sku, title, category) VALUES (?, ?, ?)",
+        [("COAT-1", "Wool coat", "outerwear"), ("BARE-1", "", "")],
+    )
+    products = Products(SqliteProfiles(conn))
+    assert [products.title(s) for s in ("COAT-1", "BARE-1", "NOPE")] == ["Wool coat", "BARE-1", "NOPE"]
+    assert [products.category(s) for s in ("COAT-1", "BARE-1", "NOPE")] == ["outerwear", "", ""]
+    assert products["COAT-1"].category == "outerwear"
