@@ -40,8 +40,10 @@ class LinkError(EdgeAgentError):
     """A connection failed or ended; says whether retrying soon can help.
 
     `refused`: the other side refused our credentials or certificate (wait long, say it once);
-    `lost`: it closed a working session; `retry_after`: it said when to come back; `code`: the
-    protocol's own reason code, when it gave one (a CONNACK return code, an MQTT 5 reason code).
+    `lost`: it closed a working session; `conflict`: it said another client took our session
+    over (MQTT 5's DISCONNECT 0x8E; over 3.1.1 the link infers it from short sessions);
+    `retry_after`: it said when to come back; `code`: the protocol's own reason code, when it gave
+    one (a CONNACK return code, an MQTT 5 reason code).
     """
 
     def __init__(
@@ -50,12 +52,14 @@ class LinkError(EdgeAgentError):
         *,
         refused: bool = False,
         lost: bool = False,
+        conflict: bool = False,
         retry_after: float | None = None,
         code: int | None = None,
     ) -> None:
         super().__init__(message)
         self.refused = refused
         self.lost = lost
+        self.conflict = conflict
         self.retry_after = retry_after
         self.code = code
 

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 READ_BATCH = 64  # packets read per wake-up at most (paho stops earlier when the socket has no more)
 MAX_QUEUED = 1000  # received messages waiting for the reader; more are dropped (and counted)
+SESSION_TAKEN_OVER = 0x8E  # MQTT 5 DISCONNECT: another connection with our client id (§3.14.2.1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,7 +275,14 @@ class MqttClient:
             return
         code = int(reason.value)
         refused = code in REFUSED_CODES
-        self._ended(LinkError(f"disconnected: {reason} ({code:#04x})", refused=refused, lost=not refused, code=code))
+        error = LinkError(
+            f"disconnected: {reason} ({code:#04x})",
+            refused=refused,
+            lost=not refused,
+            conflict=code == SESSION_TAKEN_OVER,
+            code=code,
+        )
+        self._ended(error)
 
     def _on_publish(self, _c: Any, _u: Any, mid: int, reason: ReasonCode, _props: Any) -> None:
         code = int(getattr(reason, "value", 0))

@@ -20,6 +20,7 @@ class Failure:
     text: str
     refused: bool = False  # retrying soon will not help: wait at the long cap, say it once
     lost: bool = False  # the other side closed a working session
+    conflict: bool = False  # the other side said another client took our session over
     retry_after: float | None = None  # the other side said when to come back
     unexpected: bool = False  # not a connection problem we know: log the traceback once
 
@@ -37,7 +38,9 @@ def socket_error(exc: OSError) -> LinkError:
 def describe(exc: BaseException) -> Failure:
     text = str(exc) or type(exc).__name__
     if isinstance(exc, LinkError):
-        return Failure(str(exc) or text, refused=exc.refused, lost=exc.lost, retry_after=exc.retry_after)
+        return Failure(
+            str(exc) or text, refused=exc.refused, lost=exc.lost, conflict=exc.conflict, retry_after=exc.retry_after
+        )
     if isinstance(exc, ssl.SSLCertVerificationError):
         return Failure(f"certificate refused: {exc.verify_message or text}", refused=True)
     if isinstance(exc, ConnectionError | EOFError):

@@ -271,6 +271,8 @@ class Link:
             self._short_sessions = self._short_sessions + 1 if taken_over else 0
             if taken_over and self.identity is not None and self.identity.contested:
                 self._short_sessions = max(self._short_sessions, CONFLICT_AFTER)
+        if failure.conflict:  # the broker said so (MQTT 5): no need to count short sessions
+            self._short_sessions = max(self._short_sessions, CONFLICT_AFTER)
         if failure.refused:
             self.state = LinkState.REFUSED
             delay = self._long_cap

@@ -236,3 +236,15 @@ async def test_what_nobody_reads_is_bounded_and_counted_not_held() -> None:
         await eventually(lambda: client.dropped == 200)
         first = await anext(client.messages())
         assert first.payload == b"0"  # the oldest are kept, the newest dropped: order is never broken
+
+
+async def test_an_mqtt5_broker_that_hands_our_session_to_another_client_says_conflict() -> None:
+    taken = bytes([0xE0, 2, 0x8E, 0])  # DISCONNECT, reason "Session taken over", no properties
+    async with broker(answering(connack(0, v5=True), taken, then=hold)) as port:
+        try:  # read with the CONNACK, the connect fails; read after it, the session ends
+            async with MqttClient("127.0.0.1", port, Options("up-1", protocol=5)) as client:
+                async for _ in client.messages():
+                    pass
+        except LinkError as exc:
+            said = exc
+    assert said.conflict and said.code == 0x8E and not said.refused

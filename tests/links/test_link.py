@@ -143,3 +143,20 @@ async def test_an_unexpected_error_is_logged_with_its_traceback_once(caplog: pyt
         await stop(task)
     tracebacks = [r for r in caplog.records if r.exc_info]
     assert len(tracebacks) == 1 and link.last_error == "ZeroDivisionError: driver bug"
+
+
+async def test_a_broker_that_says_the_session_was_taken_over_is_a_conflict_at_once() -> None:
+    """MQTT 5 names the takeover (DISCONNECT 0x8E): one is enough, no short sessions to count."""
+
+    @contextlib.asynccontextmanager
+    async def taken_over() -> AsyncIterator[None]:
+        raise LinkError("disconnected: Session taken over (0x8e)", lost=True, conflict=True, code=0x8E)
+        yield
+
+    link = Link("uplink", initial=0.001, cap=10.0, long_cap=30.0, client_id="edge-agent-store-1-uplink")
+    task = asyncio.create_task(link.run(taken_over, lambda _: asyncio.sleep(0)))
+    await eventually(lambda: link.failures >= 1)
+    status = link.status()
+    await stop(task)
+    assert status.state is LinkState.CONFLICT and link.failures == 1
+    assert status.retry_in_s is not None and status.retry_in_s >= 7.5  # the conflict's wait, not the first backoff
