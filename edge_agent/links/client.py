@@ -17,7 +17,7 @@ import ssl
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Self
+from typing import Any, NamedTuple, Self, TypeVar
 
 from paho.mqtt import client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -30,6 +30,7 @@ from .failures import socket_error
 from .wire import REFUSED_CODES
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 READ_BATCH = 64  # packets read per wake-up at most (paho stops earlier when the socket has no more)
 MAX_QUEUED = 1000  # received messages waiting for the reader; more are dropped (and counted)
@@ -125,10 +126,6 @@ class MqttClient:
         return client
 
     @property
-    def identifier(self) -> str:
-        return self.options.identifier
-
-    @property
     def connected(self) -> bool:
         return self._answered.is_set() and self._refusal is None and not self._gone.is_set()
 
@@ -136,25 +133,26 @@ class MqttClient:
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         try:
+            await self._handshake()
+        except BaseException:
+            self._drop()
+            raise
+        return self
+
+    async def _handshake(self) -> None:
+        """Connect and wait for the CONNACK; every way that fails as a `LinkError`."""
+        try:
             async with asyncio.timeout(self.options.timeout):
                 await self._loop.run_in_executor(None, self._connect_blocking)
                 await self._answered.wait()
         except TimeoutError:
-            self._drop()
             raise LinkError(f"no CONNACK from {self.host}:{self.port} within {self.options.timeout:.0f}s") from None
         except OSError as exc:
-            self._drop()
             raise socket_error(exc) from exc
-        except BaseException:
-            self._drop()
-            raise
         if self._refusal is not None:
-            self._drop()
             raise self._refusal
         if self._gone.is_set():  # dropped right after CONNACK: a lost session like any other
-            self._drop()
             raise self._error or LinkError("disconnected: the broker closed the connection", lost=True)
-        return self
 
     async def __aexit__(self, *exc: object) -> None:
         self._leaving = True
@@ -193,15 +191,7 @@ class MqttClient:
         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
             raise self._error or LinkError(f"publish not sent: {paho.error_string(info.rc)}", lost=True)
         # With an external loop paho writes nothing inside publish(): the confirmation comes later.
-        done = self._pending[info.mid] = self._loop.create_future()
-        try:
-            async with asyncio.timeout(self.options.timeout):
-                code: int = await done
-                return code
-        except TimeoutError:
-            raise LinkError(f"{topic}: no PUBACK within {self.options.timeout:.0f}s") from None
-        finally:
-            self._pending.pop(info.mid, None)
+        return await self._answer(self._pending, info.mid, f"{topic}: no PUBACK")
 
     async def subscribe(self, filters: str | Sequence[tuple[str, int]], qos: int = 0) -> list[int]:
         """The QoS granted per filter (0x80 and above: refused)."""
@@ -210,15 +200,19 @@ class MqttClient:
         rc, mid = self._paho.subscribe(wanted)
         if rc != MQTTErrorCode.MQTT_ERR_SUCCESS or mid is None:
             raise self._error or LinkError(f"subscribe not sent: {paho.error_string(rc)}", lost=True)
-        done = self._suback[mid] = self._loop.create_future()
+        return await self._answer(self._suback, mid, "no SUBACK")
+
+    async def _answer(self, waiting: dict[int, asyncio.Future[T]], mid: int, missing: str) -> T:
+        """The broker's answer to packet `mid`, within the timeout (`missing` says what did not come)."""
+        done = waiting[mid] = self._loop.create_future()
         try:
             async with asyncio.timeout(self.options.timeout):
-                granted: list[int] = await done
-                return granted
+                answer: T = await done
+                return answer
         except TimeoutError:
-            raise LinkError(f"no SUBACK within {self.options.timeout:.0f}s") from None
+            raise LinkError(f"{missing} within {self.options.timeout:.0f}s") from None
         finally:
-            self._suback.pop(mid, None)
+            waiting.pop(mid, None)
 
     async def messages(self) -> AsyncIterator[Received]:
         """What arrives, until the connection ends (then `LinkError`, lost) or we close it."""

@@ -65,12 +65,6 @@ def store_client(config: MqttConfig, identifier: str, **options: Any) -> MqttCli
     )
 
 
-async def until_disconnected(client: MqttClient) -> None:
-    """Return never; raise when the connection drops."""
-    await client.closed()
-    raise LinkError("disconnected", lost=True)
-
-
 class MqttPublisher(Component):
     """The store-broker link for publishing. Each caller awaits its own confirmation, so every
     sink keeps its own bounded queue in front of it; the link state follows the socket."""
